@@ -1,0 +1,209 @@
+"""The working-day calendar that every stage deadline is counted in.
+
+Procedures give their time limits in working days: Monday to Friday, less the bank holidays of the
+partnership's nation (England, Wales, Scotland and Northern Ireland differ) and less the partnership's own
+closure days. A deadline falls at a set local time (17:00 by default) and is stored as a UTC instant.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time
+from functools import lru_cache
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+NATIONS: tuple[str, ...] = ("ENG", "WLS", "SCT", "NIR")
+"""The UK nations whose bank holidays a calendar can follow, as the `holidays` package's GB subdivisions."""
+
+CLOSURE_NAME = "Partnership closure"
+"""How a closure day is named where holidays are listed for a person."""
+
+_SATURDAY = 5
+
+
+def _is_weekday(ordinal: int) -> bool:
+    """Monday to Friday, from a proleptic Gregorian ordinal (day 1, 1 January of year 1, was a Monday)."""
+    return (ordinal - 1) % 7 < _SATURDAY
+
+
+@lru_cache(maxsize=1024)
+def _bank_holidays(nation: str, year: int) -> Mapping[date, str]:
+    """The nation's bank holidays in one year, looked up once and shared by every calendar of that nation."""
+    found = holidays.country_holidays("GB", subdiv=nation, years=year)
+    return MappingProxyType({day: name for day, name in found.items() if day.year == year})
+
+
+class WorkingCalendar:
+    """Counts working days and turns a stage's time limit into the instant it is due.
+
+    Each year's working days are worked out once, as a sorted list of day ordinals, so that adding or
+    counting working days is a couple of binary searches rather than a walk through the days.
+    """
+
+    __slots__ = ("_closures", "_due_time", "_nation", "_timezone", "_working", "_zone")
+
+    def __init__(
+        self,
+        nation: str = "ENG",
+        closures: Iterable[date] = (),
+        due_time: time = time(17, 0),
+        timezone: str = "Europe/London",
+    ) -> None:
+        if nation not in NATIONS:
+            raise ValueError(f"Unknown nation {nation!r}: use one of {', '.join(NATIONS)}.")
+        closure_days = frozenset(closures)
+        for day in closure_days:
+            if isinstance(day, datetime) or not isinstance(day, date):
+                raise ValueError(f"Closure {day!r} is not a date: give closure days as dates without a time.")
+        if due_time.tzinfo is not None:
+            raise ValueError(
+                "due_time must be a local time without a timezone: the calendar's timezone applies."
+            )
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"Unknown timezone {timezone!r}: use an IANA name such as 'Europe/London'."
+            ) from error
+        self._nation = nation
+        self._closures = closure_days
+        self._due_time = due_time
+        self._timezone = timezone
+        self._zone = zone
+        self._working: dict[int, tuple[int, ...]] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkingCalendar(nation={self._nation!r}, closures={len(self._closures)} days, "
+            f"due_time={self._due_time.isoformat()!r}, timezone={self._timezone!r})"
+        )
+
+    @property
+    def nation(self) -> str:
+        """The nation whose bank holidays this calendar follows."""
+        return self._nation
+
+    @property
+    def closures(self) -> frozenset[date]:
+        """The partnership's own closure days."""
+        return self._closures
+
+    @property
+    def due_time(self) -> time:
+        """The local time of day at which a stage falls due."""
+        return self._due_time
+
+    @property
+    def timezone(self) -> str:
+        """The IANA name of the timezone that local dates and due times are taken in."""
+        return self._timezone
+
+    def _working_days(self, year: int) -> tuple[int, ...]:
+        """The ordinals of the year's working days, in order, computed on first use."""
+        days = self._working.get(year)
+        if days is None:
+            bank = _bank_holidays(self._nation, year)
+            first = date(year, 1, 1).toordinal()
+            last = date(year, 12, 31).toordinal()
+            days = tuple(
+                ordinal
+                for ordinal in range(first, last + 1)
+                if _is_weekday(ordinal)
+                and (day := date.fromordinal(ordinal)) not in bank
+                and day not in self._closures
+            )
+            self._working[year] = days
+        return days
+
+    def is_working_day(self, d: date) -> bool:
+        """Whether `d` counts towards a time limit: a weekday, not a bank holiday, not a closure day."""
+        days = self._working_days(d.year)
+        ordinal = d.toordinal()
+        index = bisect_left(days, ordinal)
+        return index < len(days) and days[index] == ordinal
+
+    def add_working_days(self, d: date, n: int) -> date:
+        """The n-th working day strictly after `d`, whatever kind of day `d` is.
+
+        With n == 0 this is `d` itself when it is a working day, else the next working day.
+        """
+        if n < 0:
+            raise ValueError(f"A number of working days cannot be negative (got {n}).")
+        year = d.year
+        days = self._working_days(year)
+        ordinal = d.toordinal()
+        index = bisect_left(days, ordinal) if n == 0 else bisect_right(days, ordinal) + n - 1
+        while index >= len(days):
+            index -= len(days)
+            year += 1
+            if year > date.max.year:
+                raise OverflowError(f"{n} working days after {d.isoformat()} is past the year 9999.")
+            days = self._working_days(year)
+        return date.fromordinal(days[index])
+
+    def _working_days_up_to(self, d: date) -> int:
+        """How many working days of `d`'s year fall on or before `d`."""
+        return bisect_right(self._working_days(d.year), d.toordinal())
+
+    def working_days_between(self, a: date, b: date) -> int:
+        """The number of working days w with a < w <= b; 0 when b is not after a."""
+        if b <= a:
+            return 0
+        count = self._working_days_up_to(b) - self._working_days_up_to(a)
+        for year in range(a.year, b.year):
+            count += len(self._working_days(year))
+        return count
+
+    def local_date(self, instant: datetime) -> date:
+        """The date that an aware instant falls on in the calendar's timezone."""
+        _require_aware(instant)
+        return instant.astimezone(self._zone).date()
+
+    def due_at(self, started: datetime, n: int) -> datetime:
+        """When a stage started at `started` with a limit of n working days is due, as an aware UTC instant.
+
+        The limit counts from the local date the stage started on, whatever the time of day, and ends at the
+        calendar's due time on the n-th working day after it, in local time across clock changes.
+        """
+        due_day = self.add_working_days(self.local_date(started), n)
+        local = datetime.combine(due_day, self._due_time, tzinfo=self._zone)
+        return local.astimezone(UTC)
+
+    def working_days_left(self, now: datetime, due: datetime) -> int:
+        """Working days from today up to the due day, for cards: 1 the working day before, 0 on the day.
+
+        Counted as `working_days_between` the local dates of `now` and `due`; 0 once the due day has come
+        or passed (whether a stage is overdue is told by comparing the instants, not by this count).
+        """
+        return self.working_days_between(self.local_date(now), self.local_date(due))
+
+    def holidays_between(self, start: date, end: date) -> list[tuple[date, str]]:
+        """The weekdays from `start` to `end` inclusive that do not count, with the holiday's name.
+
+        These are the bank holidays of the nation (as named by the `holidays` package) and the closure days
+        (named `CLOSURE_NAME`) that fall Monday to Friday: the days a person needs to see to understand why
+        a deadline moved. Weekends are left out, even when a holiday falls on one.
+        """
+        found: list[tuple[date, str]] = []
+        for ordinal in range(start.toordinal(), end.toordinal() + 1):
+            if not _is_weekday(ordinal):
+                continue
+            day = date.fromordinal(ordinal)
+            name = _bank_holidays(self._nation, day.year).get(day)
+            if name is not None:
+                found.append((day, name))
+            elif day in self._closures:
+                found.append((day, CLOSURE_NAME))
+        return found
+
+
+def _require_aware(instant: datetime) -> None:
+    """Refuses naive datetimes, whose moment is ambiguous and would silently take the server's timezone."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(
+            f"{instant.isoformat()} has no timezone: pass an aware datetime (for example in UTC)."
+        )

@@ -1,0 +1,120 @@
+"""Who is who: agencies, people, their line managers, escalation contacts and partnership roles.
+
+The engine asks the directory who fills each role of a challenge; the directory never decides anything about
+a challenge. Contacts may be people (who can act in Teams) or mailboxes (who can only be told by email).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from process.policy import Role
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Someone the process can reach: a person of the directory, or a mailbox such as a partnership admin."""
+
+    name: str
+    email: str | None = None
+    person_id: str | None = None
+    phone: str | None = None
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identity for de-duplicating recipients."""
+        if self.person_id:
+            return f"person:{self.person_id}"
+        return f"mailbox:{(self.email or self.name).lower()}"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A professional. `job_roles` are the directory's words (e.g. `iro`), used by a policy's `raised_by`."""
+
+    id: str
+    name: str
+    agency_id: str
+    email: str | None = None
+    job_title: str | None = None
+    job_roles: frozenset[str] = frozenset()
+    line_manager_id: str | None = None
+    aad_object_id: str | None = None
+    tenant_id: str | None = None
+    phone: str | None = None
+
+    def contact(self) -> Contact:
+        return Contact(name=self.name, email=self.email, person_id=self.id, phone=self.phone)
+
+
+@dataclass(frozen=True)
+class Agency:
+    """A partner agency, with its single points of contact per stage (the Rochdale contact table)."""
+
+    id: str
+    name: str
+    partnership_id: str
+    safeguarding_lead_id: str | None = None
+    escalation_contacts: Mapping[int, tuple[Contact, ...]] = field(default_factory=dict)
+    escalation_note: str | None = None
+
+
+@dataclass(frozen=True)
+class Directory:
+    """An immutable snapshot of the people and agencies, indexed for the engine's questions."""
+
+    people: Mapping[str, Person]
+    agencies: Mapping[str, Agency]
+    partnership_roles: Mapping[tuple[str, Role], tuple[Contact, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        people: Iterable[Person],
+        agencies: Iterable[Agency],
+        partnership_roles: Mapping[tuple[str, Role], tuple[Contact, ...]] | None = None,
+    ) -> Directory:
+        return cls(
+            people={p.id: p for p in people},
+            agencies={a.id: a for a in agencies},
+            partnership_roles=dict(partnership_roles or {}),
+        )
+
+    def person(self, person_id: str | None) -> Person | None:
+        return self.people.get(person_id) if person_id else None
+
+    def person_by_aad(self, aad_object_id: str) -> Person | None:
+        """The person signed in to Teams as `aad_object_id`, if the directory knows them."""
+        wanted = aad_object_id.lower()
+        return next((p for p in self.people.values() if (p.aad_object_id or "").lower() == wanted), None)
+
+    def person_by_email(self, email: str) -> Person | None:
+        wanted = email.strip().lower()
+        return next((p for p in self.people.values() if (p.email or "").lower() == wanted), None)
+
+    def agency(self, agency_id: str | None) -> Agency | None:
+        return self.agencies.get(agency_id) if agency_id else None
+
+    def line_manager(self, person: Person | None) -> Person | None:
+        return self.person(person.line_manager_id) if person else None
+
+    def stage_contacts(self, agency_id: str | None, stage: int) -> tuple[Contact, ...]:
+        """The agency's escalation contacts for `stage`, falling back to its nearest lower stage."""
+        agency = self.agency(agency_id)
+        if agency is None:
+            return ()
+        for number in range(stage, 0, -1):
+            if agency.escalation_contacts.get(number):
+                return agency.escalation_contacts[number]
+        return ()
+
+    def partnership_contacts(self, partnership_id: str, role: Role) -> tuple[Contact, ...]:
+        return self.partnership_roles.get((partnership_id, role), ())
+
+    def colleagues(self, agency_id: str) -> tuple[Person, ...]:
+        """People of one agency, for handing a role over to a colleague."""
+        return tuple(
+            sorted((p for p in self.people.values() if p.agency_id == agency_id), key=lambda p: p.name)
+        )

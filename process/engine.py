@@ -376,7 +376,9 @@ class Engine:
                 f"Stage {start} needs the evidence of informal challenge at stages 1-2 and its outcome.",
                 "invalid",
             )
-        fields = self._entry_fields(stage, request.fields) if start > 1 else {}
+        # The entry fields describe the stage before ("ONLY complete if Stage 3 has not achieved resolution"),
+        # so an urgent start records them when given but cannot require them.
+        fields = self._entry_fields(stage, request.fields, enforce=False)
         parties = self.resolve_parties(raiser, challenged, agency.id)
         record = self._start_stage(start, now)
         challenge = Challenge(
@@ -435,14 +437,16 @@ class Engine:
             return Contact(name=name, email=email)
         raise Refused("Choose the professional you are challenging, or give their name and email.", "invalid")
 
-    def _entry_fields(self, stage: Stage, given: Mapping[str, str]) -> dict[str, str]:
+    def _entry_fields(
+        self, stage: Stage, given: Mapping[str, str], *, enforce: bool = True
+    ) -> dict[str, str]:
         known = {f.id for f in stage.entry_fields}
         unknown = sorted(set(given) - known)
         if unknown:
             raise Refused(f"Stage {stage.number} does not record {', '.join(unknown)}.", "invalid")
         out: dict[str, str] = {}
         for f in stage.entry_fields:
-            value = _text(given.get(f.id), f.label.lower(), required=f.required)
+            value = _text(given.get(f.id), f.label.lower(), required=f.required and enforce)
             if value:
                 out[f.id] = value
         return out

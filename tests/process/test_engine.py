@@ -1,0 +1,456 @@
+"""The two procedures, walked through the engine as the seeds describe them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from process.challenge import (
+    SYSTEM,
+    AgreeTimescale,
+    ChildDetails,
+    Close,
+    ConfirmOutcome,
+    DeadlinePassed,
+    Escalate,
+    HandOver,
+    NotificationKind,
+    ProposeOutcome,
+    RecordMeeting,
+    Refused,
+    Remind,
+    Respond,
+    Side,
+    Status,
+    Withdraw,
+)
+from process.directory_file import load_directory_file
+from process.engine import Engine
+from process.policy import Role, load_policy
+from tests.support.people import INVENTED_CHILD, MONDAY_MORNING, holder, raise_request, role_directory
+
+R = Role
+
+
+def engine(partnership: str) -> Engine:
+    return Engine(load_policy(partnership), role_directory())
+
+
+def raised(partnership: str, now: datetime = MONDAY_MORNING, **changes: object):  # type: ignore[no-untyped-def]
+    e = engine(partnership)
+    decision = e.raise_challenge(
+        raise_request(partnership, **changes),
+        holder(partnership, R.RAISER),
+        now,
+        challenge_id="c1",
+        reference="T-1",
+    )
+    return e, decision
+
+
+def told(decision, kind: NotificationKind | None = None) -> dict[str, NotificationKind]:  # type: ignore[no-untyped-def]
+    return {
+        n.recipient.person_id or n.recipient.email: n.kind
+        for n in decision.notifications
+        if kind is None or n.kind is kind
+    }
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+# ----- raising ----------------------------------------------------------------------------------------------
+
+
+def test_durham_raise_starts_stage_1_due_next_working_day_and_copies_in_qrt_business_manager() -> None:
+    _, decision = raised("durham")
+    c = decision.challenge
+    assert (c.stage, c.status, c.version, c.awaiting) == (1, Status.OPEN, 1, Side.CHALLENGED)
+    assert c.current.due_at == utc(2026, 11, 24, 17, 0)  # Tuesday 17:00 GMT: 1 working day
+    assert told(decision) == {
+        "durham_challenged": NotificationKind.RAISED,
+        "durham_qrt": NotificationKind.COPIED_IN,
+    }
+    assert [n.action_needed for n in decision.notifications] == [True, False]
+
+
+def test_durham_challenge_is_raised_by_the_iro_only() -> None:
+    e = engine("durham")
+    with pytest.raises(Refused, match="raised by the IRO"):
+        e.raise_challenge(
+            raise_request("durham"), "durham_bm", MONDAY_MORNING, challenge_id="c", reference="r"
+        )
+
+
+def test_durham_has_no_urgent_start_at_a_later_stage() -> None:
+    e = engine("durham")
+    with pytest.raises(Refused, match="starts every challenge at stage 1"):
+        e.raise_challenge(
+            raise_request("durham", urgent=True, start_stage=3, informal_evidence="Phoned twice."),
+            holder("durham", R.RAISER),
+            MONDAY_MORNING,
+            challenge_id="c",
+            reference="r",
+        )
+
+
+def test_rochdale_urgent_challenge_starts_at_stage_3_with_informal_evidence_and_copies_admin() -> None:
+    _, decision = raised("rochdale", urgent=True, start_stage=3, informal_evidence="Two calls, no reply.")
+    c = decision.challenge
+    assert c.stage == 3 and c.urgent
+    assert c.current.due_at == utc(2026, 12, 7, 17, 0)  # 10 working days after Monday 23 November
+    kinds = told(decision)
+    assert kinds["rochdale_challenged_sm"] is NotificationKind.RAISED
+    assert kinds["rochdale_raiser_sm"] is NotificationKind.RAISED
+    assert kinds["rochdale_admin"] is NotificationKind.COPIED_IN
+    assert kinds["rochdale_hos"] is NotificationKind.INFORMED
+    assert kinds["rochdale_raiser_sl"] is NotificationKind.CONSULTED
+    assert kinds["rochdale_challenged_sl"] is NotificationKind.CONSULTED
+
+
+def test_rochdale_urgent_start_needs_evidence_of_informal_challenge() -> None:
+    with pytest.raises(Refused, match="evidence of informal challenge"):
+        raised("rochdale", urgent=True, start_stage=3)
+
+
+def test_rochdale_urgent_start_at_stage_4_reaches_the_partnership() -> None:
+    _, decision = raised(
+        "rochdale", urgent=True, start_stage=4, informal_evidence="Stage 1-2 emails attached."
+    )
+    kinds = told(decision)
+    assert kinds["rochdale_bm"] is NotificationKind.INFORMED
+    assert kinds["rochdale_scrutineer"] is NotificationKind.INFORMED
+    assert kinds["rochdale_executive"] is NotificationKind.INFORMED
+
+
+def test_rochdale_stage_1_does_not_copy_in_the_partnership_admin() -> None:
+    _, decision = raised("rochdale")
+    assert "rochdale_admin" not in told(decision)
+    assert told(decision)["rochdale_raiser_sl"] is NotificationKind.CONSULTED
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {
+                "challenged_agency_id": "rochdale_a",
+                "challenged_person_id": None,
+                "challenged_email": "x@y.example",
+                "challenged_name": "Pat",
+            },
+            "between agencies",
+        ),
+        ({"issue_category": "made_up"}, "issue categories"),
+        ({"concern": "   "}, "the concern"),
+        ({"desired_outcome": "x" * 4001}, "4001 characters"),
+        ({"child": ChildDetails("Jordan Testchild", None, "INV-1")}, "date of birth"),
+        ({"child": ChildDetails("Jordan Testchild", date(2019, 1, 1), "")}, "agency reference"),
+        ({"child": ChildDetails("Jordan Testchild", date(2027, 1, 1), "INV-1")}, "in the future"),
+        ({"child": ChildDetails("Jordan Testchild", date(1980, 1, 1), "INV-1")}, "adult"),
+        ({"child": ChildDetails("", date(2019, 1, 1), "INV-1")}, "name of child"),
+        ({"start_stage": 3}, "Only an urgent challenge"),
+        ({"urgent": True, "start_stage": 2, "informal_evidence": "x"}, "start at stage 3, 4"),
+        ({"challenged_person_id": "durham_challenged"}, "no longer in the directory|does not work for"),
+        ({"challenged_person_id": None}, "Choose the professional"),
+        (
+            {"challenged_person_id": None, "challenged_email": "not-an-email", "challenged_name": "Pat"},
+            "email",
+        ),
+        ({"challenged_agency_id": "durham_b"}, "list of agencies"),
+    ],
+)
+def test_rochdale_raise_refuses_an_incomplete_or_wrong_form(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(Refused, match=message) as refused:
+        raised("rochdale", **changes)
+    assert refused.value.code in ("invalid", "not_permitted")
+
+
+def test_durham_form_asks_family_name_only_dob_and_reference_optional() -> None:
+    _, decision = raised("durham", child=ChildDetails("Testfamily"))
+    assert decision.challenge.child == ChildDetails("Testfamily")
+
+
+def test_raise_by_email_for_a_professional_outside_the_directory() -> None:
+    _, decision = raised(
+        "rochdale",
+        challenged_person_id=None,
+        challenged_name="Pat Newcomer",
+        challenged_email="pat@b.example",
+    )
+    contact = decision.challenge.parties[R.CHALLENGED_PROFESSIONAL]
+    assert (contact.name, contact.email, contact.person_id) == ("Pat Newcomer", "pat@b.example", None)
+    assert told(decision)["pat@b.example"] is NotificationKind.RAISED
+
+
+def test_someone_not_in_the_directory_cannot_raise() -> None:
+    with pytest.raises(Refused, match="not in the partnership's directory"):
+        engine("durham").raise_challenge(
+            raise_request("durham"), "nobody", MONDAY_MORNING, challenge_id="c", reference="r"
+        )
+
+
+def test_notifications_and_event_summaries_carry_no_child_data() -> None:
+    e, decision = raised("rochdale")
+    c = decision.challenge
+    later = e.apply(c, Escalate("No reply."), holder("rochdale", R.RAISER), MONDAY_MORNING)
+    for d in (decision, later):
+        for item in [*(asdict(n) for n in d.notifications), *({"s": ev.summary} for ev in d.events)]:
+            text = repr(item)
+            for secret in (
+                INVENTED_CHILD.name,
+                str(INVENTED_CHILD.date_of_birth),
+                INVENTED_CHILD.agency_reference,
+            ):
+                assert secret not in text
+
+
+# ----- acting at a stage ------------------------------------------------------------------------------------
+
+
+def test_agreed_outcome_needs_both_sides_to_confirm() -> None:
+    e, decision = raised("rochdale")
+    c = decision.challenge
+    challenged, raiser = holder("rochdale", R.CHALLENGED_PROFESSIONAL), holder("rochdale", R.RAISER)
+    c = e.apply(c, Respond("We disagree about the threshold."), challenged, MONDAY_MORNING).challenge
+    assert c.awaiting is Side.RAISER
+    proposed = e.apply(c, ProposeOutcome("Strategy meeting by Friday."), raiser, MONDAY_MORNING)
+    assert told(proposed) == {challenged: NotificationKind.OUTCOME_PROPOSED}
+    c = proposed.challenge
+    with pytest.raises(Refused, match="confirmed by the other side"):
+        e.apply(c, ConfirmOutcome(), raiser, MONDAY_MORNING)
+    done = e.apply(c, ConfirmOutcome(), challenged, MONDAY_MORNING + timedelta(hours=2))
+    c = done.challenge
+    assert c.status is Status.RESOLVED and c.agreed_outcome == "Strategy meeting by Friday."
+    assert c.current.outcome == "resolved" and c.next_due_at is None
+    assert told(done)[raiser] is NotificationKind.RESOLVED
+    assert done.events[0].detail["proposed_by"] == raiser
+
+
+def test_durham_stage_2_goes_to_the_line_manager_who_may_consult_their_safeguarding_lead() -> None:
+    e, decision = raised("durham")
+    escalated = e.apply(
+        decision.challenge, Escalate("No response at stage 1."), holder("durham", R.RAISER), MONDAY_MORNING
+    )
+    c = escalated.challenge
+    assert c.stage == 2 and c.current.due_at == utc(2026, 11, 26, 17, 0)  # 3 working days
+    assert c.stages[0].outcome == "escalated" and c.stages[0].reason == "No response at stage 1."
+    kinds = told(escalated)
+    assert kinds["durham_challenged_lm"] is NotificationKind.ESCALATED
+    assert kinds["durham_challenged_sl"] is NotificationKind.CONSULTED
+    assert kinds["durham_challenged"] is NotificationKind.ESCALATED
+    assert kinds["durham_qrt"] is NotificationKind.COPIED_IN
+    assert [
+        n.action_needed for n in escalated.notifications if n.recipient.person_id == "durham_challenged"
+    ] == [False]
+
+
+def test_durham_stage_5_needs_reasons_for_escalation_and_tells_the_executive() -> None:
+    e, decision = raised("durham")
+    c = decision.challenge
+    raiser = holder("durham", R.RAISER)
+    for _ in range(3):
+        c = e.apply(c, Escalate("Unresolved."), raiser, MONDAY_MORNING).challenge
+    with pytest.raises(Refused, match="reasons for escalation to dscp"):
+        e.apply(c, Escalate("Unresolved."), raiser, MONDAY_MORNING)
+    final = e.apply(
+        c,
+        Escalate("Unresolved.", {"reasons_for_escalation": "Pattern of non-attendance."}),
+        raiser,
+        MONDAY_MORNING,
+    )
+    c = final.challenge
+    assert c.stage == 5 and c.current.due_at is None and c.next_due_at is None
+    assert c.fields == {"reasons_for_escalation": "Pattern of non-attendance."}
+    assert told(final)["durham_executive"] is NotificationKind.ESCALATED
+    with pytest.raises(Refused, match="final stage"):
+        e.apply(c, Escalate("More."), raiser, MONDAY_MORNING)
+    closed = e.apply(c, Close("Board member to meet the agency."), "durham_executive", MONDAY_MORNING)
+    assert closed.challenge.status is Status.CLOSED
+    assert closed.challenge.agreed_outcome == "Board member to meet the agency."
+
+
+def test_durham_stage_timescales_are_fixed() -> None:
+    e, decision = raised("durham")
+    with pytest.raises(Refused, match="fixes stage 1 at 1 working days"):
+        e.apply(decision.challenge, AgreeTimescale(1), holder("durham", R.RAISER), MONDAY_MORNING)
+
+
+def test_rochdale_timescale_is_agreed_and_capped_at_10_working_days() -> None:
+    e, decision = raised("rochdale")
+    raiser = holder("rochdale", R.RAISER)
+    with pytest.raises(Refused, match="may not exceed 10 working days"):
+        e.apply(decision.challenge, AgreeTimescale(11), raiser, MONDAY_MORNING)
+    agreed = e.apply(decision.challenge, AgreeTimescale(3), raiser, MONDAY_MORNING)
+    assert agreed.challenge.current.due_at == utc(2026, 11, 26, 17, 0)
+    extended = e.apply(
+        agreed.challenge, AgreeTimescale(5), holder("rochdale", R.CHALLENGED_PROFESSIONAL), MONDAY_MORNING
+    )
+    assert extended.challenge.current.due_at == utc(2026, 11, 30, 17, 0)
+    assert extended.events[0].summary == "Stage 1 timescale extended: 5 working days"
+
+
+def test_rochdale_timescale_that_already_ran_out_is_refused() -> None:
+    e, decision = raised("rochdale")
+    with pytest.raises(Refused, match="already run out"):
+        e.apply(
+            decision.challenge,
+            AgreeTimescale(1),
+            holder("rochdale", R.RAISER),
+            MONDAY_MORNING + timedelta(days=3),
+        )
+
+
+def test_rochdale_stage_3_records_the_multi_agency_discussion() -> None:
+    e, decision = raised("rochdale", urgent=True, start_stage=3, informal_evidence="Calls logged.")
+    meeting = RecordMeeting(date(2026, 11, 23), "CSC, school, health", "Threshold", "Reassess", "5 days")
+    recorded = e.apply(decision.challenge, meeting, "rochdale_hos", MONDAY_MORNING + timedelta(hours=5))
+    assert recorded.challenge.meetings[0].attendees == "CSC, school, health"
+    with pytest.raises(Refused, match="in the future"):
+        e.apply(
+            decision.challenge,
+            RecordMeeting(date(2026, 11, 24), "a", "b", "", ""),
+            "rochdale_hos",
+            MONDAY_MORNING,
+        )
+    with pytest.raises(Refused, match="who attended"):
+        e.apply(
+            decision.challenge,
+            RecordMeeting(date(2026, 11, 23), " ", "b", "", ""),
+            "rochdale_hos",
+            MONDAY_MORNING,
+        )
+
+
+def test_hand_over_to_a_colleague_for_leave_cover() -> None:
+    e, decision = raised("durham")
+    c = decision.challenge
+    handed = e.apply(
+        c,
+        HandOver(R.CHALLENGED_PROFESSIONAL, "durham_challenged_colleague"),
+        "durham_challenged_lm",
+        MONDAY_MORNING,
+    )
+    assert handed.challenge.parties[R.CHALLENGED_PROFESSIONAL].person_id == "durham_challenged_colleague"
+    assert told(handed) == {
+        "durham_challenged_colleague": NotificationKind.HANDED_OVER,
+        "durham_challenged": NotificationKind.HANDED_OVER,
+    }
+    e.apply(
+        handed.challenge, Respond("Covering: report follows."), "durham_challenged_colleague", MONDAY_MORNING
+    )
+    with pytest.raises(Refused):
+        e.apply(handed.challenge, Respond("Me again."), "durham_challenged", MONDAY_MORNING)
+    with pytest.raises(Refused, match="same agency"):
+        e.apply(
+            c,
+            HandOver(R.CHALLENGED_PROFESSIONAL, "durham_raiser_colleague"),
+            "durham_challenged",
+            MONDAY_MORNING,
+        )
+    with pytest.raises(Refused, match="someone you manage"):
+        e.apply(c, HandOver(R.RAISER, "durham_raiser_colleague"), "durham_challenged", MONDAY_MORNING)
+
+
+def test_only_the_raiser_withdraws_and_everyone_involved_is_told() -> None:
+    e, decision = raised("durham")
+    with pytest.raises(Refused, match="Only the person who raised"):
+        e.apply(decision.challenge, Withdraw("x"), "durham_challenged", MONDAY_MORNING)
+    withdrawn = e.apply(decision.challenge, Withdraw("Report arrived."), "durham_raiser", MONDAY_MORNING)
+    assert withdrawn.challenge.status is Status.WITHDRAWN
+    assert set(told(withdrawn)) == {"durham_challenged", "durham_qrt"}
+
+
+# ----- the clock --------------------------------------------------------------------------------------------
+
+
+def test_durham_stage_1_breach_escalates_to_line_manager_automatically() -> None:
+    e, decision = raised("durham")
+    c = decision.challenge
+    # Stage 1 is one working day: its reminder falls due at Monday 17:00, the deadline at Tuesday 17:00.
+    assert c.next_due_at == utc(2026, 11, 23, 17, 0)
+    assert e.due_action(c, utc(2026, 11, 23, 16, 59)) is None
+    assert isinstance(e.due_action(c, c.next_due_at), Remind)
+    reminded = e.apply(c, Remind(), SYSTEM, c.next_due_at)
+    assert told(reminded) == {"durham_challenged": NotificationKind.REMINDER}
+    c = reminded.challenge
+    assert c.next_due_at == utc(2026, 11, 24, 17, 0)
+    assert isinstance(e.due_action(c, c.next_due_at), DeadlinePassed)
+    breach = e.apply(c, DeadlinePassed(), SYSTEM, c.next_due_at)
+    c = breach.challenge
+    assert [ev.kind for ev in breach.events] == ["deadline_passed", "escalated"]
+    assert c.stage == 2 and c.stages[0].breached and c.stages[0].reason == "Deadline passed"
+    assert c.current.due_at == utc(2026, 11, 27, 17, 0)
+    assert told(breach)["durham_challenged_lm"] is NotificationKind.ESCALATED
+    assert told(breach)["durham_raiser"] is NotificationKind.ESCALATED
+
+
+def test_rochdale_breach_asks_the_raiser_to_escalate_and_warns_the_next_contact() -> None:
+    e, decision = raised("rochdale")
+    c = decision.challenge
+    due = c.current.due_at
+    assert due == utc(2026, 12, 7, 17, 0)
+    with pytest.raises(Refused, match="not past its deadline"):
+        e.apply(c, DeadlinePassed(), SYSTEM, due - timedelta(seconds=1))
+    breach = e.apply(c, DeadlinePassed(), SYSTEM, due)
+    assert breach.challenge.stage == 1 and breach.challenge.current.breached
+    kinds = told(breach)
+    assert kinds["rochdale_raiser"] is NotificationKind.ESCALATION_DECISION_NEEDED
+    assert kinds["rochdale_challenged_lm"] is NotificationKind.DEADLINE_PASSED
+    assert breach.challenge.next_due_at is None
+    assert e.due_action(breach.challenge, due + timedelta(days=5)) is None
+
+
+def test_people_cannot_act_as_the_clock_and_the_clock_cannot_act_as_people() -> None:
+    e, decision = raised("rochdale")
+    with pytest.raises(Refused, match="Only the deadline clock"):
+        e.apply(decision.challenge, Remind(), holder("rochdale", R.RAISER), MONDAY_MORNING)
+    with pytest.raises(Refused, match="deadline clock cannot"):
+        e.apply(decision.challenge, Respond("x"), SYSTEM, MONDAY_MORNING)
+
+
+def test_reminder_is_one_working_day_before_the_deadline_across_a_weekend() -> None:
+    friday_morning = utc(2026, 11, 27, 9, 0)
+    _, decision = raised("durham", now=friday_morning)
+    c = decision.challenge
+    assert c.current.due_at == utc(2026, 11, 30, 17, 0)  # Monday
+    assert c.next_due_at == utc(2026, 11, 27, 17, 0)  # Friday evening, not Sunday
+
+
+def test_stage_started_after_its_reminder_time_gets_no_reminder() -> None:
+    _, decision = raised("durham", now=utc(2026, 11, 23, 18, 30))
+    assert decision.challenge.next_due_at == decision.challenge.current.due_at == utc(2026, 11, 24, 17, 0)
+
+
+# ----- the directory ----------------------------------------------------------------------------------------
+
+
+def test_next_escalation_contact_in_rochdale_school_is_the_head_teacher_then_education_safeguarding() -> None:
+    directory = load_directory_file()
+    e = Engine(load_policy("rochdale"), directory)
+    request = raise_request(
+        "rochdale", challenged_agency_id="rochdale_school", challenged_person_id="omar", child=INVENTED_CHILD
+    )
+    c = e.raise_challenge(request, "ruth", MONDAY_MORNING, challenge_id="c", reference="r").challenge
+    assert [x.name for x in e.next_escalation_contacts(c)] == ["Sam Taylor", "Helen Price"]
+    assert [x.email for x in e.escalation_contacts(c, 3)] == ["education.safeguarding@example.org"]
+    assert c.parties[R.RAISER_LINE_MANAGER].name == "Dev Mistry"
+    assert c.parties[R.PARTNERSHIP_ADMIN].email == "rbscp.admin@example.org"
+
+
+def test_police_escalation_contact_is_the_public_protection_mailbox_at_every_stage() -> None:
+    directory = load_directory_file()
+    e = Engine(load_policy("rochdale"), directory)
+    request = raise_request(
+        "rochdale",
+        challenged_agency_id="rochdale_police",
+        challenged_person_id=None,
+        challenged_name="PC Invented",
+        challenged_email="pc.invented@example.org",
+    )
+    c = e.raise_challenge(request, "ruth", MONDAY_MORNING, challenge_id="c", reference="r").challenge
+    for stage in (2, 3, 4):
+        assert "public.protection@example.org" in [x.email for x in e.escalation_contacts(c, stage)]

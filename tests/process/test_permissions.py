@@ -1,0 +1,231 @@
+"""Every stage x action x role, allowed and refused, for both procedures.
+
+The expected permissions are written here from the procedures themselves (not read from the policy files),
+so a policy file or engine that drifts from the seeds fails these tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from process.challenge import (
+    Action,
+    ActionKind,
+    AgreeTimescale,
+    Challenge,
+    Close,
+    ConfirmOutcome,
+    Escalate,
+    HandOver,
+    ProposeOutcome,
+    RecordMeeting,
+    Refused,
+    Respond,
+    Withdraw,
+)
+from process.engine import PERSON_ACTIONS, Engine
+from process.policy import PARTNERSHIP_ROLES, Role, load_policy
+from tests.support.people import MONDAY_MORNING, ROLE_HOLDERS, holder, raise_request, role_directory
+
+R = Role
+
+# Who acts on each side at each stage, as the procedures say.
+PROCEDURES = {
+    "durham": {
+        "stages": {
+            1: ({R.RAISER}, {R.CHALLENGED_PROFESSIONAL}),
+            2: ({R.RAISER}, {R.CHALLENGED_LINE_MANAGER}),
+            3: ({R.RAISER, R.BUSINESS_MANAGER}, {R.CHALLENGED_SAFEGUARDING_LEAD}),
+            4: (
+                {R.RAISER, R.BUSINESS_MANAGER},
+                {R.CHALLENGED_SAFEGUARDING_LEAD, R.CHALLENGED_SENIOR_MANAGER},
+            ),
+            5: ({R.BUSINESS_MANAGER, R.RAISER}, {R.EXECUTIVE}),
+        },
+        "meetings": {3: set(), 4: set()},
+        "closed_by": {R.EXECUTIVE, R.BUSINESS_MANAGER},
+        "agreed_timescales": False,
+        "either_side_escalates": False,
+        "entry_fields": {5: {"reasons_for_escalation": "The agency has not attended three conferences."}},
+    },
+    "rochdale": {
+        "stages": {
+            1: ({R.RAISER}, {R.CHALLENGED_PROFESSIONAL}),
+            2: ({R.RAISER_LINE_MANAGER}, {R.CHALLENGED_LINE_MANAGER}),
+            3: ({R.RAISER_SENIOR_MANAGER}, {R.CHALLENGED_SENIOR_MANAGER}),
+            4: ({R.RAISER_SENIOR_MANAGER}, {R.CHALLENGED_SENIOR_MANAGER}),
+        },
+        "meetings": {3: {R.HEAD_OF_SAFEGUARDING}, 4: {R.INDEPENDENT_SCRUTINEER}},
+        "closed_by": {R.BUSINESS_MANAGER, R.INDEPENDENT_SCRUTINEER},
+        "agreed_timescales": True,
+        "either_side_escalates": True,
+        "entry_fields": {
+            4: {
+                "stage_3_steps": "A multi-agency discussion was held.",
+                "unresolved_elements": "School transport.",
+            }
+        },
+    },
+}
+
+
+def expected_actions(
+    partnership: str, stage: int, roles: set[Role], *, proposal_side: str | None
+) -> set[ActionKind]:
+    spec = PROCEDURES[partnership]
+    raiser_side, challenged_side = spec["stages"][stage]
+    final = stage == max(spec["stages"])
+    on_raiser, on_challenged = bool(roles & raiser_side), bool(roles & challenged_side)
+    side = "challenged" if on_challenged else "raiser" if on_raiser else None
+    allowed: set[ActionKind] = set()
+    if side == "challenged":
+        allowed.add(ActionKind.RESPOND)
+    if side:
+        allowed.add(ActionKind.PROPOSE_OUTCOME)
+        if proposal_side is not None and side != proposal_side:
+            allowed.add(ActionKind.CONFIRM_OUTCOME)
+        if spec["agreed_timescales"]:
+            allowed.add(ActionKind.AGREE_TIMESCALE)
+    if not final and (side == "raiser" or (side and spec["either_side_escalates"])):
+        allowed.add(ActionKind.ESCALATE)
+    if stage in spec["meetings"] and (side or roles & (spec["meetings"][stage] | {R.BUSINESS_MANAGER})):
+        allowed.add(ActionKind.RECORD_MEETING)
+    if R.RAISER in roles:
+        allowed.add(ActionKind.WITHDRAW)
+    if roles:
+        allowed.add(ActionKind.HAND_OVER)
+    if final and roles & spec["closed_by"]:
+        allowed.add(ActionKind.CLOSE)
+    return allowed
+
+
+def engine_for(partnership: str) -> Engine:
+    return Engine(load_policy(partnership), role_directory())
+
+
+def at_stage(engine: Engine, partnership: str, stage: int) -> Challenge:
+    """A challenge walked up to `stage` by escalations, each by the raiser side's first person."""
+    decision = engine.raise_challenge(
+        raise_request(partnership),
+        holder(partnership, R.RAISER),
+        MONDAY_MORNING,
+        challenge_id="c1",
+        reference="T-1",
+    )
+    challenge = decision.challenge
+    fields = PROCEDURES[partnership]["entry_fields"]
+    for target in range(2, stage + 1):
+        raiser_side = sorted(PROCEDURES[partnership]["stages"][target - 1][0])
+        actor = holder(partnership, raiser_side[0])
+        action = Escalate("No resolution at this stage.", fields.get(target, {}))
+        challenge = engine.apply(challenge, action, actor, MONDAY_MORNING).challenge
+    assert challenge.stage == stage
+    return challenge
+
+
+def action_for(kind: ActionKind, partnership: str, actor_roles: set[Role], stage: int) -> Action:
+    today = MONDAY_MORNING.date()
+    if kind is ActionKind.HAND_OVER:
+        role = sorted(actor_roles)[0] if actor_roles else R.CHALLENGED_PROFESSIONAL
+        if role in PARTNERSHIP_ROLES:
+            to = f"{partnership}_unit_colleague"
+        elif role.value.startswith("raiser"):
+            to = f"{partnership}_raiser_colleague"
+        else:
+            to = f"{partnership}_challenged_colleague"
+        return HandOver(role, to)
+    fields = PROCEDURES[partnership]["entry_fields"].get(stage + 1, {})
+    return {
+        ActionKind.RESPOND: Respond("The report will be sent by Friday."),
+        ActionKind.PROPOSE_OUTCOME: ProposeOutcome("Report shared with the family by Friday 17:00."),
+        ActionKind.CONFIRM_OUTCOME: ConfirmOutcome(),
+        ActionKind.ESCALATE: Escalate("Still no report.", fields),
+        ActionKind.AGREE_TIMESCALE: AgreeTimescale(5),
+        ActionKind.RECORD_MEETING: RecordMeeting(
+            today, "Both agencies", "Report delays", "Send report", "5 days"
+        ),
+        ActionKind.WITHDRAW: Withdraw("Resolved by phone."),
+        ActionKind.CLOSE: Close("The Executive asked the agency for an improvement plan."),
+    }[kind]
+
+
+CASES = [(partnership, stage) for partnership, spec in PROCEDURES.items() for stage in spec["stages"]]
+
+
+def roles_by_person(partnership: str) -> dict[str, set[Role]]:
+    people: dict[str, set[Role]] = {f"{partnership}_outsider": set()}
+    for role in ROLE_HOLDERS:
+        people.setdefault(holder(partnership, role), set()).add(role)
+    return people
+
+
+@pytest.mark.parametrize(("partnership", "stage"), CASES)
+@pytest.mark.parametrize("with_proposal", [False, True])
+def test_allowed_actions_match_the_procedure(partnership: str, stage: int, with_proposal: bool) -> None:
+    engine = engine_for(partnership)
+    challenge = at_stage(engine, partnership, stage)
+    proposal_side = None
+    if with_proposal:
+        proposer = holder(partnership, sorted(PROCEDURES[partnership]["stages"][stage][1])[0])
+        challenge = engine.apply(
+            challenge, ProposeOutcome("Agreed plan."), proposer, MONDAY_MORNING
+        ).challenge
+        proposal_side = "challenged"
+    for person, roles in roles_by_person(partnership).items():
+        expected = expected_actions(partnership, stage, roles, proposal_side=proposal_side)
+        assert set(engine.allowed_actions(challenge, person)) == expected, (person, sorted(roles))
+
+
+@pytest.mark.parametrize(("partnership", "stage"), CASES)
+def test_every_action_by_every_role_is_applied_or_refused_as_the_procedure_says(
+    partnership: str, stage: int
+) -> None:
+    engine = engine_for(partnership)
+    base = at_stage(engine, partnership, stage)
+    proposer = holder(partnership, sorted(PROCEDURES[partnership]["stages"][stage][1])[0])
+    with_proposal = engine.apply(base, ProposeOutcome("Agreed plan."), proposer, MONDAY_MORNING).challenge
+    later = MONDAY_MORNING + timedelta(hours=1)
+    for (person, roles), kind in itertools.product(roles_by_person(partnership).items(), PERSON_ACTIONS):
+        challenge = with_proposal if kind is ActionKind.CONFIRM_OUTCOME else base
+        proposal_side = "challenged" if kind is ActionKind.CONFIRM_OUTCOME else None
+        allowed = kind in expected_actions(partnership, stage, roles, proposal_side=proposal_side)
+        action = action_for(kind, partnership, roles, stage)
+        if allowed:
+            decision = engine.apply(challenge, action, person, later)
+            assert decision.challenge.version == challenge.version + 1, (person, kind)
+            assert decision.events, (person, kind)
+        else:
+            with pytest.raises(Refused) as refused:
+                engine.apply(challenge, action, person, later)
+            assert refused.value.reason.endswith("."), refused.value.reason
+
+
+@pytest.mark.parametrize("partnership", ["durham", "rochdale"])
+def test_nothing_can_be_done_on_a_withdrawn_challenge(partnership: str) -> None:
+    engine = engine_for(partnership)
+    challenge = at_stage(engine, partnership, 1)
+    raiser = holder(partnership, R.RAISER)
+    withdrawn = engine.apply(challenge, Withdraw("Sorted out by phone."), raiser, MONDAY_MORNING).challenge
+    for person in roles_by_person(partnership):
+        assert engine.allowed_actions(withdrawn, person) == ()
+    with pytest.raises(Refused) as refused:
+        engine.apply(
+            withdrawn, Respond("late"), holder(partnership, R.CHALLENGED_PROFESSIONAL), MONDAY_MORNING
+        )
+    assert refused.value.code == "closed"
+
+
+def test_a_party_holding_two_roles_acts_for_the_side_that_acts_at_the_stage() -> None:
+    engine = engine_for("durham")
+    challenge = at_stage(engine, "durham", 3)
+    # The business manager also covers for the raiser: they are on the raiser side either way.
+    bm = holder("durham", R.BUSINESS_MANAGER)
+    doubled = replace(
+        challenge, parties={**challenge.parties, R.RAISER: challenge.parties[R.BUSINESS_MANAGER]}
+    )
+    assert ActionKind.WITHDRAW in engine.allowed_actions(doubled, bm)
+    assert ActionKind.RESPOND not in engine.allowed_actions(doubled, bm)

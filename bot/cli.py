@@ -29,6 +29,12 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _manifest_build(args: argparse.Namespace) -> int:
+    from manifest.build import run_build
+
+    return run_build(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand in one place, so the help text lists them all."""
     parser = argparse.ArgumentParser(
@@ -45,6 +51,44 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(title="db commands", metavar="DB_COMMAND", required=True)
     db_up = db_commands.add_parser("upgrade", help="apply every pending migration")
     db_up.set_defaults(handler=_db_upgrade)
+
+    manifest = commands.add_parser("manifest", help="the Teams app package")
+    manifest_commands = manifest.add_subparsers(
+        title="manifest commands", metavar="MANIFEST_COMMAND", required=True
+    )
+    build = manifest_commands.add_parser(
+        "build",
+        help="write the Teams app package (manifest and icons in a zip) to upload to Teams",
+        description="Write the Teams app package. Each option falls back to the environment variable "
+        "named in its help, then to a default; the developer URLs default to example.org addresses, fine "
+        "for a trial tenant but to be set before publishing.",
+    )
+    build.add_argument("--app-id", metavar="GUID", help="the bot's Microsoft App ID (env MANIFEST_APP_ID)")
+    build.add_argument("--out", default="app.zip", help="where to write the zip (default: app.zip)")
+    build.add_argument(
+        "--app-version", help="package version like 1.2.0 (env MANIFEST_APP_VERSION; default: the project's)"
+    )
+    build.add_argument("--name", help="short app name, 30 characters at most (env MANIFEST_NAME)")
+    build.add_argument("--full-name", help="full app name, 100 characters at most (env MANIFEST_FULL_NAME)")
+    build.add_argument(
+        "--developer-name", help="the publisher, e.g. the partnership (env MANIFEST_DEVELOPER_NAME)"
+    )
+    build.add_argument("--website-url", help="the publisher's https:// page (env MANIFEST_WEBSITE_URL)")
+    build.add_argument(
+        "--privacy-url", help="privacy notice (env MANIFEST_PRIVACY_URL; default: website URL + /privacy)"
+    )
+    build.add_argument(
+        "--terms-url", help="terms of use (env MANIFEST_TERMS_URL; default: website URL + /terms)"
+    )
+    build.add_argument(
+        "--valid-domain",
+        action="append",
+        metavar="DOMAIN",
+        help="a domain the app may open, repeatable (env MANIFEST_VALID_DOMAINS, comma-separated; "
+        "default: the website's host)",
+    )
+    build.add_argument("--accent-color", metavar="#RRGGBB", help="tile colour (env MANIFEST_ACCENT_COLOR)")
+    build.set_defaults(handler=_manifest_build)
 
     return parser
 

@@ -1,0 +1,115 @@
+"""Policies as data: the shipped procedures say what the seeds say; a malformed file is refused clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from process.directory_file import DEMO_DIRECTORY, DirectoryError, load_directory_file
+from process.policy import PolicyError, Role, load_policy, shipped_policies
+
+
+def test_durham_has_five_stages_within_the_forms_16_working_days() -> None:
+    durham = load_policy("durham")
+    assert [(s.number, s.limit_working_days) for s in durham.stages] == [
+        (1, 1),
+        (2, 3),
+        (3, 5),
+        (4, 7),
+        (5, None),
+    ]
+    assert sum(s.limit_working_days or 0 for s in durham.stages) == durham.total_limit_working_days == 16
+    assert durham.stage(5).final and durham.stage(5).entry_fields[0].label == "Reasons for escalation to DSCP"
+    assert durham.copied_in_at(1) == (Role.QRT_BUSINESS_MANAGER,)
+    assert durham.raised_by == ("iro",) and durham.urgent_start_stages == ()
+    assert [c.label for c in durham.issue_categories][-1] == "Other" and len(durham.issue_categories) == 6
+
+
+def test_rochdale_has_four_agreed_stages_capped_at_10_working_days() -> None:
+    rochdale = load_policy("rochdale")
+    assert [(s.number, s.limit_working_days, s.timescale) for s in rochdale.stages] == [
+        (n, 10, "agreed") for n in (1, 2, 3, 4)
+    ]
+    assert rochdale.urgent_start_stages == (3, 4)
+    assert rochdale.copied_in_at(2) == () and rochdale.copied_in_at(3) == (Role.PARTNERSHIP_ADMIN,)
+    for stage in rochdale.stages:
+        assert set(stage.consult) == {Role.RAISER_SAFEGUARDING_LEAD, Role.CHALLENGED_SAFEGUARDING_LEAD}
+    assert (
+        rochdale.stage(3).meeting is not None and rochdale.stage(3).meeting.chair is Role.HEAD_OF_SAFEGUARDING
+    )
+    assert Role.INDEPENDENT_SCRUTINEER in rochdale.stage(4).informed
+    assert "EHASH" in rochdale.immediate_risk and "complaints" in rochdale.not_for_complaints
+
+
+def test_shipped_policies_are_listed() -> None:
+    assert shipped_policies() == ("durham", "rochdale")
+
+
+def _write(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(Path("process/policies/rochdale.yaml").read_text())
+    change(data)
+    path = tmp_path / "ours.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        (lambda d: d["stages"][1].update(limit_working_days="ten"), "stages.1.limit_working_days", "integer"),
+        (lambda d: d.update(nation="FRA"), "nation", "ENG"),
+        (lambda d: d["stages"][0].update(raiser_side=["boss"]), "stages.0.raiser_side.0", "raiser"),
+        (lambda d: d["stages"].pop(1), "(top level)", "numbered 1, 2, 3"),
+        (lambda d: d.update(urgent_start_stages=[7]), "(top level)", "not a later stage"),
+        (lambda d: d.update(closures=["29/12/2026"]), "(top level)", "closure day"),
+        (lambda d: d["stages"][3].update(final=False), "(top level)", "last stage must be marked final"),
+        (lambda d: d.update(surprise=True), "surprise", "Extra inputs"),
+        (lambda d: d.pop("immediate_risk"), "immediate_risk", "required"),
+    ],
+)
+def test_a_malformed_policy_is_refused_with_file_field_and_reason(
+    tmp_path: Path,
+    change,
+    field: str,
+    reason: str,  # type: ignore[no-untyped-def]
+) -> None:
+    path = _write(tmp_path, change)
+    with pytest.raises(PolicyError) as refused:
+        load_policy(path)
+    message = str(refused.value)
+    assert str(path) in message and f"field {field}" in message and reason in message
+
+
+def test_a_partnership_can_ship_its_own_policy_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda d: d.update(id="ours", reference_prefix="OUR", closures=["2026-12-29"]))
+    assert load_policy(path).reference_prefix == "OUR"
+
+
+def test_unknown_policy_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(PolicyError, match="durham, rochdale"):
+        load_policy("atlantis")
+
+
+def test_policy_file_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("stages: [unclosed")
+    with pytest.raises(PolicyError, match="not valid YAML"):
+        load_policy(path)
+
+
+def test_demo_directory_matches_the_playground_mock_users() -> None:
+    directory = load_directory_file(DEMO_DIRECTORY)
+    alex = directory.person_by_aad("00000000-0000-0000-0000-0000000000020")
+    assert alex is not None and alex.name == "Alex Wilber" and "iro" in alex.job_roles
+    assert directory.line_manager(directory.person("megan")).name == "Adele Vance"  # type: ignore[union-attr]
+
+
+def test_directory_file_with_a_dangling_line_manager_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEMO_DIRECTORY.read_text())
+    data["people"][0]["line_manager"] = "ghost"
+    path = tmp_path / "dir.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(DirectoryError, match="person 'alex' names person 'ghost'"):
+        load_directory_file(path)

@@ -7,3 +7,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+# Node tools the tests drive (the Adaptive Cards library, the Agents Playground, a browser driver), pinned in
+# tests/node/package-lock.json; reinstalled only when node_modules is missing or the lockfile has changed.
+LOCK_SUM="$(sha256sum tests/node/package-lock.json | cut -d' ' -f1)"
+STAMP=tests/node/node_modules/.installed-lock.sha256
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "install.sh: npm (Node.js 20 or newer) is needed for the tests' Node tools" >&2
+    exit 1
+  fi
+  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$LOCK_SUM" > "$STAMP"
+fi

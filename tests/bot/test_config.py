@@ -1,0 +1,152 @@
+"""Settings come from the environment, with safe local defaults and a clear message for each mistake."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+APP = {"MicrosoftAppId": "11111111-2222-3333-4444-555555555555", "MicrosoftAppPassword": "invented-password"}
+
+
+def test_empty_environment_gives_a_local_bot_on_loopback_with_a_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.from_env({})
+
+    assert settings.local_mode
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 3978
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/var/challenge-bot.db"
+    assert not (tmp_path / "var").exists()  # made where the engine is made, not here
+    assert settings.max_body_bytes == 256 * 1024
+    assert settings.app_type == "MultiTenant"
+    assert settings.policy_names == ("durham", "rochdale")
+    assert settings.due_time == time(17, 0)
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == (None, 587, True)
+    assert settings.public_base_url is None
+
+
+def test_app_id_turns_local_mode_off_and_listens_on_all_interfaces() -> None:
+    settings = Settings.from_env(APP)
+
+    assert not settings.local_mode
+    assert settings.host == "0.0.0.0"
+
+
+def test_host_can_be_chosen_when_authenticated() -> None:
+    assert Settings.from_env({**APP, "HOST": "10.1.2.3"}).host == "10.1.2.3"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_local_mode_accepts_only_loopback_hosts(host: str) -> None:
+    assert Settings.from_env({"HOST": host}).host == host
+
+
+def test_local_mode_refuses_to_listen_on_every_interface() -> None:
+    with pytest.raises(ConfigError, match=r"HOST=0\.0\.0\.0 would expose an unauthenticated bot"):
+        Settings.from_env({"HOST": "0.0.0.0"})
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    environ = {"PORT": "eighty", "MAX_BODY_BYTES": "12", "DUE_TIME": "5pm", "SMTP_STARTTLS": "maybe"}
+
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(environ)
+
+    problems = "\n".join(raised.value.problems)
+    assert "PORT='eighty' is not a whole number" in problems
+    assert "MAX_BODY_BYTES=12 must be between" in problems
+    assert "DUE_TIME='5pm' must be a 24-hour time" in problems
+    assert "SMTP_STARTTLS='maybe' must be true or false" in problems
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MicrosoftAppId": "x"}, "MicrosoftAppPassword is required for MicrosoftAppType=MultiTenant"),
+        ({**APP, "MicrosoftAppType": "singletenant"}, "MicrosoftAppTenantId is required"),
+        ({"MicrosoftAppId": "x", "MicrosoftAppType": "UserAssignedMSI"}, "MicrosoftAppTenantId is required"),
+        ({**APP, "MicrosoftAppType": "Personal"}, "MicrosoftAppType='Personal' must be one of"),
+        ({"MicrosoftAppPassword": "p"}, "MicrosoftAppId is not"),
+        ({"POLICIES": " , "}, "POLICIES is empty"),
+        ({"POLICIES": "durham,Durham"}, "names a policy twice"),
+        ({"POLICIES": "durham,../etc"}, "is not a policy name"),
+        ({"SMTP_HOST": "smtp.example.org"}, "SMTP_FROM is required"),
+        ({"SMTP_FROM": "bot.example.org"}, "is not an email address"),
+        ({"SMTP_USER": "bot"}, "SMTP_USER and SMTP_PASSWORD must be set together"),
+        ({"PUBLIC_BASE_URL": "bot.example.org"}, "must be an http(s) URL"),
+        ({"DUE_TIME": "24:00"}, "must be a 24-hour time"),
+    ],
+)
+def test_inconsistent_settings_are_refused_with_a_reason(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(environ)
+
+    assert any(message in problem for problem in raised.value.problems), raised.value.problems
+
+
+def test_deployment_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            **APP,
+            "MicrosoftAppType": "SingleTenant",
+            "MicrosoftAppTenantId": "tenant-1",
+            "PORT": "8080",
+            "DATABASE_URL": "postgresql+asyncpg://bot@db/challenges",
+            "MAX_BODY_BYTES": "65536",
+            "POLICIES": "Rochdale",
+            "DUE_TIME": "9:30",
+            "SMTP_HOST": "smtp.example.org",
+            "SMTP_PORT": "465",
+            "SMTP_STARTTLS": "false",
+            "SMTP_USER": "bot",
+            "SMTP_PASSWORD": "invented-smtp-password",
+            "SMTP_FROM": "challenges@example.org",
+            "PUBLIC_BASE_URL": "https://bot.example.org/",
+        }
+    )
+
+    assert settings.app_type == "SingleTenant"
+    assert settings.app_tenant_id == "tenant-1"
+    assert settings.port == 8080
+    assert settings.database_url == "postgresql+asyncpg://bot@db/challenges"
+    assert settings.max_body_bytes == 65536
+    assert settings.policy_names == ("rochdale",)
+    assert settings.due_time == time(9, 30)
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == (
+        "smtp.example.org",
+        465,
+        False,
+    )
+    assert (settings.smtp_user, settings.smtp_password) == ("bot", "invented-smtp-password")
+    assert settings.smtp_from == "challenges@example.org"
+    assert settings.public_base_url == "https://bot.example.org"
+
+
+def test_sdk_config_has_the_names_botbuilder_reads() -> None:
+    settings = Settings.from_env(
+        {**APP, "MicrosoftAppType": "SingleTenant", "MicrosoftAppTenantId": "tenant-1"}
+    )
+
+    sdk = settings.to_sdk_config()
+
+    assert (sdk.APP_ID, sdk.APP_PASSWORD, sdk.APP_TYPE, sdk.APP_TENANTID) == (
+        APP["MicrosoftAppId"],
+        "invented-password",
+        "SingleTenant",
+        "tenant-1",
+    )
+
+
+def test_secrets_stay_out_of_the_printed_settings() -> None:
+    settings = Settings.from_env({**APP, "SMTP_USER": "bot", "SMTP_PASSWORD": "invented-smtp-password"})
+
+    assert "invented-password" not in repr(settings)
+    assert "invented-smtp-password" not in repr(settings)
+    assert "invented-password" not in repr(settings.to_sdk_config())

@@ -2,4 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
+
 from tests.cardcheck import card_validator as card_validator
+from tests.fakes.connector import FakeConnector
+
+
+@pytest.fixture
+async def fake_connector() -> AsyncIterator[FakeConnector]:
+    """A started fake Bot Connector on 127.0.0.1; use its `service_url` in activities."""
+    async with FakeConnector() as connector:
+        yield connector

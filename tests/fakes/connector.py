@@ -1,0 +1,200 @@
+"""A fake Bot Connector service: the `serviceUrl` a test's activities point at.
+
+It listens on 127.0.0.1 (an ephemeral port), records every request the bot makes, answers the calls a bot
+uses (send, reply, update, delete, create conversation) like the real service, and can be told to fail the
+next requests with a given status, e.g. 429 with `Retry-After`, to exercise delivery retries.
+
+Note for delivery tests: botbuilder's connector client sends through `requests` with msrest's retry policy,
+which (on urllib3 2) retries PUT and DELETE on 429 and 5xx, honouring `Retry-After`, but not POST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("POST", re.compile(r"^/v3/conversations/?$"), "create_conversation"),
+    ("POST", re.compile(r"^/v3/conversations/(?P<conversation>[^/]+)/activities/?$"), "send_to_conversation"),
+    (
+        "POST",
+        re.compile(r"^/v3/conversations/(?P<conversation>[^/]+)/activities/(?P<activity>[^/]+)/?$"),
+        "reply_to_activity",
+    ),
+    (
+        "PUT",
+        re.compile(r"^/v3/conversations/(?P<conversation>[^/]+)/activities/(?P<activity>[^/]+)/?$"),
+        "update_activity",
+    ),
+    (
+        "DELETE",
+        re.compile(r"^/v3/conversations/(?P<conversation>[^/]+)/activities/(?P<activity>[^/]+)/?$"),
+        "delete_activity",
+    ),
+)
+_SENDS = frozenset({"send_to_conversation", "reply_to_activity"})
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the bot made, and what the fake answered."""
+
+    method: str
+    path: str
+    operation: str
+    conversation_id: str | None
+    activity_id: str | None
+    body: Any
+    status: int
+    authorization: str | None
+
+
+@dataclass
+class _PlannedFailure:
+    status: int
+    remaining: int
+    retry_after: str | None
+    body: Any
+
+
+class FakeConnector:
+    """The Bot Connector REST API as far as this bot uses it, on loopback, recording what it is sent.
+
+    Any path prefix is accepted before `/v3/` (the Agents Playground's is `/_connector`), so
+    `service_url_for("/a")` and `service_url_for("/b")` are two distinct service URLs served by one fake.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._failures: list[_PlannedFailure] = []
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._arrived = asyncio.Event()
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 on a free port."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeConnector:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def service_url(self) -> str:
+        """The service URL to put in activities, without a trailing slash."""
+        return self.service_url_for("")
+
+    def service_url_for(self, prefix: str) -> str:
+        """A service URL with a path prefix (e.g. "/emea"), served by this same fake."""
+        if self._port is None:
+            raise RuntimeError("the fake connector is not started")
+        return f"http://127.0.0.1:{self._port}{prefix}"
+
+    def fail_next(
+        self, status: int, times: int = 1, *, retry_after: float | None = None, body: Any = None
+    ) -> None:
+        """Answer the next `times` requests (whatever they are) with `status`, after earlier planned ones."""
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        error_body = body if body is not None else {"error": {"code": f"Http{status}", "message": "planned"}}
+        retry = None if retry_after is None else f"{retry_after:g}"
+        self._failures.append(_PlannedFailure(status, times, retry, error_body))
+
+    def sent_activities(self) -> list[dict[str, Any]]:
+        """Activities the bot posted (sends and replies) that the fake accepted, oldest first."""
+        return [r.body for r in self.requests if r.operation in _SENDS and r.status < 300]
+
+    def sent_texts(self) -> list[str]:
+        """The `text` of every accepted message the bot posted."""
+        return [a.get("text", "") for a in self.sent_activities() if a.get("type") == "message"]
+
+    async def wait_for_requests(self, count: int, within_seconds: float = 5.0) -> list[RecordedRequest]:
+        """Wait until at least `count` requests have arrived (for sends made after the HTTP response)."""
+        async with asyncio.timeout(within_seconds):
+            while len(self.requests) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return list(self.requests)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        operation, conversation_id, activity_id = _route(request.method, request.path)
+        response = self._planned_failure() or self._answer(operation, activity_id)
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                operation=operation,
+                conversation_id=conversation_id,
+                activity_id=activity_id,
+                body=body,
+                status=response.status,
+                authorization=request.headers.get("Authorization"),
+            )
+        )
+        self._arrived.set()
+        return response
+
+    def _planned_failure(self) -> web.Response | None:
+        if not self._failures:
+            return None
+        failure = self._failures[0]
+        failure.remaining -= 1
+        if failure.remaining == 0:
+            self._failures.pop(0)
+        headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else None
+        return web.json_response(failure.body, status=failure.status, headers=headers)
+
+    def _answer(self, operation: str, activity_id: str | None) -> web.Response:
+        if operation == "create_conversation":
+            return web.json_response({"id": f"conversation-{next(self._ids)}"}, status=201)
+        if operation in _SENDS:
+            return web.json_response({"id": f"activity-{next(self._ids)}"})
+        if operation == "update_activity":
+            return web.json_response({"id": activity_id})
+        if operation == "delete_activity":
+            return web.Response(status=200)
+        return web.json_response({"error": {"code": "NotFound", "message": "not emulated"}}, status=404)
+
+
+def _route(method: str, path: str) -> tuple[str, str | None, str | None]:
+    """The connector operation a request is, with its ids, ignoring any prefix before `/v3/`."""
+    start = path.find("/v3/")
+    if start < 0:
+        return "unknown", None, None
+    suffix = re.sub(r"/{2,}", "/", path[start:])
+    for route_method, pattern, operation in _ROUTES:
+        match = pattern.match(suffix)
+        if route_method == method and match is not None:
+            ids = match.groupdict()
+            return operation, ids.get("conversation"), ids.get("activity")
+    return "unknown", None, None

@@ -1,0 +1,175 @@
+"""The HTTP face of the bot: one endpoint for the Bot Connector, two probes, and the process entry point.
+
+The application factory takes any botbuilder `Bot`, so the Teams handler, the tests' echo bots and the
+benchmark all run behind the same request checks: a bad request gets a 4xx with a short reason before the
+SDK sees it (the SDK itself answers some of them with a 500), and a failed turn gets an apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from botbuilder.core import Bot
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import ActivityTypes
+from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
+
+from bot.auth import CachingBotFrameworkAuthentication
+from bot.config import ConfigError, Settings
+from bot.errors import AuthenticationUnavailable, describe_exception, on_turn_error
+
+log = logging.getLogger(__name__)
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+#: The application's adapter, for startup hooks that send proactive messages (`app[ADAPTER_KEY]`).
+ADAPTER_KEY = web.AppKey("adapter", CloudAdapter)
+#: The settings the application was made with.
+SETTINGS_KEY = web.AppKey("settings", Settings)
+
+READY_CHECK_TIMEOUT_SECONDS = 5.0
+_KNOWN_ACTIVITY_TYPES = frozenset(kind.value for kind in ActivityTypes)
+
+
+def build_adapter(settings: Settings) -> CloudAdapter:
+    """A CloudAdapter with cached clients, 401 for every bad token, and an apology for failed turns."""
+    adapter = CloudAdapter(CachingBotFrameworkAuthentication(settings.to_sdk_config()))
+    adapter.on_turn_error = on_turn_error
+    return adapter
+
+
+def create_app(
+    settings: Settings,
+    bot: Bot,
+    adapter: CloudAdapter | None = None,
+    ready_check: ReadyCheck | None = None,
+) -> web.Application:
+    """The aiohttp application: `POST /api/messages`, `GET /healthz`, `GET /readyz`.
+
+    `ready_check` says whether the bot can do its work (database reachable, ...); without one the
+    application is ready as soon as it serves. The adapter is made with `build_adapter` unless given.
+    """
+    adapter = adapter if adapter is not None else build_adapter(settings)
+    max_body = settings.max_body_bytes
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            return _refuse(415, "Content-Type must be application/json")
+        if request.content_length is not None and request.content_length > max_body:
+            return _refuse(413, f"the body is larger than {max_body} bytes")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _refuse(413, f"the body is larger than {max_body} bytes")
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            return _refuse(400, "the body is not valid JSON")
+        if not isinstance(body, dict):
+            return _refuse(400, "the body must be a JSON object (an activity)")
+        activity_type = body.get("type")
+        if not isinstance(activity_type, str) or not activity_type:
+            return _refuse(400, "the activity has no type")
+        try:
+            response = await adapter.process(request, bot)
+        except web.HTTPUnauthorized:
+            return _refuse(401, "a valid Bot Framework token is required", {"WWW-Authenticate": "Bearer"})
+        except AuthenticationUnavailable:
+            return _refuse(503, "cannot verify requests right now; try again shortly", {"Retry-After": "30"})
+        except DeserializationError:
+            return _refuse(400, "the activity does not follow the Bot Framework schema")
+        except web.HTTPException:
+            raise
+        except Exception as error:
+            log.error(
+                "request failed: activity=%s error=%s",
+                activity_type if activity_type in _KNOWN_ACTIVITY_TYPES else "other",
+                describe_exception(error),
+            )
+            return _refuse(500, "internal error")
+        return response if response is not None else web.Response(status=201)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        ready = True
+        if ready_check is not None:
+            try:
+                async with asyncio.timeout(READY_CHECK_TIMEOUT_SECONDS):
+                    ready = bool(await ready_check())
+            except Exception as error:
+                log.warning("readiness check failed: %s", describe_exception(error))
+                ready = False
+        return web.json_response({"status": "ready" if ready else "not ready"}, status=200 if ready else 503)
+
+    app = web.Application(client_max_size=max_body)
+    app[SETTINGS_KEY] = settings
+    app[ADAPTER_KEY] = adapter
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+    auth = adapter.bot_framework_authentication
+    if isinstance(auth, CachingBotFrameworkAuthentication):
+
+        async def close_clients(app: web.Application) -> None:
+            await auth.aclose()
+
+        app.on_cleanup.append(close_clients)
+    return app
+
+
+def _refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
+    """A short plain-text answer that says what was wrong with the request."""
+    return web.Response(status=status, text=reason + "\n", headers=headers)
+
+
+def run_server() -> int:
+    """Serve the bot until interrupted; return the process exit status (2 for a bad configuration)."""
+    configure_logging()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("configuration: %s", problem)
+        return 2
+    if settings.local_mode:
+        log.warning(
+            "MicrosoftAppId is not set: local mode. Requests are NOT authenticated, so the bot listens on "
+            "%s only. Set MicrosoftAppId and MicrosoftAppPassword to serve Teams.",
+            settings.host,
+        )
+    log.info("serving http://%s:%d/api/messages", settings.host, settings.port)
+    web.run_app(build_application(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+async def build_application(settings: Settings) -> web.Application:
+    """The served application: the runtime from `bot.wiring` (bot, readiness, resources) in `create_app`."""
+    from bot.wiring import build_runtime
+
+    runtime = await build_runtime(settings)
+    app = create_app(settings, runtime.bot, ready_check=runtime.ready_check)
+    app.cleanup_ctx.extend(runtime.cleanup_ctx)
+    app.on_startup.extend(runtime.on_startup)
+    return app
+
+
+class OneLineFormatter(logging.Formatter):
+    """Keeps each record on one line (tracebacks included), so log collectors never split a record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\r", "").replace("\n", " \\n ")
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """INFO to stderr, one line per record; leaves an already configured root logger alone."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])

@@ -176,14 +176,17 @@ def resolve_config(options: ManifestOptions, environ: Mapping[str, str]) -> Mani
         defaults_used.append("website URL")
     _check_url("the website URL", website_url, problems)
     privacy_url = _pick(options.privacy_url, environ, ENV_PRIVACY_URL)
+    website_is_example = website_url == DEFAULT_WEBSITE_URL
     if privacy_url is None:
         privacy_url = website_url.rstrip("/") + "/privacy"
-        defaults_used.append("privacy URL")
+        if website_is_example:
+            defaults_used.append("privacy URL")
     _check_url("the privacy URL", privacy_url, problems)
     terms_url = _pick(options.terms_url, environ, ENV_TERMS_URL)
     if terms_url is None:
         terms_url = website_url.rstrip("/") + "/terms"
-        defaults_used.append("terms of use URL")
+        if website_is_example:
+            defaults_used.append("terms of use URL")
     _check_url("the terms of use URL", terms_url, problems)
 
     raw_domains = [d.strip() for d in options.valid_domains if d.strip()]

@@ -78,6 +78,7 @@ def test_privacy_and_terms_default_to_pages_under_the_partnership_website() -> N
     assert config.privacy_url == "https://northshire.example/scp/privacy"
     assert config.terms_url == "https://northshire.example/scp/terms"
     assert config.valid_domains == ("northshire.example",)
+    assert config.defaults_used == ("developer name",)
 
 
 def test_repeated_valid_domains_are_kept_once_in_lower_case() -> None:

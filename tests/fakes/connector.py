@@ -4,8 +4,10 @@ It listens on 127.0.0.1 (an ephemeral port), records every request the bot makes
 uses (send, reply, update, delete, create conversation) like the real service, and can be told to fail the
 next requests with a given status, e.g. 429 with `Retry-After`, to exercise delivery retries.
 
-Note for delivery tests: botbuilder's connector client sends through `requests` with msrest's retry policy,
-which (on urllib3 2) retries PUT and DELETE on 429 and 5xx, honouring `Retry-After`, but not POST.
+Note for delivery tests (checked against this fake): botbuilder's connector client sends through `requests`
+with msrest's retry policy, which on urllib3 2 retries PUT and DELETE (update, delete) up to 3 times on 429
+and 5xx, honouring an integer `Retry-After` or else backing off 0.8 s, 1.6 s, 3.2 s; it never retries POST
+(send, reply, create conversation), which fail at once with `ErrorResponseException`.
 """
 
 from __future__ import annotations
@@ -116,13 +118,13 @@ class FakeConnector:
         return f"http://127.0.0.1:{self._port}{prefix}"
 
     def fail_next(
-        self, status: int, times: int = 1, *, retry_after: float | None = None, body: Any = None
+        self, status: int, times: int = 1, *, retry_after: int | None = None, body: Any = None
     ) -> None:
         """Answer the next `times` requests (whatever they are) with `status`, after earlier planned ones."""
         if times < 1:
             raise ValueError("times must be at least 1")
         error_body = body if body is not None else {"error": {"code": f"Http{status}", "message": "planned"}}
-        retry = None if retry_after is None else f"{retry_after:g}"
+        retry = None if retry_after is None else str(retry_after)
         self._failures.append(_PlannedFailure(status, times, retry, error_body))
 
     def sent_activities(self) -> list[dict[str, Any]]:

@@ -1,0 +1,42 @@
+"""The verbs of the bot's `Action.Execute` buttons: what the Teams handler routes on.
+
+A challenge button's data always carries `challengeId` and the `version` the card showed, so a button pressed
+on a stale card can be answered with the current card instead of a second change.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from process.challenge import ActionKind
+
+RESPOND: Final = "challenge.respond"
+PROPOSE: Final = "challenge.propose"
+CONFIRM: Final = "challenge.confirm"
+ESCALATE: Final = "challenge.escalate"
+TIMESCALE: Final = "challenge.timescale"
+MEETING: Final = "challenge.meeting"
+WITHDRAW: Final = "challenge.withdraw"
+HAND_OVER: Final = "challenge.handover"
+CLOSE: Final = "challenge.close"
+REFRESH: Final = "challenge.refresh"
+SHOW: Final = "challenge.show"
+
+RAISE_START: Final = "raise.start"
+RAISE_NEXT: Final = "raise.next"
+RAISE_BACK: Final = "raise.back"
+RAISE_CANCEL: Final = "raise.cancel"
+RAISE_CONFIRM: Final = "raise.confirm"
+
+#: The verb of the button for each action a person can take on a challenge (the clock's actions have none).
+ACTION_VERBS: dict[ActionKind, str] = {
+    ActionKind.RESPOND: RESPOND,
+    ActionKind.PROPOSE_OUTCOME: PROPOSE,
+    ActionKind.CONFIRM_OUTCOME: CONFIRM,
+    ActionKind.ESCALATE: ESCALATE,
+    ActionKind.AGREE_TIMESCALE: TIMESCALE,
+    ActionKind.RECORD_MEETING: MEETING,
+    ActionKind.WITHDRAW: WITHDRAW,
+    ActionKind.HAND_OVER: HAND_OVER,
+    ActionKind.CLOSE: CLOSE,
+}

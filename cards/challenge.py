@@ -1,0 +1,713 @@
+"""The challenge card: where a challenge stands, what has happened, and the viewer's own next steps.
+
+Two audiences. A party, in their 1:1 chat with the bot, sees everything (the child, the concern, what each
+side wrote) and the actions the engine allows them, each unfolding into its own small form. Everyone else, in
+a group chat or channel, sees the reference-level facts only, so a card that is forwarded or read over a
+shoulder names no child.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from cards import inputs as ids
+from cards import verbs
+from cards.describe import (
+    contact_text,
+    role_title,
+    roles_text,
+    stage_title,
+    status_text,
+    whose_move,
+)
+from cards.forms import informal_evidence_label, wording_for
+from cards.layout import (
+    Card,
+    Element,
+    action_set,
+    card,
+    choice_input,
+    container,
+    date_input,
+    execute,
+    facts,
+    heading,
+    number_input,
+    section,
+    show_card,
+    text,
+    text_input,
+)
+from cards.text import plain, shorten
+from cards.times import day, moment, time_left
+from process.calendar import WorkingCalendar
+from process.challenge import (
+    MAX_TEXT,
+    SYSTEM,
+    ActionKind,
+    AuditEvent,
+    Challenge,
+    Entry,
+    Side,
+    StageRecord,
+    Status,
+)
+from process.directory import Contact, Directory, Person
+from process.policy import PARTNERSHIP_ROLES, Policy, Role
+
+Audience = Literal["party", "group"]
+
+#: Actions shown first, in their own row; the rest follow in a second row.
+_PRIMARY = (
+    ActionKind.RESPOND,
+    ActionKind.PROPOSE_OUTCOME,
+    ActionKind.CONFIRM_OUTCOME,
+    ActionKind.ESCALATE,
+)
+_SECONDARY = (
+    ActionKind.AGREE_TIMESCALE,
+    ActionKind.RECORD_MEETING,
+    ActionKind.HAND_OVER,
+    ActionKind.WITHDRAW,
+    ActionKind.CLOSE,
+)
+
+#: What a person wrote at an earlier stage is shortened to this many characters, to keep the card within the
+#: size Teams accepts; the current stage's writing is shown whole.
+EARLIER_TEXT_LIMIT = 1000
+#: The most recent history lines shown.
+HISTORY_LIMIT = 40
+
+_ENTRY_TITLES = {
+    "proposed_outcome": "Proposed agreed outcome",
+    "confirmed_outcome": "Agreed outcome confirmed",
+    "escalation_reason": "Reason for escalation",
+    "withdrawn": "Reason for withdrawing",
+    "closed": "Outcome at closure",
+}
+_STAGE_OUTCOMES = {
+    "escalated": "escalated",
+    "resolved": "resolved: outcome agreed",
+    "withdrawn": "withdrawn",
+    "closed": "closed",
+}
+
+
+def challenge_card(
+    challenge: Challenge,
+    *,
+    policy: Policy,
+    directory: Directory,
+    calendar: WorkingCalendar,
+    now: datetime,
+    viewer_id: str | None,
+    allowed: Sequence[ActionKind],
+    audience: Audience,
+    events: Sequence[AuditEvent] = (),
+    user_ids: Sequence[str] = (),
+    notice: str | None = None,
+    next_contacts: Sequence[Contact] = (),
+    colleagues: Sequence[Person] = (),
+) -> Card:
+    """The card for one challenge, as `viewer_id` may see it in a chat of kind `audience`.
+
+    `allowed` are the viewer's actions (from `Engine.allowed_actions`), offered on party cards only;
+    `next_contacts` are who an escalation would go to, `colleagues` who a part could be handed over to, and
+    `user_ids` the parties' Teams ids, whose cards Teams refreshes so each sees their own actions.
+    """
+    body: list[Element] = []
+    if notice:
+        body.append(container([text(plain(notice), weight="Bolder")], style="emphasis"))
+    body += [
+        heading(plain(challenge.reference), size="ExtraLarge"),
+        text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
+        facts(_state_facts(challenge, policy, calendar, now)),
+    ]
+    if audience == "group":
+        body.append(
+            text(
+                plain(
+                    "This is a summary for a shared chat. The people involved see the details and their next "
+                    f"steps in their own chat with me: type show {challenge.reference}"
+                ),
+                subtle=True,
+            )
+        )
+        return card(body)
+
+    view = _PartyView(challenge, policy, directory, calendar, now, viewer_id)
+    body += view.details()
+    body += _history(view, events)
+    sets = [
+        _actions(view, [k for k in group if k in allowed], next_contacts, colleagues)
+        for group in (_PRIMARY, _SECONDARY)
+    ]
+    body += [action_set(actions) for actions in sets if actions]
+    refresh: dict[str, Any] = {
+        "action": {
+            "type": "Action.Execute",
+            "verb": verbs.REFRESH,
+            "data": _data(challenge),
+        }
+    }
+    if user_ids:
+        refresh["userIds"] = list(user_ids)
+    return card(body, refresh=refresh)
+
+
+def _data(challenge: Challenge) -> dict[str, Any]:
+    return {ids.CHALLENGE_ID: challenge.id, ids.VERSION: challenge.version}
+
+
+def _state_facts(
+    challenge: Challenge, policy: Policy, calendar: WorkingCalendar, now: datetime
+) -> list[tuple[str, str]]:
+    """The reference-level facts every audience may see: status, stage, deadline, whose move."""
+    lines = [
+        ("Status", status_text(challenge)),
+        ("Stage", plain(stage_title(policy, challenge.stage))),
+    ]
+    stage = policy.stage(challenge.stage)
+    due = challenge.due_at
+    if challenge.is_open:
+        if due is None:
+            lines.append(("Due", "No time limit at this stage"))
+        else:
+            lines.append(("Due", moment(due, calendar.timezone)))
+            lines.append(("Time left", time_left(calendar, now, due)))
+        if stage.timescale == "agreed" and stage.limit_working_days is not None:
+            days = challenge.current.timescale_working_days or stage.limit_working_days
+            lines.append(
+                (
+                    "Timescale",
+                    f"{days} working days; agreed at each stage, at most {stage.limit_working_days}",
+                )
+            )
+    elif challenge.closed_at is not None:
+        lines.append(("Ended", moment(challenge.closed_at, calendar.timezone)))
+    lines.append(("Whose move", plain(whose_move(challenge, policy))))
+    return lines
+
+
+class _PartyView:
+    """What a party sees: the details of the challenge, worded for the viewer."""
+
+    def __init__(
+        self,
+        challenge: Challenge,
+        policy: Policy,
+        directory: Directory,
+        calendar: WorkingCalendar,
+        now: datetime,
+        viewer_id: str | None,
+    ) -> None:
+        self.challenge = challenge
+        self.policy = policy
+        self.directory = directory
+        self.calendar = calendar
+        self.now = now
+        self.viewer_id = viewer_id
+        self.wording = wording_for(policy)
+        self.stage = policy.stage(challenge.stage)
+
+    def when(self, instant: datetime) -> str:
+        return moment(instant, self.calendar.timezone)
+
+    def name_of(self, person_id: str) -> str:
+        if person_id == SYSTEM:
+            return "the deadline clock"
+        if person_id == self.viewer_id:
+            return "you"
+        person = self.directory.person(person_id)
+        if person is not None:
+            return person.name
+        holder = next((c for c in self.challenge.parties.values() if c.person_id == person_id), None)
+        return holder.name if holder else "someone no longer in the directory"
+
+    def details(self) -> list[Element]:
+        out: list[Element] = []
+        out += self._outcome()
+        out += self._child()
+        out += self._concern()
+        out += self._people()
+        out += self._stages()
+        out += self._written()
+        out += self._meetings()
+        return out
+
+    def _outcome(self) -> list[Element]:
+        c = self.challenge
+        if c.proposal is not None:
+            p = c.proposal
+            side = "the raising side" if p.side is Side.RAISER else "the challenged side"
+            return [
+                container(
+                    [
+                        text("Proposed agreed outcome", weight="Bolder"),
+                        text(
+                            plain(f"Proposed by {self.name_of(p.proposed_by)} for {side}, {self.when(p.at)}"),
+                            subtle=True,
+                            spacing="None",
+                        ),
+                        text(plain(p.text)),
+                        text(
+                            "The other side confirms it, so that both have the same understanding of it.",
+                            subtle=True,
+                        ),
+                    ],
+                    style="emphasis",
+                )
+            ]
+        if c.status in (Status.RESOLVED, Status.CLOSED) and c.agreed_outcome:
+            title = "Agreed outcome" if c.status is Status.RESOLVED else "Outcome recorded at closure"
+            return [container([text(title, weight="Bolder"), text(plain(c.agreed_outcome))], style="good")]
+        if c.status is Status.WITHDRAWN:
+            reason = c.current.reason or ""
+            return [
+                container(
+                    [text("Withdrawn by the raiser", weight="Bolder"), text(plain(reason))], style="warning"
+                )
+            ]
+        return []
+
+    def _child(self) -> list[Element]:
+        child = self.challenge.child
+        lines = [(self.policy.child_fields.name_label, plain(child.name))]
+        if child.date_of_birth is not None:
+            lines.append((self.wording.date_of_birth_label, day(child.date_of_birth, weekday=False)))
+        if child.agency_reference:
+            lines.append((self.wording.agency_reference_label, plain(child.agency_reference)))
+        return [section("The child"), facts(lines)]
+
+    def _concern(self) -> list[Element]:
+        c = self.challenge
+        category = self.policy.category(c.issue_category)
+        raiser = c.parties.get(Role.RAISER)
+        raiser_agency = self.directory.agency(c.raiser_agency_id)
+        agency = self.directory.agency(c.challenged_agency_id)
+        raised_by = raiser.name if raiser else self.name_of(c.raised_by)
+        if raiser_agency:
+            raised_by += f", {raiser_agency.name}"
+        out = [
+            section(f"The challenge ({self.wording.form_name})"),
+            facts(
+                [
+                    ("Raised", plain(f"{self.when(c.raised_at)} by {raised_by}")),
+                    ("Agency challenged", plain(agency.name if agency else c.challenged_agency_id)),
+                    ("Identified issue", plain(category.label if category else c.issue_category)),
+                    ("Urgent", "Yes" if c.urgent else "No"),
+                ]
+            ),
+            *_labelled(self.wording.concern_label, c.concern),
+            *_labelled(self.wording.desired_outcome_label, c.desired_outcome),
+        ]
+        if c.informal_evidence:
+            out += _labelled(informal_evidence_label(self.policy), c.informal_evidence)
+        labels = {f.id: f.label for s in self.policy.stages for f in s.entry_fields}
+        for field_id, value in c.fields.items():
+            out += _labelled(labels.get(field_id, field_id.replace("_", " ").capitalize()), value)
+        return out
+
+    def _people(self) -> list[Element]:
+        lines = []
+        for role in Role:
+            contact = self.challenge.parties.get(role)
+            if contact is None:
+                continue
+            name = contact_text(contact) if contact.person_id is None else contact.name
+            if self.viewer_id is not None and contact.person_id == self.viewer_id:
+                name += " (you)"
+            lines.append((role_title(role), plain(name)))
+        return [section("Who is involved"), facts(lines)]
+
+    def _stages(self) -> list[Element]:
+        out: list[Element] = [section("Stages")]
+        for record in self.challenge.stages:
+            out.append(text(plain(stage_title(self.policy, record.number)), weight="Bolder", spacing="Small"))
+            out.append(text(plain(self._stage_line(record)), spacing="None"))
+            if record.reason and record.outcome == "escalated":
+                out.append(text(plain(f"Reason: {record.reason}"), spacing="None", subtle=True))
+        return out
+
+    def _stage_line(self, record: StageRecord) -> str:
+        parts = [f"Started {self.when(record.started_at)}"]
+        if record.due_at is not None:
+            parts.append(f"due {self.when(record.due_at)}")
+        if record.breached:
+            parts.append("deadline missed")
+        if record.ended_at is not None:
+            outcome = _STAGE_OUTCOMES.get(record.outcome or "", record.outcome or "ended")
+            parts.append(f"{outcome} {self.when(record.ended_at)}")
+        else:
+            parts.append("in progress")
+        return " · ".join(parts)
+
+    def _written(self) -> list[Element]:
+        if not self.challenge.entries:
+            return []
+        out: list[Element] = [section("What has been written")]
+        for entry in self.challenge.entries:
+            current = entry.stage == self.challenge.stage
+            body = entry.text if current else shorten(entry.text, EARLIER_TEXT_LIMIT)
+            out.append(
+                text(
+                    plain(
+                        f"{self._entry_title(entry)}, stage {entry.stage} · {self.name_of(entry.actor_id)} · "
+                        f"{self.when(entry.at)}"
+                    ),
+                    weight="Bolder",
+                    spacing="Small",
+                )
+            )
+            out.append(text(plain(body), spacing="None"))
+        return out
+
+    def _entry_title(self, entry: Entry) -> str:
+        if entry.kind == "response":
+            return self.policy.stage(entry.stage).response_label
+        return _ENTRY_TITLES.get(entry.kind, entry.kind.replace("_", " ").capitalize())
+
+    def _meetings(self) -> list[Element]:
+        out: list[Element] = []
+        for meeting in self.challenge.meetings:
+            stage = self.policy.stage(meeting.stage)
+            name = stage.meeting.name if stage.meeting else "Meeting"
+            out.append(section(plain(f"{name} (stage {meeting.stage}), held {day(meeting.held_on)}")))
+            lines = [
+                ("Attendees", plain(meeting.attendees)),
+                ("Key points", plain(meeting.key_points)),
+            ]
+            if meeting.actions_agreed:
+                lines.append(("Actions agreed", plain(meeting.actions_agreed)))
+            if meeting.timescales:
+                lines.append(("Timescales", plain(meeting.timescales)))
+            lines.append(
+                (
+                    "Recorded",
+                    plain(f"{self.when(meeting.recorded_at)} by {self.name_of(meeting.recorded_by)}"),
+                )
+            )
+            out.append(facts(lines))
+        return out
+
+
+def _labelled(label: str, value: str) -> list[Element]:
+    return [text(plain(label), weight="Bolder", spacing="Small"), text(plain(value), spacing="None")]
+
+
+def _history(view: _PartyView, events: Sequence[AuditEvent]) -> list[Element]:
+    """The chronology: when, what, and who did it."""
+    if not events:
+        return []
+    ordered = sorted(events, key=lambda e: e.at)
+    hidden = max(len(ordered) - HISTORY_LIMIT, 0)
+    lines = [(view.when(e.at), plain(f"{e.summary} ({view.name_of(e.actor_id)})")) for e in ordered[hidden:]]
+    out = [section("History"), facts(lines)]
+    if hidden:
+        out.append(text(f"{hidden} earlier lines are kept in the challenge's record.", subtle=True))
+    return out
+
+
+# ----- actions ------------------------------------------------------------------------------------------
+
+
+def _actions(
+    view: _PartyView,
+    kinds: Sequence[ActionKind],
+    next_contacts: Sequence[Contact],
+    colleagues: Sequence[Person],
+) -> list[Element]:
+    out: list[Element] = []
+    for kind in kinds:
+        action = _action(view, kind, next_contacts, colleagues)
+        if action is not None:
+            out.append(action)
+    return out
+
+
+def _action(
+    view: _PartyView, kind: ActionKind, next_contacts: Sequence[Contact], colleagues: Sequence[Person]
+) -> Element | None:
+    c, stage = view.challenge, view.stage
+    data = _data(c)
+    verb = verbs.ACTION_VERBS[kind]
+    if kind is ActionKind.RESPOND:
+        return show_card(
+            "Respond",
+            [
+                text_input(
+                    ids.TEXT,
+                    stage.response_label,
+                    multiline=True,
+                    max_length=MAX_TEXT,
+                    required=True,
+                    error_message="Please write your response.",
+                )
+            ],
+            [execute("Send response", verb, data, style="positive")],
+        )
+    if kind is ActionKind.PROPOSE_OUTCOME:
+        return show_card(
+            "Propose the agreed outcome",
+            [
+                text(
+                    "The other side is asked to confirm it, so that both have the same understanding of the "
+                    "agreed outcome; confirming resolves the challenge.",
+                    subtle=True,
+                ),
+                text_input(
+                    ids.PROPOSED_OUTCOME,
+                    "Agreed outcome",
+                    multiline=True,
+                    max_length=MAX_TEXT,
+                    required=True,
+                    error_message="Please write the outcome you propose.",
+                ),
+            ],
+            [execute("Send for confirmation", verb, data, style="positive")],
+        )
+    if kind is ActionKind.CONFIRM_OUTCOME:
+        return execute("Confirm the agreed outcome", verb, data, inputs="none", style="positive")
+    if kind is ActionKind.ESCALATE:
+        return _escalate(view, data, next_contacts)
+    if kind is ActionKind.AGREE_TIMESCALE:
+        return _timescale(view, data)
+    if kind is ActionKind.RECORD_MEETING:
+        return _meeting(view, data)
+    if kind is ActionKind.HAND_OVER:
+        return _hand_over(view, data, colleagues)
+    if kind is ActionKind.WITHDRAW:
+        return show_card(
+            "Withdraw",
+            [
+                text("Withdrawing ends the challenge for everyone involved; they are told.", subtle=True),
+                text_input(
+                    ids.WITHDRAW_REASON,
+                    "Reason for withdrawing",
+                    multiline=True,
+                    max_length=MAX_TEXT,
+                    required=True,
+                    error_message="Please give the reason for withdrawing.",
+                ),
+            ],
+            [execute("Withdraw the challenge", verb, data, style="destructive")],
+        )
+    if kind is ActionKind.CLOSE:
+        return show_card(
+            "Close",
+            [
+                text(
+                    plain(
+                        f"Stage {stage.number} is the final stage: the {roles_text(stage.closed_by).lower()} "
+                        "closes the challenge with its outcome."
+                    ),
+                    subtle=True,
+                ),
+                text_input(
+                    ids.OUTCOME,
+                    "Outcome",
+                    multiline=True,
+                    max_length=MAX_TEXT,
+                    required=True,
+                    error_message="Please record the outcome.",
+                ),
+            ],
+            [execute("Close the challenge", verb, data, style="positive")],
+        )
+    return None
+
+
+def _escalate(view: _PartyView, data: Mapping[str, Any], next_contacts: Sequence[Contact]) -> Element | None:
+    c, policy = view.challenge, view.policy
+    if c.stage >= len(policy.stages):
+        return None
+    target = policy.stage(c.stage + 1)
+    body: list[Element] = [
+        text(plain(stage_title(policy, target.number)), weight="Bolder"),
+        text(plain(target.description), subtle=True, spacing="None"),
+    ]
+    if next_contacts:
+        body.append(
+            text(
+                plain("It will go to: " + "; ".join(contact_text(x) for x in next_contacts)), spacing="Small"
+            )
+        )
+    agency = view.directory.agency(c.challenged_agency_id)
+    if agency is not None and agency.escalation_note:
+        body.append(text(plain(agency.escalation_note), color="Warning"))
+    if c.urgent:
+        body.append(text(plain(view.wording.urgent_note), color="Warning"))
+    body.append(
+        text_input(
+            ids.REASON,
+            "Reason for escalating",
+            multiline=True,
+            max_length=MAX_TEXT,
+            required=True,
+            error_message="Please give the reason for escalating.",
+        )
+    )
+    for field in target.entry_fields:
+        body.append(
+            text_input(
+                field.id,
+                field.label,
+                multiline=True,
+                max_length=MAX_TEXT,
+                required=field.required,
+                error_message=f"Please fill in: {field.label}.",
+            )
+        )
+    verb = verbs.ACTION_VERBS[ActionKind.ESCALATE]
+    return show_card(
+        f"Escalate to stage {target.number}",
+        body,
+        [execute(f"Escalate to stage {target.number}", verb, data, style="destructive")],
+    )
+
+
+def _timescale(view: _PartyView, data: Mapping[str, Any]) -> Element | None:
+    stage, record = view.stage, view.challenge.current
+    cap = stage.limit_working_days
+    if cap is None:
+        return None
+    current = record.timescale_working_days or cap
+    return show_card(
+        "Agree the timescale",
+        [
+            text(
+                plain(
+                    "Timescales are agreed at each stage, with the outcome for the child driving them. "
+                    f"Stage {stage.number} may not exceed {cap} working days, counted from its start "
+                    f"({view.when(record.started_at)})."
+                ),
+                subtle=True,
+            ),
+            number_input(
+                ids.WORKING_DAYS,
+                "Working days from the start of the stage",
+                value=min(max(current, 1), cap),
+                minimum=1,
+                maximum=cap,
+                required=True,
+                error_message=f"Give a number of working days from 1 to {cap}.",
+            ),
+            text_input(ids.NOTE, "Note (optional)", max_length=MAX_TEXT),
+        ],
+        [execute("Agree timescale", verbs.ACTION_VERBS[ActionKind.AGREE_TIMESCALE], data, style="positive")],
+    )
+
+
+def _meeting(view: _PartyView, data: Mapping[str, Any]) -> Element | None:
+    meeting = view.stage.meeting
+    if meeting is None:
+        return None
+    today = view.calendar.local_date(view.now)
+    raised = view.calendar.local_date(view.challenge.raised_at)
+    intro = "Record of the meeting, actions agreed and timescales."
+    if meeting.chair is not None:
+        intro += f" Chaired by the {role_title(meeting.chair)}, or as the senior managers agree."
+    return show_card(
+        meeting.name,
+        [
+            text(plain(intro), subtle=True),
+            date_input(
+                ids.HELD_ON,
+                "Date of meeting",
+                value=today.isoformat(),
+                minimum=raised.isoformat(),
+                maximum=today.isoformat(),
+                required=True,
+                error_message="Please give the date the meeting was held.",
+            ),
+            text_input(
+                ids.ATTENDEES,
+                "Who attended",
+                multiline=True,
+                max_length=MAX_TEXT,
+                required=True,
+                error_message="Please say who attended.",
+            ),
+            text_input(
+                ids.KEY_POINTS,
+                "Key areas of discussion, disagreement and agreement",
+                multiline=True,
+                max_length=MAX_TEXT,
+                required=True,
+                error_message="Please record the key points.",
+            ),
+            text_input(ids.ACTIONS_AGREED, "Actions agreed", multiline=True, max_length=MAX_TEXT),
+            text_input(ids.TIMESCALES, "Timescales", multiline=True, max_length=MAX_TEXT),
+        ],
+        [
+            execute(
+                "Record the meeting", verbs.ACTION_VERBS[ActionKind.RECORD_MEETING], data, style="positive"
+            )
+        ],
+    )
+
+
+def _hand_over(view: _PartyView, data: Mapping[str, Any], colleagues: Sequence[Person]) -> Element | None:
+    roles = handable_roles(view.challenge, view.directory, view.viewer_id)
+    if not roles:
+        return None
+    people = [p for p in colleagues if p.id != view.viewer_id]
+    body: list[Element] = [
+        text("The colleague takes over your part in this challenge and is told.", subtle=True),
+        choice_input(
+            ids.ROLE,
+            "Part to hand over",
+            [(title, role.value) for role, title in roles],
+            value=roles[0][0].value,
+            required=True,
+            error_message="Choose which part to hand over.",
+        ),
+    ]
+    actions: list[Element] = []
+    if people:
+        body += [
+            choice_input(
+                ids.TO_PERSON_ID,
+                "Hand over to",
+                [(f"{p.name} — {p.job_title}" if p.job_title else p.name, p.id) for p in people],
+                style="filtered",
+                placeholder="Type a name to search",
+                required=True,
+                error_message="Choose the colleague to hand over to.",
+            ),
+            text_input(ids.HANDOVER_NOTE, "Note for your colleague (optional)", max_length=MAX_TEXT),
+        ]
+        actions.append(execute("Hand over", verbs.ACTION_VERBS[ActionKind.HAND_OVER], data, style="positive"))
+    else:
+        body.append(
+            text(
+                "None of your colleagues is in the directory yet, so there is nobody to hand over to. Ask "
+                "the partnership's business unit to add them."
+            )
+        )
+    return show_card("Hand over", body, actions)
+
+
+def handable_roles(
+    challenge: Challenge, directory: Directory, viewer_id: str | None
+) -> list[tuple[Role, str]]:
+    """The parts `viewer_id` may hand over, titled: their own, and those of the people they line-manage
+    (a partnership role only by the person who holds it)."""
+    if viewer_id is None:
+        return []
+    out: list[tuple[Role, str]] = []
+    for role in Role:
+        contact = challenge.parties.get(role)
+        if contact is None:
+            continue
+        if contact.person_id == viewer_id:
+            out.append((role, f"Your part: {role_title(role)}"))
+            continue
+        if role in PARTNERSHIP_ROLES:
+            continue
+        person = directory.person(contact.person_id)
+        if person is not None and person.line_manager_id == viewer_id:
+            out.append((role, f"{person.name}'s part: {role_title(role)}"))
+    return out

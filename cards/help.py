@@ -1,0 +1,31 @@
+"""The help card: the commands, and an answer to something the bot did not understand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cards.commands import commands_facts, raise_button
+from cards.layout import Card, Element, card, heading, section, text
+from cards.text import plain, shorten
+from cards.welcome import immediate_risk_block
+from process.policy import Policy
+
+#: How much of an unrecognised message is quoted back.
+QUOTE_LIMIT = 60
+
+
+def help_card(policies: Sequence[Policy], *, unknown: str | None = None) -> Card:
+    """The commands; when `unknown` is given, it starts by saying that message was not understood."""
+    body: list[Element] = []
+    if unknown is not None:
+        quoted = shorten(" ".join(unknown.split()), QUOTE_LIMIT)
+        body.append(text(plain(f"I didn't understand '{quoted}'."), weight="Bolder"))
+    body += [
+        heading("What I can do", size="Medium"),
+        commands_facts(policies),
+        section("Before you start"),
+        immediate_risk_block(policies),
+    ]
+    for policy in policies:
+        body.append(text(plain(f"{policy.short_name}: {policy.not_for_complaints}"), subtle=True))
+    return card(body, actions=[raise_button()])

@@ -1,0 +1,220 @@
+"""Telling someone what happened on a challenge and what, if anything, they need to do by when.
+
+The same words serve a Teams card and an email. Both carry reference-level facts only, never the child's
+details or what anyone wrote: a notification may be read on a shared screen, forwarded, or delivered to a
+mailbox in another organisation. The details are one click (or one typed command) away, for the parties only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cards import inputs as ids
+from cards import verbs
+from cards.describe import roles_text, side_contacts, stage_title, status_text
+from cards.layout import Card, Element, card, container, execute, facts, heading, text
+from cards.text import plain
+from cards.times import moment, time_left
+from process.calendar import WorkingCalendar
+from process.challenge import Challenge, Notification, Side
+from process.challenge import NotificationKind as K
+from process.policy import Policy, Role
+
+
+@dataclass(frozen=True)
+class _Message:
+    """One notification in words: a short subject, what happened, and what is needed."""
+
+    subject: str
+    happened: str
+    needed: str
+
+
+def notification_card(
+    n: Notification,
+    *,
+    challenge: Challenge,
+    policy: Policy,
+    calendar: WorkingCalendar,
+    now: datetime,
+    recipient_can_act: bool,
+) -> Card:
+    """What happened, what is needed by when, and an "Open the challenge" button if the recipient can act."""
+    message = _message(n, challenge, policy, calendar)
+    body: list[Element] = [
+        heading(plain(n.reference)),
+        text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
+        text(plain(message.happened), weight="Bolder"),
+        container(
+            [text(plain(message.needed), weight="Bolder" if n.action_needed else None)],
+            style="attention" if n.action_needed else "emphasis",
+        ),
+        facts(_facts(n, challenge, policy, calendar, now)),
+        text(
+            "The child's details are not shown here. The people involved see them in their own chat with me.",
+            subtle=True,
+        ),
+    ]
+    actions = []
+    if recipient_can_act:
+        data = {ids.REFERENCE: n.reference, ids.CHALLENGE_ID: n.challenge_id}
+        actions.append(execute("Open the challenge", verbs.SHOW, data, inputs="none", style="positive"))
+    return card(body, actions=actions)
+
+
+def notification_text(
+    n: Notification,
+    *,
+    challenge: Challenge,
+    policy: Policy,
+    calendar: WorkingCalendar,
+    now: datetime,
+) -> tuple[str, str]:
+    """The (subject, body) of an email for `n`, in plain text: reference, stage, deadline, what is needed and
+    how to act. No child data."""
+    message = _message(n, challenge, policy, calendar)
+    lines = [message.happened, ""]
+    lines += [f"{title}: {value}" for title, value in _facts(n, challenge, policy, calendar, now)]
+    lines += ["", message.needed, "", _how_to_act(n, challenge, policy)]
+    lines += [
+        "",
+        "This message carries no details of the child. They are shown only in Microsoft Teams, to the people "
+        "involved in the challenge.",
+    ]
+    return f"{n.reference}: {message.subject}", "\n".join(lines)
+
+
+def _facts(
+    n: Notification, challenge: Challenge, policy: Policy, calendar: WorkingCalendar, now: datetime
+) -> list[tuple[str, str]]:
+    lines = [
+        ("Reference", plain(n.reference)),
+        ("Partnership", plain(f"{policy.partnership} ({policy.short_name})")),
+        ("Stage", plain(stage_title(policy, n.stage))),
+    ]
+    if n.due_at is not None and challenge.is_open:
+        lines.append(("Due", f"{moment(n.due_at, calendar.timezone)} ({time_left(calendar, now, n.due_at)})"))
+    lines.append(("Status", status_text(challenge)))
+    return lines
+
+
+def _how_to_act(n: Notification, challenge: Challenge, policy: Policy) -> str:
+    if n.recipient.person_id is not None:
+        return f"To see the challenge, open Microsoft Teams and type: show {n.reference}"
+    raisers = side_contacts(challenge, policy, Side.RAISER)
+    who = "; ".join(
+        f"{contact.name} ({contact.email})" if contact.email else contact.name for _, contact in raisers
+    )
+    return (
+        "This address is not set up to act in Microsoft Teams. To act on it, contact "
+        f"{who or 'the professional who raised it'}, quoting {n.reference}."
+    )
+
+
+def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: WorkingCalendar) -> _Message:
+    stage = policy.stage(n.stage)
+    named = f"stage {n.stage} ({stage.name})"
+    due = f" by {moment(n.due_at, calendar.timezone)}" if n.due_at is not None else ""
+    due_at = moment(n.due_at, calendar.timezone) if n.due_at is not None else "its deadline"
+    role = n.roles[0] if n.roles else Role.RAISER
+    kind = n.kind
+    if kind is K.RAISED:
+        urgent = " as urgent" if challenge.urgent else ""
+        subject, happened = "new challenge", f"A challenge has been raised{urgent}, starting at {named}."
+    elif kind is K.RESPONSE:
+        subject = f"{stage.response_label} recorded"
+        happened = f"The {stage.response_label} has been recorded at stage {n.stage}."
+    elif kind is K.OUTCOME_PROPOSED:
+        subject, happened = (
+            "agreed outcome proposed",
+            f"An agreed outcome has been proposed at stage {n.stage}.",
+        )
+    elif kind is K.RESOLVED:
+        subject = "resolved"
+        happened = f"The challenge has been resolved at stage {n.stage}: both sides agreed the outcome."
+    elif kind is K.ESCALATED:
+        subject, happened = f"escalated to stage {n.stage}", f"The challenge has been escalated to {named}."
+    elif kind is K.CONSULTED:
+        subject, happened = "you are consulted", f"The challenge is at {named}, where you are consulted."
+    elif kind is K.INFORMED:
+        subject, happened = "for your information", f"The challenge has reached {named}."
+    elif kind is K.COPIED_IN:
+        subject, happened = "copied in", f"The challenge is at {named}; you are copied in on it."
+    elif kind is K.TIMESCALE_AGREED:
+        subject = f"stage {n.stage} timescale agreed"
+        happened = f"The timescale for stage {n.stage} has been agreed: it is now due {due_at}."
+    elif kind is K.MEETING_RECORDED:
+        meeting = stage.meeting.name if stage.meeting else "meeting"
+        subject, happened = "meeting recorded", f"The {meeting} at stage {n.stage} has been recorded."
+    elif kind is K.WITHDRAWN:
+        subject, happened = "withdrawn", f"The challenge has been withdrawn at stage {n.stage}."
+    elif kind is K.HANDED_OVER:
+        holder = challenge.parties.get(role)
+        if holder is not None and holder.key == n.recipient.key:
+            subject = "handed over to you"
+            happened = f"The part of {roles_text(n.roles)} in this challenge has been handed over to you."
+        else:
+            subject = "handed over"
+            happened = f"Your part as {roles_text(n.roles)} in this challenge has been handed over."
+    elif kind is K.CLOSED:
+        subject, happened = "closed", f"The challenge has been closed at {named}, the final stage."
+    elif kind is K.REMINDER:
+        subject, happened = f"reminder: stage {n.stage} is due", f"Reminder: {named} is due{due}."
+    elif kind is K.DEADLINE_PASSED:
+        subject, happened = (
+            f"stage {n.stage} deadline passed",
+            f"The deadline for {named} passed at {due_at}.",
+        )
+    elif kind is K.ESCALATION_DECISION_NEEDED:
+        subject = "decision needed"
+        happened = f"The agreed timescale for {named} passed at {due_at}."
+    else:
+        subject = "final stage reached"
+        happened = f"The challenge has reached {named}, the final stage."
+    needed = _needed(n, policy, due) if n.action_needed else _no_action(n)
+    if (
+        n.action_needed
+        and n.due_at is not None
+        and kind not in (K.DEADLINE_PASSED, K.ESCALATION_DECISION_NEEDED)
+    ):
+        subject += f" · action needed{due}"
+    elif n.action_needed:
+        subject += " · action needed"
+    return _Message(subject, happened, needed)
+
+
+def _needed(n: Notification, policy: Policy, due: str) -> str:
+    stage = policy.stage(n.stage)
+    role = n.roles[0] if n.roles else Role.RAISER
+    challenged = role in stage.challenged_side or role not in stage.raiser_side
+    settle = "agree the outcome" if stage.final else "agree the outcome or escalate"
+    kind = n.kind
+    if kind is K.OUTCOME_PROPOSED:
+        return f"Please confirm the proposed agreed outcome, or reply to it{due}."
+    if kind is K.RESPONSE:
+        return f"Please read the response, then {settle}{due}."
+    if kind is K.ESCALATION_DECISION_NEEDED:
+        if stage.final:
+            return "Please decide what happens next: agree a new timescale, or agree the outcome."
+        nxt = policy.stage(n.stage + 1)
+        return (
+            f"Please decide what happens next: escalate to stage {nxt.number} ({nxt.name}), agree a new "
+            "timescale, or agree the outcome."
+        )
+    if kind is K.DEADLINE_PASSED:
+        return "Please close the challenge with its outcome, or agree the outcome with the other side."
+    if challenged:
+        return f"Please respond{due}."
+    return f"Please take this stage forward with the other side and {settle}{due}."
+
+
+def _no_action(n: Notification) -> str:
+    roles = roles_text(n.roles) or "someone involved"
+    if n.kind is K.COPIED_IN:
+        return f"No action needed: you are copied in as {roles}."
+    if n.kind is K.CONSULTED:
+        return f"No action needed now: you are consulted as {roles}, and the people involved may contact you."
+    if n.kind is K.INFORMED:
+        return f"No action needed: you are kept informed as {roles}."
+    return f"No action needed: this is for your information as {roles}."

@@ -1,0 +1,674 @@
+"""The raising form, one step per card, then a review card to check everything before it is sent.
+
+The dialog keeps what was typed and hands it back in `values`, so a person never types anything twice; what
+can be checked on the card is checked by `validate_raise_step`, each error shown in red under its input.
+The engine still has the last word when the challenge is raised (its refusal comes back on the review card).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+
+from cards import inputs as ids
+from cards import verbs
+from cards.describe import roles_text, stage_title
+from cards.forms import informal_evidence_label, wording_for
+from cards.layout import (
+    Card,
+    Element,
+    card,
+    choice_input,
+    container,
+    date_input,
+    error_text,
+    execute,
+    facts,
+    heading,
+    section,
+    text,
+    text_input,
+    toggle_input,
+)
+from cards.text import plain
+from cards.times import day
+from cards.welcome import immediate_risk_block
+from process.challenge import MAX_NAME, MAX_TEXT, ChildDetails, RaiseRequest
+from process.directory import Agency, Directory, Person
+from process.policy import Policy
+
+RAISE_STEPS: tuple[str, ...] = ("process", "child", "challenged", "issue", "urgency")
+
+#: The `step` sent by the review card's buttons.
+REVIEW_STEP = "review"
+
+STEP_TITLES: dict[str, str] = {
+    "process": "The procedure",
+    "child": "The child",
+    "challenged": "Who you are challenging",
+    "issue": "The issue",
+    "urgency": "Urgency",
+}
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# ----- the step cards -------------------------------------------------------------------------------------
+
+
+def raise_step_card(
+    step: str,
+    *,
+    policies: Sequence[Policy],
+    policy: Policy | None,
+    directory: Directory,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    step_number: int,
+    step_count: int,
+    today: date | None = None,
+    raiser_agency_id: str | None = None,
+) -> Card:
+    """The card for one step of the form, pre-filled from `values`, with each of `errors` under its input.
+
+    `today` (the partnership's local date) caps the date of birth; `raiser_agency_id` leaves the raiser's own
+    agency out of the agencies that can be challenged.
+    """
+    if step not in RAISE_STEPS:
+        raise ValueError(f"unknown raising step {step!r}; the steps are {', '.join(RAISE_STEPS)}")
+    if step == "process":
+        fields = _process_step(policies, values)
+    else:
+        if policy is None:
+            raise ValueError(f"the {step!r} step needs the procedure chosen at the 'process' step")
+        builder = _STEP_BUILDERS[step]
+        fields = builder(policy, directory, values, today, raiser_agency_id)
+
+    body: list[Element] = [
+        heading(f"Raise a challenge: {STEP_TITLES[step]}", size="Medium"),
+        text(_step_line(policy, step_number, step_count), subtle=True, spacing="None"),
+    ]
+    shown = {element.get("id") for element in fields if element["type"].startswith("Input.")}
+    elsewhere = [message for field, message in errors.items() if field not in shown]
+    if errors:
+        problems = [text("Please check the answers marked in red.", weight="Bolder", color="Attention")]
+        problems += [text(plain(message), color="Attention") for message in elsewhere]
+        body.append(container(problems, style="attention"))
+    for element in fields:
+        body.append(element)
+        message = errors.get(element.get("id", "")) if element["type"].startswith("Input.") else None
+        if message:
+            body.append(error_text(plain(message)))
+
+    last = step_number >= step_count
+    actions = [execute("Review" if last else "Next", verbs.RAISE_NEXT, {ids.STEP: step}, style="positive")]
+    if step_number > 1:
+        actions.append(execute("Back", verbs.RAISE_BACK, {ids.STEP: step}))
+    actions.append(execute("Cancel", verbs.RAISE_CANCEL, {ids.STEP: step}, inputs="none"))
+    return card(body, actions=actions)
+
+
+def _step_line(policy: Policy | None, step_number: int, step_count: int) -> str:
+    where = f"Step {step_number} of {step_count}"
+    return plain(f"{where} · {policy.partnership}") if policy else where
+
+
+def _process_step(policies: Sequence[Policy], values: Mapping[str, str]) -> list[Element]:
+    return [
+        text(
+            "Which partnership's procedure does this challenge follow? It decides the stages and timescales."
+        ),
+        choice_input(
+            ids.POLICY_ID,
+            "Procedure",
+            [(f"{p.partnership}: {p.procedure}", p.id) for p in policies],
+            value=values.get(ids.POLICY_ID),
+            style="expanded",
+        ),
+    ]
+
+
+def _child_step(
+    policy: Policy, directory: Directory, values: Mapping[str, str], today: date | None, _: str | None
+) -> list[Element]:
+    wording = wording_for(policy)
+    child = policy.child_fields
+    return [
+        text(
+            "These details are shown only to the people involved in the challenge, in their own chats with "
+            "me; never in group chats, channels or emails, which carry the reference only.",
+            subtle=True,
+        ),
+        text_input(ids.CHILD_NAME, child.name_label, value=values.get(ids.CHILD_NAME), max_length=MAX_NAME),
+        date_input(
+            ids.DATE_OF_BIRTH,
+            _optional(wording.date_of_birth_label, child.date_of_birth == "optional"),
+            value=values.get(ids.DATE_OF_BIRTH),
+            maximum=today.isoformat() if today else None,
+        ),
+        text_input(
+            ids.AGENCY_REFERENCE,
+            _optional(wording.agency_reference_label, child.agency_reference == "optional"),
+            value=values.get(ids.AGENCY_REFERENCE),
+            max_length=MAX_NAME,
+        ),
+    ]
+
+
+def _challenged_step(
+    policy: Policy,
+    directory: Directory,
+    values: Mapping[str, str],
+    today: date | None,
+    raiser_agency_id: str | None,
+) -> list[Element]:
+    agencies = challengeable_agencies(policy, directory, raiser_agency_id)
+    names = {a.id: a.name for a in agencies}
+    people = sorted(
+        (p for p in directory.people.values() if p.agency_id in names),
+        key=lambda p: (names[p.agency_id], p.name),
+    )
+    person_value = values.get(ids.CHALLENGED_PERSON_ID) or (
+        ids.NOT_LISTED if values.get(ids.CHALLENGED_NAME) or values.get(ids.CHALLENGED_EMAIL) else None
+    )
+    return [
+        choice_input(
+            ids.CHALLENGED_AGENCY_ID,
+            "The agency you are challenging",
+            [(a.name, a.id) for a in agencies],
+            value=values.get(ids.CHALLENGED_AGENCY_ID),
+            placeholder="Choose the agency",
+        ),
+        choice_input(
+            ids.CHALLENGED_PERSON_ID,
+            "The professional you are challenging",
+            [
+                *((person_title(p, names[p.agency_id]), p.id) for p in people),
+                (NOT_LISTED_TITLE, ids.NOT_LISTED),
+            ],
+            value=person_value,
+            style="filtered",
+            placeholder="Type a name to search",
+        ),
+        text("If they are not listed, give their name and work email:", subtle=True),
+        text_input(
+            ids.CHALLENGED_NAME,
+            "Their name (if not listed)",
+            value=values.get(ids.CHALLENGED_NAME),
+            max_length=MAX_NAME,
+        ),
+        text_input(
+            ids.CHALLENGED_EMAIL,
+            "Their work email (if not listed)",
+            value=values.get(ids.CHALLENGED_EMAIL),
+            max_length=MAX_NAME,
+            email=True,
+        ),
+    ]
+
+
+NOT_LISTED_TITLE = "Not listed: give name and email"
+
+
+def person_title(person: Person, agency_name: str) -> str:
+    """How a professional is offered in a list: "Name — Job title, Agency"."""
+    if person.job_title:
+        return f"{person.name} — {person.job_title}, {agency_name}"
+    return f"{person.name} — {agency_name}"
+
+
+def challengeable_agencies(
+    policy: Policy, directory: Directory, raiser_agency_id: str | None = None
+) -> list[Agency]:
+    """The partnership's agencies, by name, less the raiser's own (a challenge is between agencies)."""
+    return sorted(
+        (
+            a
+            for a in directory.agencies.values()
+            if a.partnership_id == policy.id and a.id != raiser_agency_id
+        ),
+        key=lambda a: a.name,
+    )
+
+
+def _issue_step(
+    policy: Policy, directory: Directory, values: Mapping[str, str], today: date | None, _: str | None
+) -> list[Element]:
+    wording = wording_for(policy)
+    return [
+        choice_input(
+            ids.ISSUE_CATEGORY,
+            "Identified issue",
+            [(c.label, c.id) for c in policy.issue_categories],
+            value=values.get(ids.ISSUE_CATEGORY),
+            style="expanded",
+        ),
+        text_input(
+            ids.CONCERN,
+            wording.concern_label,
+            value=values.get(ids.CONCERN),
+            multiline=True,
+            max_length=MAX_TEXT,
+        ),
+        text_input(
+            ids.DESIRED_OUTCOME,
+            wording.desired_outcome_label,
+            value=values.get(ids.DESIRED_OUTCOME),
+            multiline=True,
+            max_length=MAX_TEXT,
+        ),
+        text(plain(policy.not_for_complaints), subtle=True),
+    ]
+
+
+def _urgency_step(
+    policy: Policy, directory: Directory, values: Mapping[str, str], today: date | None, _: str | None
+) -> list[Element]:
+    wording = wording_for(policy)
+    urgent = values.get(ids.URGENT) == ids.TOGGLE_ON
+    out: list[Element] = [
+        immediate_risk_block([policy]),
+        toggle_input(
+            ids.URGENT,
+            "Urgency",
+            "This needs urgent resolution",
+            on=urgent,
+            value_on=ids.TOGGLE_ON,
+            value_off=ids.TOGGLE_OFF,
+        ),
+    ]
+    if policy.urgent_start_stages:
+        out += [
+            text(plain(wording.urgent_note)),
+            choice_input(
+                ids.START_STAGE,
+                "Start at",
+                [
+                    (stage_title(policy, 1), "1"),
+                    *(
+                        (f"{stage_title(policy, n)} (urgent only)", str(n))
+                        for n in policy.urgent_start_stages
+                    ),
+                ],
+                value=values.get(ids.START_STAGE) or "1",
+                style="expanded",
+            ),
+        ]
+    needing = [n for n in policy.urgent_start_stages if policy.stage(n).requires_informal_evidence]
+    need = f"required to start at stage {' or '.join(str(n) for n in needing)}" if needing else "optional"
+    out += [
+        text_input(
+            ids.INFORMAL_EVIDENCE,
+            f"Evidence of informal attempts to resolve ({need})",
+            value=values.get(ids.INFORMAL_EVIDENCE),
+            multiline=True,
+            max_length=MAX_TEXT,
+        ),
+        text(plain(f"The {wording.form_name} asks for: {informal_evidence_label(policy)}."), subtle=True),
+    ]
+    for number in policy.urgent_start_stages:
+        for field in policy.stage(number).entry_fields:
+            out.append(
+                text_input(
+                    ids.raise_entry_id(field.id),
+                    f"{field.label} (only if starting at stage {number}; optional)",
+                    value=values.get(ids.raise_entry_id(field.id)),
+                    multiline=True,
+                    max_length=MAX_TEXT,
+                )
+            )
+    return out
+
+
+_StepBuilder = Callable[[Policy, Directory, Mapping[str, str], date | None, str | None], list[Element]]
+
+_STEP_BUILDERS: dict[str, _StepBuilder] = {
+    "child": _child_step,
+    "challenged": _challenged_step,
+    "issue": _issue_step,
+    "urgency": _urgency_step,
+}
+
+
+def _optional(label: str, optional: bool) -> str:
+    return f"{label} (optional)" if optional else label
+
+
+# ----- checking a step ------------------------------------------------------------------------------------
+
+
+def validate_raise_step(
+    step: str,
+    values: Mapping[str, str],
+    *,
+    policy: Policy | None,
+    directory: Directory,
+    today: date | None,
+    policies: Sequence[Policy] = (),
+    raiser_agency_id: str | None = None,
+) -> dict[str, str]:
+    """What is wrong with one step's answers, as input id -> message; empty when the step can go on.
+
+    Checks what the card can: required fields, dates (YYYY-MM-DD, not in the future), email shape, that the
+    professional works for the chosen agency, and text lengths. `policies`, when given, are the procedures
+    the `process` step may choose from.
+    """
+    errors: dict[str, str] = {}
+    if step == "process":
+        chosen = _value(values, ids.POLICY_ID)
+        if not chosen:
+            errors[ids.POLICY_ID] = "Choose the procedure this challenge follows."
+        elif policies and chosen not in {p.id for p in policies}:
+            errors[ids.POLICY_ID] = "Choose one of the procedures listed."
+        return errors
+    if step not in RAISE_STEPS:
+        raise ValueError(f"unknown raising step {step!r}; the steps are {', '.join(RAISE_STEPS)}")
+    if policy is None:
+        return {ids.POLICY_ID: "Choose the procedure this challenge follows first."}
+    if step == "child":
+        _check_child(policy, values, today, errors)
+    elif step == "challenged":
+        _check_challenged(policy, directory, values, raiser_agency_id, errors)
+    elif step == "issue":
+        _check_issue(policy, values, errors)
+    else:
+        _check_urgency(policy, values, errors)
+    return errors
+
+
+def _value(values: Mapping[str, str], key: str) -> str:
+    value = values.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _check_length(values: Mapping[str, str], key: str, limit: int, errors: dict[str, str]) -> None:
+    length = len(_value(values, key))
+    if length > limit and key not in errors:
+        errors[key] = f"This is {length} characters; keep it to {limit}."
+
+
+def _check_child(
+    policy: Policy, values: Mapping[str, str], today: date | None, errors: dict[str, str]
+) -> None:
+    wording = wording_for(policy)
+    child = policy.child_fields
+    if not _value(values, ids.CHILD_NAME):
+        errors[ids.CHILD_NAME] = f"Please give the {child.name_label.lower()}."
+    _check_length(values, ids.CHILD_NAME, MAX_NAME, errors)
+    raw = _value(values, ids.DATE_OF_BIRTH)
+    if not raw:
+        if child.date_of_birth == "required":
+            errors[ids.DATE_OF_BIRTH] = "Please give the child's date of birth."
+    else:
+        born = _parse_date(raw)
+        if born is None:
+            errors[ids.DATE_OF_BIRTH] = "Give the date of birth as a date like 2019-03-14."
+        elif today is not None and born > today:
+            errors[ids.DATE_OF_BIRTH] = "The date of birth is in the future."
+        elif today is not None and born < date(today.year - 26, today.month, 1):
+            errors[ids.DATE_OF_BIRTH] = "That date of birth is of an adult; this process is for children."
+    if not _value(values, ids.AGENCY_REFERENCE) and child.agency_reference == "required":
+        errors[ids.AGENCY_REFERENCE] = f"Please give the {wording.agency_reference_label.lower()}."
+    _check_length(values, ids.AGENCY_REFERENCE, MAX_NAME, errors)
+
+
+def _check_challenged(
+    policy: Policy,
+    directory: Directory,
+    values: Mapping[str, str],
+    raiser_agency_id: str | None,
+    errors: dict[str, str],
+) -> None:
+    agency_id = _value(values, ids.CHALLENGED_AGENCY_ID)
+    agency = directory.agency(agency_id)
+    if not agency_id:
+        errors[ids.CHALLENGED_AGENCY_ID] = "Choose the agency you are challenging."
+    elif agency is None or agency.partnership_id != policy.id:
+        errors[ids.CHALLENGED_AGENCY_ID] = f"Choose the agency from the {policy.short_name} list."
+    elif agency.id == raiser_agency_id:
+        errors[ids.CHALLENGED_AGENCY_ID] = (
+            "A professional challenge is between agencies; a disagreement inside your own agency goes "
+            "through its internal resolution process."
+        )
+    person_id = _value(values, ids.CHALLENGED_PERSON_ID)
+    if person_id and person_id != ids.NOT_LISTED:
+        person = directory.person(person_id)
+        if person is None:
+            errors[ids.CHALLENGED_PERSON_ID] = (
+                "That professional is no longer in the directory; choose again."
+            )
+        elif agency is not None and person.agency_id != agency.id:
+            errors[ids.CHALLENGED_PERSON_ID] = f"{person.name} does not work for {agency.name}."
+        return
+    if not _value(values, ids.CHALLENGED_NAME):
+        errors[ids.CHALLENGED_NAME] = "Choose the professional above, or give their name here."
+    _check_length(values, ids.CHALLENGED_NAME, MAX_NAME, errors)
+    email = _value(values, ids.CHALLENGED_EMAIL)
+    if not email:
+        errors[ids.CHALLENGED_EMAIL] = "Give their work email, so they can be told."
+    elif not _EMAIL.match(email):
+        errors[ids.CHALLENGED_EMAIL] = "That does not look like an email address (name@example.org)."
+    _check_length(values, ids.CHALLENGED_EMAIL, MAX_NAME, errors)
+    known = directory.person_by_email(email) if email else None
+    if (
+        known is not None
+        and agency is not None
+        and known.agency_id != agency.id
+        and not errors.get(ids.CHALLENGED_EMAIL)
+    ):
+        errors[ids.CHALLENGED_EMAIL] = "That email address belongs to someone at another agency."
+
+
+def _check_issue(policy: Policy, values: Mapping[str, str], errors: dict[str, str]) -> None:
+    wording = wording_for(policy)
+    if policy.category(_value(values, ids.ISSUE_CATEGORY)) is None:
+        errors[ids.ISSUE_CATEGORY] = "Choose one of the issues on the form."
+    for key, label in (
+        (ids.CONCERN, wording.concern_label),
+        (ids.DESIRED_OUTCOME, wording.desired_outcome_label),
+    ):
+        if not _value(values, key):
+            errors[key] = f"Please fill in: {label}."
+        _check_length(values, key, MAX_TEXT, errors)
+
+
+def _check_urgency(policy: Policy, values: Mapping[str, str], errors: dict[str, str]) -> None:
+    urgent = _value(values, ids.URGENT)
+    if urgent not in ("", ids.TOGGLE_ON, ids.TOGGLE_OFF):
+        errors[ids.URGENT] = "Switch urgent on or off."
+    start = _start_stage(values)
+    allowed = {1, *policy.urgent_start_stages}
+    if start is None or start not in allowed:
+        errors[ids.START_STAGE] = "Choose one of the stages listed."
+        start = None
+    elif start != 1 and urgent != ids.TOGGLE_ON:
+        errors[ids.START_STAGE] = (
+            f"Only an urgent challenge may start at stage {start}: switch on urgent, or start at stage 1."
+        )
+    if start is not None and policy.stage(start).requires_informal_evidence:
+        if not _value(values, ids.INFORMAL_EVIDENCE):
+            errors[ids.INFORMAL_EVIDENCE] = (
+                f"Stage {start} needs the evidence of informal challenge at the stages before it, and its "
+                "outcome."
+            )
+    _check_length(values, ids.INFORMAL_EVIDENCE, MAX_TEXT, errors)
+    for number in policy.urgent_start_stages:
+        for field in policy.stage(number).entry_fields:
+            key = ids.raise_entry_id(field.id)
+            if _value(values, key) and start != number:
+                errors[key] = f"Leave this empty unless the challenge starts at stage {number}."
+            _check_length(values, key, MAX_TEXT, errors)
+
+
+def _start_stage(values: Mapping[str, str]) -> int | None:
+    raw = _value(values, ids.START_STAGE) or "1"
+    return int(raw) if raw.isdigit() else None
+
+
+def _parse_date(raw: str) -> date | None:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+# ----- the request --------------------------------------------------------------------------------------
+
+
+def raise_request_from(values: Mapping[str, str], *, policy: Policy | None = None) -> RaiseRequest:
+    """The engine's request from the form's collected values (checked by `validate_raise_step` first).
+
+    Entry fields typed for the starting stage (`entry_<field id>`) become the request's `fields`; with
+    `policy`, only the starting stage's own fields are kept. Raises ValueError on a malformed date or stage.
+    """
+    raw_birth = _value(values, ids.DATE_OF_BIRTH)
+    born = _parse_date(raw_birth) if raw_birth else None
+    if raw_birth and born is None:
+        raise ValueError("the date of birth is not a date like 2019-03-14")
+    start = _start_stage(values)
+    if start is None:
+        raise ValueError("the starting stage is not a stage number")
+    person_id = _value(values, ids.CHALLENGED_PERSON_ID)
+    listed = bool(person_id) and person_id != ids.NOT_LISTED
+    fields = {
+        key[len(ids.ENTRY_PREFIX) :]: value.strip()
+        for key, value in values.items()
+        if key.startswith(ids.ENTRY_PREFIX) and isinstance(value, str) and value.strip()
+    }
+    if policy is not None:
+        own = {f.id for f in policy.stage(start).entry_fields} if start <= len(policy.stages) else set()
+        fields = {key: value for key, value in fields.items() if key in own}
+    return RaiseRequest(
+        child=ChildDetails(
+            name=_value(values, ids.CHILD_NAME),
+            date_of_birth=born,
+            agency_reference=_value(values, ids.AGENCY_REFERENCE) or None,
+        ),
+        challenged_agency_id=_value(values, ids.CHALLENGED_AGENCY_ID),
+        issue_category=_value(values, ids.ISSUE_CATEGORY),
+        concern=_value(values, ids.CONCERN),
+        desired_outcome=_value(values, ids.DESIRED_OUTCOME),
+        challenged_person_id=person_id if listed else None,
+        challenged_name=None if listed else _value(values, ids.CHALLENGED_NAME) or None,
+        challenged_email=None if listed else _value(values, ids.CHALLENGED_EMAIL) or None,
+        informal_evidence=_value(values, ids.INFORMAL_EVIDENCE) or None,
+        urgent=_value(values, ids.URGENT) == ids.TOGGLE_ON,
+        start_stage=start,
+        fields=fields,
+    )
+
+
+# ----- review and cancel --------------------------------------------------------------------------------
+
+
+def raise_review_card(
+    *,
+    policy: Policy,
+    directory: Directory,
+    values: Mapping[str, str],
+    error: str | None = None,
+) -> Card:
+    """Everything entered, to check before it is sent; `error` (the engine's refusal) is shown at the top."""
+    wording = wording_for(policy)
+    body: list[Element] = []
+    if error:
+        body.append(
+            container(
+                [
+                    text("Not raised yet", weight="Bolder", color="Attention"),
+                    text(plain(error), color="Attention"),
+                ],
+                style="attention",
+            )
+        )
+    body += [
+        heading("Check your challenge", size="Medium"),
+        text(
+            plain(f"{policy.partnership}: {policy.procedure}. Nothing is sent until you confirm."),
+            subtle=True,
+            spacing="None",
+        ),
+        section("The child"),
+        text("Shown only to the people involved, in their own chats with me.", subtle=True, spacing="None"),
+        facts(_child_facts(policy, values)),
+        section("Who you are challenging"),
+        facts(_challenged_facts(directory, values)),
+        section("The issue"),
+    ]
+    category = policy.category(_value(values, ids.ISSUE_CATEGORY))
+    body.append(facts([("Identified issue", plain(category.label if category else "Not chosen"))]))
+    body += _long_text(wording.concern_label, _value(values, ids.CONCERN))
+    body += _long_text(wording.desired_outcome_label, _value(values, ids.DESIRED_OUTCOME))
+    body.append(section("Urgency and stage"))
+    start = _start_stage(values) or 1
+    urgent = _value(values, ids.URGENT) == ids.TOGGLE_ON
+    starts_at = stage_title(policy, start) if start <= len(policy.stages) else f"Stage {start}"
+    body.append(facts([("Urgent", "Yes" if urgent else "No"), ("Starts at", plain(starts_at))]))
+    evidence = _value(values, ids.INFORMAL_EVIDENCE)
+    if evidence:
+        body += _long_text(informal_evidence_label(policy), evidence)
+    if start <= len(policy.stages):
+        for field in policy.stage(start).entry_fields:
+            body += _long_text(field.label, _value(values, ids.raise_entry_id(field.id)))
+        body += [section("Who will be told"), facts(_told(policy, start))]
+    data = {ids.STEP: REVIEW_STEP}
+    actions = [
+        execute("Confirm and raise", verbs.RAISE_CONFIRM, data, inputs="none", style="positive"),
+        execute("Back", verbs.RAISE_BACK, data, inputs="none"),
+        execute("Cancel", verbs.RAISE_CANCEL, data, inputs="none", style="destructive"),
+    ]
+    return card(body, actions=actions)
+
+
+def _child_facts(policy: Policy, values: Mapping[str, str]) -> list[tuple[str, str]]:
+    wording = wording_for(policy)
+    raw_birth = _value(values, ids.DATE_OF_BIRTH)
+    born = _parse_date(raw_birth) if raw_birth else None
+    birth = day(born, weekday=False) if born else raw_birth or "Not given"
+    return [
+        (policy.child_fields.name_label, plain(_value(values, ids.CHILD_NAME) or "Not given")),
+        (wording.date_of_birth_label, plain(birth)),
+        (wording.agency_reference_label, plain(_value(values, ids.AGENCY_REFERENCE) or "Not given")),
+    ]
+
+
+def _challenged_facts(directory: Directory, values: Mapping[str, str]) -> list[tuple[str, str]]:
+    agency = directory.agency(_value(values, ids.CHALLENGED_AGENCY_ID))
+    person = directory.person(_value(values, ids.CHALLENGED_PERSON_ID))
+    if person is not None:
+        who = f"{person.name} — {person.job_title}" if person.job_title else person.name
+    else:
+        name = _value(values, ids.CHALLENGED_NAME) or "Not given"
+        email = _value(values, ids.CHALLENGED_EMAIL)
+        who = f"{name} ({email})" if email else name
+    return [("Agency", plain(agency.name if agency else "Not chosen")), ("Professional", plain(who))]
+
+
+def _long_text(label: str, value: str) -> list[Element]:
+    return [text(plain(label), weight="Bolder", spacing="Small"), text(plain(value or "Not given"))]
+
+
+def _told(policy: Policy, start: int) -> list[tuple[str, str]]:
+    stage = policy.stage(start)
+    lines = [("To act", roles_text(stage.challenged_side))]
+    if stage.consult:
+        lines.append(("Consulted", roles_text(stage.consult)))
+    if stage.informed:
+        lines.append(("Informed", roles_text(stage.informed)))
+    copied = policy.copied_in_at(start)
+    if copied:
+        lines.append(("Copied in", roles_text(copied)))
+    return lines
+
+
+def raise_cancelled_card() -> Card:
+    """Said when the raiser cancels: nothing was sent, and the answers are gone."""
+    return card(
+        [
+            heading("Challenge not raised", size="Medium"),
+            text("Nothing was sent, and your answers have been discarded. Type raise to start again."),
+        ]
+    )

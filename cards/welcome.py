@@ -1,0 +1,50 @@
+"""The first card a person sees: what the bot is for, what it is not for, and how to start."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cards.commands import commands_facts, raise_button
+from cards.layout import Card, Element, card, container, heading, section, text
+from cards.text import plain
+from process.policy import Policy
+
+
+def immediate_risk_block(policies: Sequence[Policy]) -> Element:
+    """Each partnership's route for a child at immediate risk, in red, before anything else is offered."""
+    items: list[Element] = [
+        text("A child at immediate risk is not a challenge.", weight="Bolder", color="Attention")
+    ]
+    for policy in policies:
+        items.append(text(plain(f"{policy.short_name}: {policy.immediate_risk}"), color="Attention"))
+    return container(items, style="attention")
+
+
+def welcome_card(policies: Sequence[Policy]) -> Card:
+    """What the bot is for; each partnership's immediate-risk route shown prominently; the commands."""
+    body: list[Element] = [
+        heading("Professional challenge and escalation"),
+        text(
+            "I help professionals resolve disagreements between agencies about helping or protecting a "
+            "child, using your safeguarding children partnership's agreed procedure: raise a challenge, work "
+            "through each stage within its working days, and keep the escalation contacts and safeguarding "
+            "leads told until there is an agreed outcome."
+        ),
+        immediate_risk_block(policies),
+    ]
+    if policies:
+        body.append(section("The procedures I run"))
+        for policy in policies:
+            limit = (
+                f", within {policy.total_limit_working_days} working days in all"
+                if policy.total_limit_working_days
+                else ""
+            )
+            body.append(
+                text(plain(f"{policy.partnership}: {policy.procedure} ({len(policy.stages)} stages{limit})."))
+            )
+        body.append(section("Not for complaints"))
+        for policy in policies:
+            body.append(text(plain(f"{policy.short_name}: {policy.not_for_complaints}")))
+    body += [section("What you can type"), commands_facts(policies)]
+    return card(body, actions=[raise_button()])

@@ -1,0 +1,448 @@
+"""Delivers the outbox: each queued notification to its recipient in Teams, or else by email.
+
+Delivery happens after the change that caused it has committed (the outbox row was written in the same
+transaction). A row is claimed with a lease, sent, and marked delivered only after Teams or the mail server
+accepted it; a failed attempt goes back to the outbox with a backoff (429: after Teams' `Retry-After`), and a
+worker that dies mid-send leaves a lease that runs out, so another claims the row. Logs carry challenge ids
+and outbox ids only, never child data.
+
+Teams: a person's stored personal conversation is continued; for a person the bot has no conversation with
+but whose AAD object id and tenant are known, a 1:1 conversation is created (through a service URL the bot
+already uses in that tenant). 403/404 (app uninstalled, user gone) marks the reference stale and falls back to
+email. Email carries no child data (`cards.notification.notification_text`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
+
+from bot.mailer import Mailer, MailError
+from cards.notification import notification_card, notification_text
+from dialogs.service import ChallengeService
+from process.challenge import Challenge, Notification
+from process.directory import Person
+from storage.conversations import ConversationStore
+from storage.outbox import Outbox, OutboxItem
+
+log = logging.getLogger(__name__)
+
+# Teams' published limits for bots (Microsoft Learn, "Optimize your bot with rate limiting and best practices
+# in Teams"): per bot per conversation 7 messages a second, 8 per 2 s, 60 per 30 s and 1,800 per hour; per app
+# per tenant 50 requests a second. We stay inside them rather than rely on 429s.
+PER_CONVERSATION_LIMITS: tuple[tuple[float, int], ...] = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+PER_TENANT_LIMITS: tuple[tuple[float, int], ...] = ((1.0, 50),)
+
+#: Retries back off exponentially from this, with jitter, up to `MAX_BACKOFF`.
+BASE_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(hours=1)
+#: After this many attempts a notification is marked failed (about a day of retries at the cap).
+MAX_ATTEMPTS = 12
+#: A 429 without a usable `Retry-After` waits this long.
+DEFAULT_RETRY_AFTER = timedelta(seconds=5)
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class SlidingWindowLimiter:
+    """Keeps the sends per key within several (window seconds, count) limits at once, waiting when needed."""
+
+    def __init__(
+        self,
+        limits: Sequence[tuple[float, int]],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.limits = tuple(limits)
+        self._longest = max(window for window, _ in self.limits)
+        self._sent: dict[str, deque[float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._monotonic = monotonic
+        self._sleep = sleep
+
+    def wait_needed(self, key: str) -> float:
+        """Seconds until one more send for `key` keeps within every limit (0: now)."""
+        now = self._monotonic()
+        sent = self._sent.get(key)
+        if not sent:
+            return 0.0
+        while sent and sent[0] <= now - self._longest:
+            sent.popleft()
+        wait = 0.0
+        for window, count in self.limits:
+            inside = [t for t in sent if t > now - window]
+            if len(inside) >= count:
+                wait = max(wait, inside[-count] + window - now)
+        return wait
+
+    async def acquire(self, key: str) -> None:
+        """Wait until `key` may send, then count the send."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            while (wait := self.wait_needed(key)) > 0:
+                await self._sleep(wait)
+            self._sent.setdefault(key, deque()).append(self._monotonic())
+
+
+class TeamsUnreachable(Exception):
+    """The person cannot be messaged in Teams (no reference, no identity, or Teams refused: 403/404)."""
+
+
+class TeamsRetryLater(Exception):
+    """Teams did not take the message now (429, 5xx, network); try again after `retry_after`, if given."""
+
+    def __init__(self, message: str, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProactiveAdapter(Protocol):
+    """The two CloudAdapter calls proactive messages need."""
+
+    async def continue_conversation(
+        self,
+        reference: ConversationReference,
+        callback: Callable[[TurnContext], Awaitable[None]],
+        bot_app_id: str,
+    ) -> Any: ...
+
+    async def create_conversation(
+        self,
+        bot_app_id: str,
+        callback: Callable[[TurnContext], Awaitable[None]],
+        conversation_parameters: ConversationParameters,
+        channel_id: str,
+        service_url: str,
+        audience: str | None = None,
+    ) -> Any: ...
+
+
+class TeamsChannel:
+    """Sends one activity to a person's 1:1 chat with the bot, creating the chat when it must."""
+
+    def __init__(
+        self,
+        adapter: ProactiveAdapter,
+        conversations: ConversationStore,
+        app_id: str | None,
+        *,
+        per_conversation: SlidingWindowLimiter | None = None,
+        per_tenant: SlidingWindowLimiter | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.conversations = conversations
+        self.app_id = app_id
+        self.per_conversation = per_conversation or SlidingWindowLimiter(PER_CONVERSATION_LIMITS)
+        self.per_tenant = per_tenant or SlidingWindowLimiter(PER_TENANT_LIMITS)
+
+    async def send(self, person: Person, activity: Activity) -> None:
+        """Deliver `activity` to `person`; raises `TeamsUnreachable` or `TeamsRetryLater` when it cannot."""
+        if not person.aad_object_id:
+            raise TeamsUnreachable("no Teams identity (AAD object id) in the directory")
+        stored = await self.conversations.for_user(person.aad_object_id)
+        if stored is not None:
+            reference = ConversationReference().deserialize(stored)
+            conversation_id = str(reference.conversation.id)
+            await self._throttle(conversation_id, person.tenant_id or _tenant_of(stored))
+            failure = await self._continue(reference, activity)
+            if failure is not None:
+                status, error = failure
+                if status in (403, 404):
+                    await self.conversations.mark_stale(conversation_id)
+                    raise TeamsUnreachable(f"Teams answered {status}; conversation reference marked stale")
+                raise _retry_for(status, error)
+            return
+        await self._create_and_send(person, activity)
+
+    async def _throttle(self, conversation_id: str, tenant_id: str | None) -> None:
+        await self.per_tenant.acquire(tenant_id or "unknown-tenant")
+        await self.per_conversation.acquire(conversation_id)
+
+    async def _continue(
+        self, reference: ConversationReference, activity: Activity
+    ) -> tuple[int | None, BaseException] | None:
+        failure: list[BaseException] = []
+
+        async def send(turn_context: TurnContext) -> None:
+            # Errors are caught here: raised inside the turn, the adapter's on_turn_error would swallow them.
+            try:
+                await turn_context.send_activity(activity)
+            except Exception as error:
+                failure.append(error)
+
+        try:
+            await self.adapter.continue_conversation(reference, send, self.app_id or "")
+        except Exception as error:
+            failure.append(error)
+        if failure:
+            return _status_of(failure[0]), failure[0]
+        return None
+
+    async def _create_and_send(self, person: Person, activity: Activity) -> None:
+        tenant_id = person.tenant_id
+        if not tenant_id or not person.aad_object_id:
+            raise TeamsUnreachable("no conversation with the bot and no tenant to create one in")
+        service_url = await self._service_url(tenant_id)
+        if service_url is None:
+            raise TeamsUnreachable("no conversation with the bot, and no service URL known for its tenant")
+        await self.per_tenant.acquire(tenant_id)
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=ChannelAccount(id=f"28:{self.app_id}" if self.app_id else "28:challenge-bot"),
+            members=[ChannelAccount(id=person.aad_object_id, aad_object_id=person.aad_object_id)],
+            tenant_id=tenant_id,
+            channel_data={"tenant": {"id": tenant_id}},
+        )
+        failure: list[BaseException] = []
+        conversations = self.conversations
+
+        async def first_message(turn_context: TurnContext) -> None:
+            try:
+                reference = TurnContext.get_conversation_reference(turn_context.activity)
+                reference.user = ChannelAccount(id=person.aad_object_id, aad_object_id=person.aad_object_id)
+                reference.conversation.conversation_type = "personal"
+                reference.conversation.tenant_id = tenant_id
+                await conversations.save(reference.serialize())
+                await turn_context.send_activity(activity)
+            except Exception as error:
+                failure.append(error)
+
+        try:
+            await self.adapter.create_conversation(
+                self.app_id or "", first_message, parameters, "msteams", service_url
+            )
+        except Exception as error:
+            failure.append(error)
+        if failure:
+            status = _status_of(failure[0])
+            if status in (403, 404):
+                raise TeamsUnreachable(f"Teams answered {status} to creating a 1:1 conversation")
+            raise _retry_for(status, failure[0])
+
+    async def _service_url(self, tenant_id: str) -> str | None:
+        for record in reversed(await self.conversations.all_personal()):
+            if record.tenant_id == tenant_id:
+                return record.service_url
+        return None
+
+
+@dataclass
+class DrainReport:
+    """What one pass over the outbox did, for the `tick` command and the tests."""
+
+    delivered_teams: int = 0
+    delivered_email: int = 0
+    retried: int = 0
+    failed: int = 0
+    lost_claims: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def delivered(self) -> int:
+        return self.delivered_teams + self.delivered_email
+
+
+class Notifier:
+    """Claims due outbox rows and delivers each through Teams or email, recording what became of it."""
+
+    def __init__(
+        self,
+        service: ChallengeService,
+        outbox: Outbox,
+        *,
+        teams: TeamsChannel | None,
+        mailer: Mailer | None,
+        worker_id: str,
+        batch_size: int = 50,
+        lease_seconds: float = 120.0,
+        concurrency: int = 8,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.service = service
+        self.outbox = outbox
+        self.teams = teams
+        self.mailer = mailer
+        self.worker_id = worker_id
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self._concurrency = asyncio.Semaphore(concurrency)
+        self._rng = rng or random.Random()
+        #: The soonest retry this notifier scheduled, so the scheduler can wake for it.
+        self.next_retry_at: datetime | None = None
+
+    async def drain(self, now: datetime | None = None) -> DrainReport:
+        """Deliver every row ready at `now` (default: the service's clock), until none is left."""
+        report = DrainReport()
+        while True:
+            at = now or self.service.clock()
+            items = await self.outbox.claim(self.worker_id, at, self.batch_size, self.lease_seconds)
+            if not items:
+                return report
+            await asyncio.gather(*(self._guarded(item, at, report) for item in items))
+
+    async def _guarded(self, item: OutboxItem, now: datetime, report: DrainReport) -> None:
+        async with self._concurrency:
+            try:
+                await self._deliver(item, now, report)
+            except Exception as error:  # one bad row must not stop the others; it is retried
+                log.exception(
+                    "outbox %s (challenge %s): delivery crashed", item.id, item.notification.challenge_id
+                )
+                await self._retry(item, now, report, f"internal error: {type(error).__name__}")
+
+    async def _deliver(self, item: OutboxItem, now: datetime, report: DrainReport) -> None:
+        n = item.notification
+        challenge = await self.service.repository.get(n.challenge_id)
+        if challenge is None:
+            await self._fail(item, now, report, "the challenge is no longer stored")
+            return
+        directory = await self.service.directory()
+        person = directory.person(n.recipient.person_id)
+        problems: list[str] = []
+        if self.teams is not None and person is not None and person.aad_object_id:
+            try:
+                await self.teams.send(person, self._activity(n, challenge, now))
+            except TeamsUnreachable as unreachable:
+                problems.append(f"Teams: {unreachable}")
+            except TeamsRetryLater as later:
+                await self._retry(item, now, report, f"Teams: {later}", later.retry_after)
+                return
+            else:
+                await self._delivered(item, now, report, "teams")
+                return
+        elif person is None or not person.aad_object_id:
+            problems.append("Teams: not reachable in Teams (mailbox or no Teams identity)")
+        address = n.recipient.email or (person.email if person else None)
+        if self.mailer is None or not address:
+            problems.append(
+                "email: " + ("no SMTP server configured" if self.mailer is None else "no address")
+            )
+            await self._fail(item, now, report, "; ".join(problems))
+            return
+        subject, body = self._text(n, challenge, now)
+        try:
+            await self.mailer.send(address, subject, body)
+        except MailError as error:
+            if error.permanent:
+                await self._fail(item, now, report, "; ".join([*problems, f"email: {error}"]))
+            else:
+                await self._retry(item, now, report, f"email: {error}")
+            return
+        await self._delivered(item, now, report, "email")
+
+    def _activity(self, n: Notification, challenge: Challenge, now: datetime) -> Activity:
+        policy = self.service.policy(challenge.policy_id)
+        calendar = self.service.calendar(challenge.policy_id)
+        card = notification_card(
+            n,
+            challenge=challenge,
+            policy=policy,
+            calendar=calendar,
+            now=now,
+            recipient_can_act=n.action_needed,
+        )
+        subject, _ = notification_text(n, challenge=challenge, policy=policy, calendar=calendar, now=now)
+        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+        activity.summary = subject
+        return activity
+
+    def _text(self, n: Notification, challenge: Challenge, now: datetime) -> tuple[str, str]:
+        policy = self.service.policy(challenge.policy_id)
+        calendar = self.service.calendar(challenge.policy_id)
+        return notification_text(n, challenge=challenge, policy=policy, calendar=calendar, now=now)
+
+    async def _delivered(self, item: OutboxItem, now: datetime, report: DrainReport, channel: str) -> None:
+        if await self.outbox.mark_delivered(item.id, self.worker_id, now, channel):
+            if channel == "teams":
+                report.delivered_teams += 1
+            else:
+                report.delivered_email += 1
+        else:
+            report.lost_claims += 1
+            log.warning("outbox %s: delivered after its lease ran out; another worker may repeat it", item.id)
+
+    async def _retry(
+        self,
+        item: OutboxItem,
+        now: datetime,
+        report: DrainReport,
+        error: str,
+        retry_after: timedelta | None = None,
+    ) -> None:
+        if item.attempts >= MAX_ATTEMPTS:
+            await self._fail(item, now, report, f"gave up after {item.attempts} attempts; last: {error}")
+            return
+        delay = retry_after if retry_after is not None else self.backoff(item.attempts)
+        retry_at = now + delay
+        if await self.outbox.mark_retry(item.id, self.worker_id, now, retry_at, error):
+            report.retried += 1
+            report.errors.append(error)
+            if self.next_retry_at is None or retry_at < self.next_retry_at:
+                self.next_retry_at = retry_at
+            log.info(
+                "outbox %s (challenge %s): retry at %s: %s",
+                item.id,
+                item.notification.challenge_id,
+                retry_at.isoformat(),
+                error,
+            )
+        else:
+            report.lost_claims += 1
+
+    async def _fail(self, item: OutboxItem, now: datetime, report: DrainReport, error: str) -> None:
+        if await self.outbox.mark_failed(item.id, self.worker_id, now, error):
+            report.failed += 1
+            report.errors.append(error)
+            log.warning(
+                "outbox %s (challenge %s): failed: %s", item.id, item.notification.challenge_id, error
+            )
+        else:
+            report.lost_claims += 1
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential backoff with ±20 % jitter, so instances retrying together spread out."""
+        base = min(BASE_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+        jittered: timedelta = base * self._rng.uniform(0.8, 1.2)
+        return jittered
+
+
+def _status_of(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return int(status) if isinstance(status, int) else None
+
+
+def _retry_after_of(error: BaseException) -> timedelta | None:
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    raw = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        seconds = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return timedelta(seconds=max(seconds, 0.0)) if seconds is not None else None
+
+
+def _retry_for(status: int | None, error: BaseException) -> TeamsRetryLater:
+    if status == 429:
+        return TeamsRetryLater("Teams answered 429", _retry_after_of(error) or DEFAULT_RETRY_AFTER)
+    what = f"Teams answered {status}" if status is not None else f"Teams send failed: {type(error).__name__}"
+    return TeamsRetryLater(what)
+
+
+def _tenant_of(reference: dict[str, Any]) -> str | None:
+    conversation = reference.get("conversation")
+    tenant = conversation.get("tenantId") if isinstance(conversation, dict) else None
+    return str(tenant) if tenant else None

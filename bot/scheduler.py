@@ -1,0 +1,178 @@
+"""The deadline clock: wakes when a reminder or deadline falls due, applies it, and delivers the outbox.
+
+It runs inside the bot process (started and stopped with the aiohttp app through `Scheduler.cleanup_ctx`) and
+sleeps until the next due instant rather than polling; a committed change wakes it early (`wake`). It asks
+storage only for due work: challenges are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and
+the clock's action is stored compare-and-set on the version it read, so of several instances racing on the
+same challenge exactly one applies it; outbox rows are claimed the same way by the notifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from bot.notifier import DrainReport, Notifier
+from dialogs.service import ChallengeService
+from process.challenge import SYSTEM, DeadlinePassed, Remind
+
+log = logging.getLogger(__name__)
+
+#: Longest sleep between passes: work another instance queued (it cannot wake this one) is found this late.
+MAX_SLEEP_SECONDS = 300.0
+#: How long a claimed challenge stays with one scheduler if it dies mid-pass.
+DUE_LEASE_SECONDS = 300.0
+#: A challenge's clock actions applied in one pass at most (a reminder then, if overdue, the deadline).
+MAX_ACTIONS_PER_CHALLENGE = 4
+
+
+@dataclass
+class TickReport:
+    """What one pass did: the clock's actions applied, and the delivery that followed."""
+
+    reminders: int = 0
+    deadlines: int = 0
+    conflicts: int = 0
+    refused: list[str] = field(default_factory=list)
+    delivery: DrainReport = field(default_factory=DrainReport)
+
+    def summary(self) -> str:
+        d = self.delivery
+        return (
+            f"reminders={self.reminders} deadlines={self.deadlines} conflicts={self.conflicts} "
+            f"delivered={d.delivered} (teams={d.delivered_teams} email={d.delivered_email}) "
+            f"retried={d.retried} failed={d.failed}"
+        )
+
+
+class Scheduler:
+    """Applies the clock's due actions through the service, then hands the outbox to the notifier."""
+
+    def __init__(
+        self,
+        service: ChallengeService,
+        notifier: Notifier,
+        *,
+        worker_id: str,
+        batch_size: int = 100,
+        max_sleep_seconds: float = MAX_SLEEP_SECONDS,
+    ) -> None:
+        self.service = service
+        self.notifier = notifier
+        self.worker_id = worker_id
+        self.batch_size = batch_size
+        self.max_sleep_seconds = max_sleep_seconds
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Run a pass now (a change was committed, so there may be notifications to deliver)."""
+        self._woken.set()
+
+    async def run_once(self, now: datetime | None = None) -> TickReport:
+        """One pass at `now` (default: the service's clock): due reminders and deadlines, then delivery."""
+        at = now or self.service.clock()
+        report = TickReport()
+        repository = self.service.repository
+        idle: list[str] = []
+        while True:
+            # Claimed challenges stay leased until the pass ends, so a claim never returns one twice.
+            claimed = await repository.claim_due(self.worker_id, at, self.batch_size, DUE_LEASE_SECONDS)
+            if not claimed:
+                break
+            for challenge in claimed:
+                if not await self._advance(challenge.id, at, report):
+                    idle.append(challenge.id)
+        for challenge_id in idle:
+            await repository.release_due(challenge_id, self.worker_id)
+        report.delivery = await self.notifier.drain(at)
+        return report
+
+    async def _advance(self, challenge_id: str, now: datetime, report: TickReport) -> bool:
+        """Apply what is due on one challenge; False when nothing was (its claim is then given back)."""
+        repository = self.service.repository
+        applied = False
+        for _ in range(MAX_ACTIONS_PER_CHALLENGE):
+            challenge = await repository.get(challenge_id)
+            if challenge is None:
+                return True
+            engine = await self.service.engine(challenge.policy_id)
+            action = engine.due_action(challenge, now)
+            if action is None:
+                break
+            result = await self.service.act(challenge.id, challenge.version, action, SYSTEM)
+            if result.outcome == "applied":
+                applied = True
+                if isinstance(action, Remind):
+                    report.reminders += 1
+                elif isinstance(action, DeadlinePassed):
+                    report.deadlines += 1
+                continue
+            if result.outcome == "stale":
+                report.conflicts += 1
+            elif result.outcome == "refused":
+                report.refused.append(f"{challenge_id}: {result.notice}")
+                log.warning("challenge %s: the clock's %s was refused", challenge_id, type(action).__name__)
+            break
+        return applied
+
+    async def next_wake(self) -> datetime | None:
+        """The soonest instant with work: the next reminder or deadline, or a retry this notifier set."""
+        far = self.service.clock() + timedelta(days=3660)
+        soonest = await self.service.repository.due_before(far, limit=1)
+        candidates = [c.next_due_at for c in soonest if c.next_due_at is not None]
+        if self.notifier.next_retry_at is not None:
+            candidates.append(self.notifier.next_retry_at)
+        return min(candidates) if candidates else None
+
+    async def run(self) -> None:
+        """Pass, sleep until the next due instant (or a wake), pass again; until cancelled."""
+        while True:
+            self._woken.clear()
+            try:
+                report = await self.run_once()
+                if (
+                    report.reminders
+                    or report.deadlines
+                    or report.delivery.delivered
+                    or report.delivery.failed
+                ):
+                    log.info("scheduler pass: %s", report.summary())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed pass (database away) is tried again after a pause
+                log.exception("scheduler pass failed; trying again shortly")
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        self.notifier.next_retry_at = None if self._retry_passed() else self.notifier.next_retry_at
+        seconds = self.max_sleep_seconds
+        try:
+            nxt = await self.next_wake()
+        except Exception:
+            nxt = None
+            seconds = min(seconds, 30.0)
+        if nxt is not None:
+            seconds = min(seconds, max((nxt - self.service.clock()).total_seconds(), 0.05))
+        try:
+            await asyncio.wait_for(self._woken.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    def _retry_passed(self) -> bool:
+        retry = self.notifier.next_retry_at
+        return retry is not None and retry <= self.service.clock()
+
+    async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """Start with the app, stop with it (for `app.cleanup_ctx`)."""
+        task = asyncio.create_task(self.run(), name=f"scheduler {self.worker_id}")
+        yield
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass

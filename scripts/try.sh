@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Try the bot on this machine: installs what is needed, starts the bot (local mode, SQLite under var/, the
+# invented demo directory) and the Microsoft 365 Agents Playground in front of it, and prints the address
+# to open. Ctrl-C stops both.
+#
+#   scripts/try.sh               Alex Wilber's Teams on http://localhost:56150
+#   scripts/try.sh --with-megan  also Megan Bowen's Teams on http://localhost:56151, to answer his challenges
+#
+# Environment: PORT (bot, default 3978), PLAYGROUND_PORT (default 56150), DATABASE_URL (default SQLite file
+# var/challenge-bot.db), DIRECTORY_FILE (default: the demo directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WITH_MEGAN=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-megan) WITH_MEGAN=1 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "try.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+BOT_PORT="${PORT:-3978}"
+PLAYGROUND_PORT="${PLAYGROUND_PORT:-56150}"
+PLAYGROUND_CLI=tests/node/node_modules/@microsoft/m365agentsplayground/cli.js
+RUN_DIR=var/try
+mkdir -p "$RUN_DIR"
+
+echo "Installing (first run takes a minute)..."
+bash scripts/install.sh
+
+PIDS=()
+stop_all() {
+  trap - INT TERM EXIT
+  if [ "${#PIDS[@]}" -gt 0 ]; then
+    echo
+    echo "Stopping..."
+    kill -TERM "${PIDS[@]}" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      alive=0
+      for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      [ "$alive" = 0 ] && break
+      sleep 0.1
+    done
+    kill -KILL "${PIDS[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+  fi
+}
+trap 'stop_all; exit 130' INT TERM
+trap stop_all EXIT
+
+wait_for() {  # wait_for URL PID LOG WHAT
+  for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "try.sh: $4 stopped while starting; its output ($3):" >&2
+      tail -n 30 "$3" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "try.sh: $4 did not start within a minute; see $3" >&2
+  exit 1
+}
+
+# The Playground prints "Listening on N"; when the asked-for port is taken it picks another one.
+playground_port() {  # playground_port LOG
+  for _ in $(seq 1 150); do
+    port="$(sed -n 's/.*Listening on \([0-9][0-9]*\).*/\1/p' "$1" | head -n 1)"
+    if [ -n "$port" ]; then echo "$port"; return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+start_playground() {  # start_playground DIR PORT  -> sets STARTED_PID and STARTED_URL
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  (cd "$dir" && TEAMSAPPTESTER_BROWSER=none M365_AGENTS_PLAYGROUND_LOGFILE="$PWD/m365agentsplayground.log" \
+    exec node "$OLDPWD/$PLAYGROUND_CLI" start -e "http://localhost:$BOT_PORT/api/messages" -c msteams --dt \
+      -p "$port") >"$dir/playground.out" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  local actual
+  if ! actual="$(playground_port "$dir/playground.out")"; then
+    echo "try.sh: the Playground did not start; its output ($dir/playground.out):" >&2
+    tail -n 30 "$dir/playground.out" "$dir/m365agentsplayground.log" >&2 2>/dev/null || true
+    exit 1
+  fi
+  STARTED_URL="http://localhost:$actual"
+  wait_for "$STARTED_URL/_internal/v1/config" "$STARTED_PID" "$dir/m365agentsplayground.log" "the Playground"
+}
+
+echo "Starting the bot on http://127.0.0.1:$BOT_PORT/api/messages (log: $RUN_DIR/bot.log)..."
+PORT="$BOT_PORT" PYTHONUNBUFFERED=1 .venv/bin/python -m bot >"$RUN_DIR/bot.log" 2>&1 &
+PIDS+=("$!")
+wait_for "http://127.0.0.1:$BOT_PORT/readyz" "$!" "$RUN_DIR/bot.log" "the bot"
+
+echo "Starting the Agents Playground..."
+start_playground "$RUN_DIR/alex" "$PLAYGROUND_PORT"
+ALEX_URL="$STARTED_URL"
+MEGAN_URL=""
+if [ "$WITH_MEGAN" = 1 ]; then
+  mkdir -p "$RUN_DIR/megan"
+  cp tests/e2e/people/megan/.m365agentsplayground.yml "$RUN_DIR/megan/.m365agentsplayground.yml"
+  start_playground "$RUN_DIR/megan" "$((PLAYGROUND_PORT + 1))"
+  MEGAN_URL="$STARTED_URL"
+fi
+
+cat <<EOF
+
+  Open $ALEX_URL in a browser: you are Alex Wilber, an Independent Reviewing Officer (Durham).
+EOF
+if [ -n "$MEGAN_URL" ]; then
+  echo "  Open $MEGAN_URL in another window: you are Megan Bowen, a health visitor."
+fi
+cat <<EOF
+
+  Type "help", "raise", "my challenges" or "show <reference>" in the chat.
+  Move time forward (deadlines, reminders) from another terminal:
+      .venv/bin/challenge-bot tick --now 2026-12-31T10:00:00+00:00
+  Everyone in the demo directory is invented: process/directories/demo.yaml.
+  Logs: $RUN_DIR/bot.log, $RUN_DIR/alex/m365agentsplayground.log
+
+  Press Ctrl-C to stop.
+EOF
+
+# Stop everything as soon as either side exits on its own.
+set +e
+wait -n "${PIDS[@]}"
+status=$?
+echo "try.sh: a process stopped on its own (exit $status); see $RUN_DIR/bot.log" >&2
+exit "$status"

@@ -1,0 +1,149 @@
+"""One database for the whole bot: a SQLite file by default, PostgreSQL when the URL says so.
+
+`Database` owns the SQLAlchemy async engine and hands out transactions. Writes go through `transaction()`:
+on SQLite it begins with `BEGIN IMMEDIATE`, so a writer waits its turn (busy timeout) instead of failing
+half-way when it upgrades a read lock; on PostgreSQL it is an ordinary READ COMMITTED transaction, where a
+compare-and-set `UPDATE` waits for a competing one and then sees its result. Reads go through `reading()`:
+one consistent snapshot, so a challenge and its rows are always read at the same version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+log = logging.getLogger(__name__)
+
+#: How long a SQLite writer waits for another writer before giving up ("database is locked").
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+#: How long `ping()` waits for the database before reporting it unready.
+PING_TIMEOUT_SECONDS = 3.0
+
+_BEGIN_MODE = "challenge_bot_sqlite_begin"
+
+
+class Database:
+    """The engine and its transactions; make one per process with `Database.connect(url)`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    async def connect(cls, url: str, *, schema: str | None = None, echo: bool = False) -> Database:
+        """Open (lazily) the database at `url`; for SQLite, make the file's folder if it is missing.
+
+        `schema` puts every table in that PostgreSQL schema (through `search_path`), e.g. to give each test
+        run its own tables in a shared database.
+        """
+        parsed = parse_url(url)
+        backend = parsed.get_backend_name()
+        connect_args: dict[str, Any] = {}
+        if backend == "sqlite":
+            _make_sqlite_folder(parsed)
+            if schema is not None:
+                raise ValueError("a schema can only be chosen on PostgreSQL")
+        elif backend == "postgresql":
+            settings = {"application_name": "challenge-bot"}
+            if schema is not None:
+                settings["search_path"] = schema
+            connect_args["server_settings"] = settings
+        else:
+            raise ValueError(
+                f"unsupported database {backend!r}: use sqlite+aiosqlite:///path or postgresql+asyncpg://..."
+            )
+        engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+        if backend == "sqlite":
+            _configure_sqlite(engine)
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only snapshot: every query in the block sees the same committed state."""
+        async with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield conn
+
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial query within a few seconds (for a readiness probe)."""
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_SECONDS):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready"; the reason is logged once here
+            log.warning("database ping failed: %s", type(exc).__name__)
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        """Close every pooled connection; call once on shutdown."""
+        await self.engine.dispose()
+
+
+def parse_url(url: str) -> URL:
+    """Parse a database URL, with an error that says what a good one looks like."""
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(
+            "DATABASE_URL is not a database URL; use sqlite+aiosqlite:///path/to/file.db or "
+            "postgresql+asyncpg://user@host:5432/dbname"
+        ) from exc
+
+
+def _make_sqlite_folder(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise ValueError("SQLite needs a file path (sqlite+aiosqlite:///path/to/file.db), not memory")
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, a busy timeout, foreign keys, and SQLAlchemy (not the driver) in charge of BEGIN."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        # The driver's own implicit BEGIN (only before DML) would break snapshot reads and BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode: Mapping[str, Any] = conn.get_execution_options()
+        conn.exec_driver_sql(f"BEGIN {mode.get(_BEGIN_MODE, 'DEFERRED')}")

@@ -1,0 +1,298 @@
+"""The tables, as SQLAlchemy Core metadata. Alembic migrations (`storage/migrations/`) create them.
+
+Child-identifying facts live only in `child_details`, so they can be protected (encrypted) in one place.
+Free text people wrote (concerns, responses, reasons, meeting notes) stays with the challenge and its audit
+events; the notification outbox carries no child data, only the reference, the stage and the deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+#: The filters the partial indexes are built on; queries that want those indexes repeat them word for word.
+OPEN_STATUS = "status = 'open'"
+UNSENT_STATUS = "status IN ('pending', 'sending')"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant: refuses naive datetimes, stores UTC, and reads back aware UTC on every database.
+
+    PostgreSQL keeps `timestamptz`; SQLite has no time zones, so the naive UTC text it stores is tagged with
+    UTC again when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("storage needs aware datetimes (UTC), not naive ones")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> TypeEngine[Any]:
+    # Plain JSON, not JSONB: PostgreSQL then keeps the text as written, key order included (fields and audit
+    # detail are shown in the order they were written; pickled bot state refers to objects by position).
+    return JSON(none_as_null=True)
+
+
+def _serial() -> TypeEngine[int]:
+    # SQLite only auto-numbers a column declared exactly INTEGER PRIMARY KEY.
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _contact_columns() -> list[Column[Any]]:
+    """A `process.directory.Contact`: a person of the directory or a mailbox."""
+    return [
+        Column("person_id", String(64)),
+        Column("name", String(200), nullable=False),
+        Column("email", String(320)),
+        Column("phone", String(64)),
+        Column("note", Text),
+    ]
+
+
+reference_counters = Table(
+    "reference_counters",
+    metadata,
+    Column("prefix", String(8), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("last_number", Integer, nullable=False),
+    PrimaryKeyConstraint("prefix", "year"),
+)
+
+challenges = Table(
+    "challenges",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("reference", String(32), nullable=False),
+    Column("policy_id", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("raised_at", UtcDateTime, nullable=False),
+    Column("raised_by", String(64), nullable=False),
+    Column("raiser_agency_id", String(64), nullable=False),
+    Column("challenged_agency_id", String(64), nullable=False),
+    Column("issue_category", String(64), nullable=False),
+    Column("concern", Text, nullable=False),
+    Column("desired_outcome", Text, nullable=False),
+    Column("informal_evidence", Text),
+    Column("urgent", Boolean, nullable=False),
+    Column("awaiting", String(16)),
+    Column("entries", _json(), nullable=False),
+    Column("proposal", _json()),
+    Column("agreed_outcome", Text),
+    Column("meetings", _json(), nullable=False),
+    Column("fields", _json(), nullable=False),
+    Column("closed_at", UtcDateTime),
+    Column("next_due_at", UtcDateTime),
+    Column("due_claimed_by", String(128)),
+    Column("due_claimed_until", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("status IN ('open', 'resolved', 'withdrawn', 'closed')", name="status"),
+    CheckConstraint("version >= 1", name="version"),
+)
+Index("ix_challenges_reference_upper", func.upper(challenges.c.reference), unique=True)
+Index(
+    "ix_challenges_open_due",
+    challenges.c.next_due_at,
+    postgresql_where=text(OPEN_STATUS),
+    sqlite_where=text(OPEN_STATUS),
+)
+
+child_details = Table(
+    "child_details",
+    metadata,
+    Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("date_of_birth", Date),
+    Column("agency_reference", String(200)),
+)
+
+challenge_parties = Table(
+    "challenge_parties",
+    metadata,
+    Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(40), nullable=False),
+    *_contact_columns(),
+    PrimaryKeyConstraint("challenge_id", "role"),
+)
+Index("ix_challenge_parties_person_id", challenge_parties.c.person_id)
+
+challenge_stages = Table(
+    "challenge_stages",
+    metadata,
+    Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime),
+    Column("timescale_working_days", Integer),
+    Column("ended_at", UtcDateTime),
+    Column("outcome", String(32)),
+    Column("reason", Text),
+    Column("reminded", Boolean, nullable=False),
+    Column("breached", Boolean, nullable=False),
+    PrimaryKeyConstraint("challenge_id", "position"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", _serial(), primary_key=True, autoincrement=True),
+    Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("detail", _json(), nullable=False),
+)
+Index("ix_audit_events_challenge_id", audit_events.c.challenge_id, audit_events.c.id)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", _serial(), primary_key=True, autoincrement=True),
+    Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False),
+    Column("reference", String(32), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("recipient", _json(), nullable=False),
+    Column("roles", _json(), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("due_at", UtcDateTime),
+    Column("action_needed", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(128)),
+    Column("claimed_until", UtcDateTime),
+    Column("delivered_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("channel", String(32)),
+    CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="status"),
+)
+Index(
+    "ix_outbox_unsent",
+    outbox.c.next_attempt_at,
+    postgresql_where=text(UNSENT_STATUS),
+    sqlite_where=text(UNSENT_STATUS),
+)
+Index("ix_outbox_challenge_id", outbox.c.challenge_id)
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("partnership_id", String(32), nullable=False),
+    Column("safeguarding_lead_id", String(64)),
+    Column("escalation_note", Text),
+)
+
+agency_escalation_contacts = Table(
+    "agency_escalation_contacts",
+    metadata,
+    Column("agency_id", String(64), ForeignKey("agencies.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    *_contact_columns(),
+    PrimaryKeyConstraint("agency_id", "stage", "position"),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("agency_id", String(64), nullable=False),
+    Column("job_title", String(200)),
+    Column("job_roles", _json(), nullable=False),
+    Column("line_manager_id", String(64)),
+    Column("aad_object_id", String(64)),
+    Column("tenant_id", String(64)),
+    Column("phone", String(64)),
+)
+Index("ix_people_aad_object_id_lower", func.lower(people.c.aad_object_id))
+Index("ix_people_agency_id", people.c.agency_id)
+
+partnership_role_contacts = Table(
+    "partnership_role_contacts",
+    metadata,
+    Column("partnership_id", String(32), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("position", Integer, nullable=False),
+    *_contact_columns(),
+    PrimaryKeyConstraint("partnership_id", "role", "position"),
+)
+
+conversation_references = Table(
+    "conversation_references",
+    metadata,
+    Column("conversation_id", Text, primary_key=True),
+    Column("reference", _json(), nullable=False),
+    Column("conversation_type", String(16), nullable=False),
+    Column("aad_object_id", String(64)),
+    Column("tenant_id", String(64)),
+    Column("service_url", Text, nullable=False),
+    Column("stale", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("ix_conversation_references_aad_object_id", conversation_references.c.aad_object_id)
+
+bot_state = Table(
+    "bot_state",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("data", _json(), nullable=False),
+    Column("e_tag", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -79,20 +79,45 @@ function cardWithButton(button, within) {
   return cards.last();
 }
 
+// The input a card's visible label names (the Adaptive Cards renderer links them with `for`).
+async function inputFor(card, label, timeoutMs) {
+  const labels = card.locator('label');
+  await card.locator('label').first().waitFor({ state: 'visible', timeout: timeoutMs });
+  const id = await labels.evaluateAll((nodes, wanted) => {
+    const clean = (t) => t.replace(/\s*\*\s*$/, '').replace(/\s+/g, ' ').trim();
+    const exact = nodes.find((n) => clean(n.innerText) === wanted);
+    const loose = exact || nodes.find((n) => clean(n.innerText).startsWith(wanted));
+    return loose ? loose.getAttribute('for') : null;
+  }, label);
+  if (!id) throw new Error(`no input labelled "${label}" on the card`);
+  return card.locator(`[id="${id}"]`);
+}
+
+// Fills a card's inputs, named by their labels: text is typed, a drop-down or filtered list gets the
+// choice whose title is the value, radio buttons get the one labelled with the value, a toggle is set.
 async function fill({ fields, button, within, timeoutMs = 15000 }) {
   const card = cardWithButton(button, within);
   await card.waitFor({ state: 'visible', timeout: timeoutMs });
   const filled = [];
   for (const [label, value] of Object.entries(fields)) {
-    const input = card.getByLabel(label, { exact: false }).first();
-    await input.waitFor({ state: 'visible', timeout: timeoutMs });
-    const tag = await input.evaluate((el) => el.tagName.toLowerCase() + ':' + (el.type || ''));
-    if (tag.startsWith('select')) {
-      await input.selectOption({ label: String(value) });
-    } else if (tag === 'input:checkbox' || tag === 'input:radio') {
+    const input = await inputFor(card, label, timeoutMs);
+    const kind = await input.evaluate((el) => [
+      el.tagName.toLowerCase(), el.getAttribute('type') || '', el.getAttribute('role') || '',
+      el.getAttribute('aria-haspopup') || '',
+    ].join(':'));
+    const [tag, type, role, popup] = kind.split(':');
+    if (role === 'radiogroup') {
+      await input.getByLabel(String(value), { exact: true }).check();
+    } else if (type === 'checkbox') {
       if (value) await input.check(); else await input.uncheck();
+    } else if (tag === 'select') {
+      await input.selectOption({ label: String(value) });
+    } else if (role === 'combobox' && popup !== 'dialog') {
+      await input.click();
+      await page.getByRole('option', { name: String(value), exact: true }).click({ timeout: timeoutMs });
     } else {
       await input.fill(String(value));
+      if (popup === 'dialog') await page.keyboard.press('Escape');
     }
     filled.push(label);
   }

@@ -29,6 +29,20 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tick(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.config import Settings
+    from bot.scheduler import tick
+
+    now = datetime.fromisoformat(args.now) if args.now else None
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    report = asyncio.run(tick(Settings.from_env(), now))
+    print(report.summary())
+    return 1 if report.delivery.failed else 0
+
+
 def _manifest_build(args: argparse.Namespace) -> int:
     from manifest.build import run_build
 
@@ -51,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(title="db commands", metavar="DB_COMMAND", required=True)
     db_up = db_commands.add_parser("upgrade", help="apply every pending migration")
     db_up.set_defaults(handler=_db_upgrade)
+
+    tick = commands.add_parser(
+        "tick", help="run one pass of the deadline clock (reminders, deadlines, email delivery) and exit"
+    )
+    tick.add_argument("--now", metavar="ISO-8601", help="the instant to run at (default: now; naive = UTC)")
+    tick.set_defaults(handler=_tick)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(

@@ -1,0 +1,439 @@
+"""The challenge repository: stores the engine's decisions and reads challenges back.
+
+Every change is one transaction holding the new state, its stage history, its audit events and the outbox
+rows it causes, so a notification is queued if and only if the change it announces is stored. Changes are
+compare-and-set on the challenge's version: of two actions taken on the same version, one is stored and the
+other gets `ConflictError`, never both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, TextClause, delete, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from process.challenge import AuditEvent, Challenge, ChildDetails, Decision, Side, StageRecord, Status
+from process.directory import Contact
+from process.policy import Role
+from storage.clock import Clock, utc_now
+from storage.codec import (
+    contact_columns,
+    contact_from_row,
+    entries_from_json,
+    entries_to_json,
+    meetings_from_json,
+    meetings_to_json,
+    proposal_from_json,
+    proposal_to_json,
+    text_map,
+)
+from storage.db import Database
+from storage.errors import ConflictError, NotFound
+from storage.outbox import enqueue
+from storage.schema import (
+    OPEN_STATUS,
+    audit_events,
+    challenge_parties,
+    challenge_stages,
+    challenges,
+    child_details,
+    reference_counters,
+)
+
+_PREFIX = re.compile(r"^[A-Z]{2,5}$")
+
+#: How many challenge ids go into one `IN (...)` when loading their rows.
+_BATCH = 500
+
+
+def format_reference(prefix: str, year: int, number: int) -> str:
+    """A challenge reference as people quote it: `DUR-2026-0042`."""
+    return f"{prefix}-{year:04d}-{number:04d}"
+
+
+class ChallengeRepository:
+    """Challenges in the database, as `process.challenge.Challenge` values."""
+
+    def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def create(self, reference_prefix: str, year: int, build: Callable[[str], Decision]) -> Decision:
+        """Store a new challenge under the next free reference `PREFIX-YYYY-NNNN`.
+
+        One transaction takes the next number of the prefix's year, calls `build(reference)` (typically
+        `engine.raise_challenge(...)`) and stores what it returns. If `build` raises (e.g. `Refused`),
+        nothing is written and the number is not used up, so references stay gap-free.
+        """
+        if not _PREFIX.match(reference_prefix):
+            raise ValueError(f"a reference prefix is 2-5 capital letters, not {reference_prefix!r}")
+        if not 2000 <= year <= 9999:
+            raise ValueError(f"{year} is not a plausible year for a reference")
+        async with self.db.transaction() as conn:
+            number = await _next_number(conn, reference_prefix, year)
+            reference = format_reference(reference_prefix, year, number)
+            decision = build(reference)
+            challenge = decision.challenge
+            if challenge.reference != reference:
+                raise ValueError(f"build() must use the reference it was given ({reference})")
+            _check_decision(decision)
+            now = self.clock()
+            await conn.execute(challenges.insert().values(**_columns(challenge), updated_at=now))
+            await conn.execute(child_details.insert().values(**_child_columns(challenge)))
+            await _write_parties_and_stages(conn, challenge)
+            await _insert_events(conn, decision.events)
+            await enqueue(conn, decision.notifications, now)
+        return decision
+
+    async def save(self, decision: Decision, expected_version: int) -> None:
+        """Store `decision` if the challenge is still at `expected_version` (the version it was decided on).
+
+        Raises `ConflictError` (carrying the current version) when another action was stored first, and
+        `NotFound` when there is no such challenge. A stored change also releases any scheduler claim.
+        """
+        challenge = decision.challenge
+        if challenge.version <= expected_version:
+            raise ValueError(
+                f"a decision taken on version {expected_version} cannot carry version {challenge.version}"
+            )
+        _check_decision(decision)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                update(challenges)
+                .where(challenges.c.id == challenge.id, challenges.c.version == expected_version)
+                .values(**_columns(challenge), updated_at=now, due_claimed_by=None, due_claimed_until=None)
+            )
+            if result.rowcount != 1:
+                current = (
+                    await conn.execute(
+                        select(challenges.c.reference, challenges.c.version).where(
+                            challenges.c.id == challenge.id
+                        )
+                    )
+                ).first()
+                if current is None:
+                    raise NotFound(f"Challenge {challenge.id} is not stored.")
+                raise ConflictError(challenge.id, current.reference, current.version)
+            await conn.execute(
+                update(child_details)
+                .where(child_details.c.challenge_id == challenge.id)
+                .values(**_child_columns(challenge))
+            )
+            await conn.execute(
+                delete(challenge_parties).where(challenge_parties.c.challenge_id == challenge.id)
+            )
+            await conn.execute(
+                delete(challenge_stages).where(challenge_stages.c.challenge_id == challenge.id)
+            )
+            await _write_parties_and_stages(conn, challenge)
+            await _insert_events(conn, decision.events)
+            await enqueue(conn, decision.notifications, now)
+
+    async def get(self, challenge_id: str) -> Challenge | None:
+        """The challenge with this id, or None."""
+        async with self.db.reading() as conn:
+            found = await _load(conn, [challenges.c.id == challenge_id])
+        return found[0] if found else None
+
+    async def get_by_reference(self, reference: str) -> Challenge | None:
+        """The challenge people quote as `reference` (any letter case, surrounding spaces ignored)."""
+        async with self.db.reading() as conn:
+            found = await _load(conn, [func.upper(challenges.c.reference) == reference.strip().upper()])
+        return found[0] if found else None
+
+    async def list_for_person(
+        self, person_id: str, *, open_only: bool = True, limit: int | None = None
+    ) -> list[Challenge]:
+        """Challenges where `person_id` holds any role, newest first (only open ones unless asked)."""
+        involved = select(challenge_parties.c.challenge_id).where(challenge_parties.c.person_id == person_id)
+        where: list[ColumnElement[bool] | TextClause] = [challenges.c.id.in_(involved)]
+        if open_only:
+            where.append(challenges.c.status == Status.OPEN.value)
+        async with self.db.reading() as conn:
+            return await _load(
+                conn, where, order_by=(challenges.c.raised_at.desc(), challenges.c.id), limit=limit
+            )
+
+    async def due_before(self, instant: datetime, limit: int = 100) -> list[Challenge]:
+        """Open challenges whose next deadline or reminder is at or before `instant`, soonest first.
+
+        Reads only those rows, through the partial index on `next_due_at` of open challenges.
+        """
+        async with self.db.reading() as conn:
+            return await _load(
+                conn,
+                [text(OPEN_STATUS), challenges.c.next_due_at <= instant],
+                order_by=(challenges.c.next_due_at, challenges.c.id),
+                limit=limit,
+            )
+
+    async def claim_due(
+        self, worker_id: str, now: datetime, limit: int = 100, lease_seconds: float = 300.0
+    ) -> list[Challenge]:
+        """Claim up to `limit` due challenges for the scheduler `worker_id`, and return them.
+
+        A claim is a lease: other workers skip the challenge until it ends, is released, or a change is
+        saved. The scheduler then applies the clock's action and saves it with the version it read, so even
+        a duplicate claim cannot apply the action twice.
+        """
+        async with self.db.transaction() as conn:
+            ids = await claim_due_challenges(conn, worker_id, now, limit, lease_seconds)
+            return await _load(
+                conn, [challenges.c.id.in_(ids)], order_by=(challenges.c.next_due_at, challenges.c.id)
+            )
+
+    async def release_due(self, challenge_id: str, worker_id: str) -> None:
+        """Give back a claim the scheduler had nothing to do with."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                update(challenges)
+                .where(challenges.c.id == challenge_id, challenges.c.due_claimed_by == worker_id)
+                .values(due_claimed_by=None, due_claimed_until=None)
+            )
+
+    async def audit_events(self, challenge_id: str) -> list[AuditEvent]:
+        """The challenge's chronology, in the order it happened."""
+        async with self.db.reading() as conn:
+            rows = await conn.execute(
+                select(audit_events)
+                .where(audit_events.c.challenge_id == challenge_id)
+                .order_by(audit_events.c.id)
+            )
+            return [
+                AuditEvent(
+                    challenge_id=row.challenge_id,
+                    at=row.at,
+                    actor_id=row.actor_id,
+                    stage=row.stage,
+                    kind=row.kind,
+                    summary=row.summary,
+                    detail=text_map(row.detail),
+                )
+                for row in rows
+            ]
+
+
+async def claim_due_challenges(
+    conn: AsyncConnection, worker_id: str, now: datetime, limit: int, lease_seconds: float
+) -> list[str]:
+    """Claim the ids of up to `limit` due, unclaimed challenges inside the caller's transaction.
+
+    On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so two schedulers never wait for each other
+    nor claim the same challenge.
+    """
+    if limit < 1:
+        return []
+    due = (
+        select(challenges.c.id)
+        .where(
+            text(OPEN_STATUS),
+            challenges.c.next_due_at <= now,
+            or_(challenges.c.due_claimed_until.is_(None), challenges.c.due_claimed_until <= now),
+        )
+        .order_by(challenges.c.next_due_at, challenges.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = await conn.execute(
+        update(challenges)
+        .where(challenges.c.id.in_(due))
+        .values(due_claimed_by=worker_id, due_claimed_until=now + timedelta(seconds=lease_seconds))
+        .returning(challenges.c.id)
+    )
+    return list(claimed.scalars())
+
+
+async def _next_number(conn: AsyncConnection, prefix: str, year: int) -> int:
+    """Take the next reference number; the row stays locked until the transaction ends."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(reference_counters)
+        .values(prefix=prefix, year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[reference_counters.c.prefix, reference_counters.c.year],
+            set_={"last_number": reference_counters.c.last_number + 1},
+        )
+        .returning(reference_counters.c.last_number)
+    )
+    return int((await conn.execute(statement)).scalar_one())
+
+
+def _check_decision(decision: Decision) -> None:
+    challenge_id = decision.challenge.id
+    if any(e.challenge_id != challenge_id for e in decision.events) or any(
+        n.challenge_id != challenge_id for n in decision.notifications
+    ):
+        raise ValueError("a decision's events and notifications must all be about its challenge")
+
+
+def _columns(c: Challenge) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "reference": c.reference,
+        "policy_id": c.policy_id,
+        "status": c.status.value,
+        "stage": c.stage,
+        "version": c.version,
+        "raised_at": c.raised_at,
+        "raised_by": c.raised_by,
+        "raiser_agency_id": c.raiser_agency_id,
+        "challenged_agency_id": c.challenged_agency_id,
+        "issue_category": c.issue_category,
+        "concern": c.concern,
+        "desired_outcome": c.desired_outcome,
+        "informal_evidence": c.informal_evidence,
+        "urgent": c.urgent,
+        "awaiting": c.awaiting.value if c.awaiting is not None else None,
+        "entries": entries_to_json(c.entries),
+        "proposal": proposal_to_json(c.proposal),
+        "agreed_outcome": c.agreed_outcome,
+        "meetings": meetings_to_json(c.meetings),
+        "fields": dict(c.fields),
+        "closed_at": c.closed_at,
+        "next_due_at": c.next_due_at,
+    }
+
+
+def _child_columns(c: Challenge) -> dict[str, Any]:
+    return {
+        "challenge_id": c.id,
+        "name": c.child.name,
+        "date_of_birth": c.child.date_of_birth,
+        "agency_reference": c.child.agency_reference,
+    }
+
+
+async def _write_parties_and_stages(conn: AsyncConnection, c: Challenge) -> None:
+    if c.parties:
+        await conn.execute(
+            challenge_parties.insert(),
+            [
+                {"challenge_id": c.id, "role": role.value, **contact_columns(contact)}
+                for role, contact in c.parties.items()
+            ],
+        )
+    if c.stages:
+        await conn.execute(
+            challenge_stages.insert(),
+            [
+                {
+                    "challenge_id": c.id,
+                    "position": position,
+                    "number": s.number,
+                    "started_at": s.started_at,
+                    "due_at": s.due_at,
+                    "timescale_working_days": s.timescale_working_days,
+                    "ended_at": s.ended_at,
+                    "outcome": s.outcome,
+                    "reason": s.reason,
+                    "reminded": s.reminded,
+                    "breached": s.breached,
+                }
+                for position, s in enumerate(c.stages)
+            ],
+        )
+
+
+async def _insert_events(conn: AsyncConnection, events: Iterable[AuditEvent]) -> None:
+    rows = [
+        {
+            "challenge_id": e.challenge_id,
+            "at": e.at,
+            "actor_id": e.actor_id,
+            "stage": e.stage,
+            "kind": e.kind,
+            "summary": e.summary,
+            "detail": dict(e.detail),
+        }
+        for e in events
+    ]
+    if rows:
+        await conn.execute(audit_events.insert(), rows)
+
+
+async def _load(
+    conn: AsyncConnection,
+    where: Sequence[ColumnElement[bool] | TextClause],
+    *,
+    order_by: Sequence[ColumnElement[Any]] = (),
+    limit: int | None = None,
+) -> list[Challenge]:
+    """Challenges matching `where`, with their child details, parties and stages, in `order_by` order."""
+    query = select(challenges).where(*where).order_by(*order_by)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = (await conn.execute(query)).all()
+    children: dict[str, Row[Any]] = {}
+    parties: dict[str, dict[Role, Contact]] = defaultdict(dict)
+    stages: dict[str, list[StageRecord]] = defaultdict(list)
+    ids = [row.id for row in rows]
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start : start + _BATCH]
+        for child in await conn.execute(select(child_details).where(child_details.c.challenge_id.in_(batch))):
+            children[child.challenge_id] = child
+        for party in await conn.execute(
+            select(challenge_parties).where(challenge_parties.c.challenge_id.in_(batch))
+        ):
+            parties[party.challenge_id][Role(party.role)] = contact_from_row(party)
+        for stage in await conn.execute(
+            select(challenge_stages)
+            .where(challenge_stages.c.challenge_id.in_(batch))
+            .order_by(challenge_stages.c.challenge_id, challenge_stages.c.position)
+        ):
+            stages[stage.challenge_id].append(
+                StageRecord(
+                    number=stage.number,
+                    started_at=stage.started_at,
+                    due_at=stage.due_at,
+                    timescale_working_days=stage.timescale_working_days,
+                    ended_at=stage.ended_at,
+                    outcome=stage.outcome,
+                    reason=stage.reason,
+                    reminded=stage.reminded,
+                    breached=stage.breached,
+                )
+            )
+    return [_challenge(row, children[row.id], parties[row.id], stages[row.id]) for row in rows]
+
+
+def _challenge(
+    row: Row[Any], child: Row[Any], parties: dict[Role, Contact], stages: list[StageRecord]
+) -> Challenge:
+    return Challenge(
+        id=row.id,
+        reference=row.reference,
+        policy_id=row.policy_id,
+        status=Status(row.status),
+        stage=row.stage,
+        version=row.version,
+        raised_at=row.raised_at,
+        raised_by=row.raised_by,
+        raiser_agency_id=row.raiser_agency_id,
+        challenged_agency_id=row.challenged_agency_id,
+        child=ChildDetails(
+            name=child.name, date_of_birth=child.date_of_birth, agency_reference=child.agency_reference
+        ),
+        issue_category=row.issue_category,
+        concern=row.concern,
+        desired_outcome=row.desired_outcome,
+        informal_evidence=row.informal_evidence,
+        urgent=row.urgent,
+        parties=parties,
+        stages=tuple(stages),
+        awaiting=Side(row.awaiting) if row.awaiting is not None else None,
+        entries=entries_from_json(row.entries),
+        proposal=proposal_from_json(row.proposal),
+        agreed_outcome=row.agreed_outcome,
+        meetings=meetings_from_json(row.meetings),
+        fields=text_map(row.fields),
+        closed_at=row.closed_at,
+        next_due_at=row.next_due_at,
+    )

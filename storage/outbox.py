@@ -1,0 +1,217 @@
+"""The notification outbox: who must be told what, stored in the same transaction as the change causing it.
+
+A notifier claims ready rows with a lease, sends them, and marks each delivered, to retry, or failed. A claim
+whose lease ran out (the worker crashed between claim and send) is claimable again, so nothing is lost; the
+price is that such a notification may go out twice. On PostgreSQL the claim locks rows with
+`FOR UPDATE SKIP LOCKED`, so instances never wait for each other or take the same row; SQLite serialises
+writers, so there a single `UPDATE ... WHERE id IN (SELECT ...)` is already exclusive. Rows carry no child
+data: the reference, the stage and the deadline identify the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Row, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from process.challenge import Notification, NotificationKind
+from process.policy import Role
+from storage.codec import contact_from_json, contact_to_json
+from storage.db import Database
+from storage.schema import UNSENT_STATUS, outbox
+
+#: Longest error text kept on a row; enough for an HTTP status and a short reason.
+MAX_ERROR = 2000
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One notification on its way, with its delivery bookkeeping."""
+
+    id: int
+    notification: Notification
+    status: DeliveryStatus
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime
+    claimed_by: str | None
+    claimed_until: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+    channel: str | None
+
+
+async def enqueue(conn: AsyncConnection, notifications: Iterable[Notification], now: datetime) -> None:
+    """Queue `notifications` for delivery from `now`, inside the caller's transaction."""
+    rows = [
+        {
+            "challenge_id": n.challenge_id,
+            "reference": n.reference,
+            "kind": n.kind.value,
+            "recipient": contact_to_json(n.recipient),
+            "roles": [role.value for role in n.roles],
+            "stage": n.stage,
+            "due_at": n.due_at,
+            "action_needed": n.action_needed,
+            "created_at": now,
+            "updated_at": now,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for n in notifications
+    ]
+    if rows:
+        await conn.execute(outbox.insert(), rows)
+
+
+async def claim_outbox(
+    conn: AsyncConnection, worker_id: str, now: datetime, limit: int, lease_seconds: float
+) -> list[OutboxItem]:
+    """Claim up to `limit` ready rows for `worker_id` inside the caller's transaction (see `Outbox.claim`).
+
+    A claimed row's next attempt is the end of its lease, so the same index finds both the rows never tried
+    and the rows whose worker vanished.
+    """
+    if limit < 1:
+        return []
+    until = now + timedelta(seconds=lease_seconds)
+    ready = (
+        select(outbox.c.id)
+        .where(text(UNSENT_STATUS), outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        ready = ready.with_for_update(skip_locked=True)
+    claimed = await conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(ready))
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            claimed_by=worker_id,
+            claimed_until=until,
+            next_attempt_at=until,
+            attempts=outbox.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*outbox.c)
+    )
+    return sorted((_item(row) for row in claimed), key=lambda item: item.id)
+
+
+class Outbox:
+    """The notifier's side of the outbox."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(
+        self, worker_id: str, now: datetime, limit: int = 50, lease_seconds: float = 120.0
+    ) -> list[OutboxItem]:
+        """Claim up to `limit` rows due at `now` (never tried, due for a retry, or with a lapsed lease).
+
+        Each claimed row is `sending`, its attempts counted, and leased to `worker_id` for `lease_seconds`.
+        """
+        async with self.db.transaction() as conn:
+            return await claim_outbox(conn, worker_id, now, limit, lease_seconds)
+
+    async def mark_delivered(self, item_id: int, worker_id: str, now: datetime, channel: str) -> bool:
+        """Record delivery over `channel` (e.g. `teams`, `email`); False if the claim was lost meanwhile."""
+        return await self._finish(
+            item_id,
+            worker_id,
+            status=DeliveryStatus.DELIVERED.value,
+            delivered_at=now,
+            channel=channel,
+            claimed_until=None,
+            updated_at=now,
+        )
+
+    async def mark_retry(
+        self, item_id: int, worker_id: str, now: datetime, retry_at: datetime, error: str
+    ) -> bool:
+        """Give the row back to be tried again from `retry_at`; False if the claim was lost meanwhile."""
+        return await self._finish(
+            item_id,
+            worker_id,
+            status=DeliveryStatus.PENDING.value,
+            next_attempt_at=retry_at,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=error[:MAX_ERROR],
+            updated_at=now,
+        )
+
+    async def mark_failed(self, item_id: int, worker_id: str, now: datetime, error: str) -> bool:
+        """Give up on the row for good (kept for the record); False if the claim was lost meanwhile."""
+        return await self._finish(
+            item_id,
+            worker_id,
+            status=DeliveryStatus.FAILED.value,
+            claimed_until=None,
+            last_error=error[:MAX_ERROR],
+            updated_at=now,
+        )
+
+    async def for_challenge(self, challenge_id: str) -> list[OutboxItem]:
+        """Every notification queued for a challenge, oldest first, whatever its status."""
+        async with self.db.reading() as conn:
+            rows = await conn.execute(
+                select(outbox).where(outbox.c.challenge_id == challenge_id).order_by(outbox.c.id)
+            )
+            return [_item(row) for row in rows]
+
+    async def _finish(self, item_id: int, worker_id: str, **values: Any) -> bool:
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == item_id,
+                    outbox.c.claimed_by == worker_id,
+                    outbox.c.status == DeliveryStatus.SENDING.value,
+                )
+                .values(**values)
+            )
+            return bool(result.rowcount)
+
+
+def _item(row: Row[Any]) -> OutboxItem:
+    m = row._mapping
+    notification = Notification(
+        kind=NotificationKind(m["kind"]),
+        recipient=contact_from_json(m["recipient"]),
+        roles=tuple(Role(role) for role in m["roles"]),
+        challenge_id=m["challenge_id"],
+        reference=m["reference"],
+        stage=m["stage"],
+        due_at=m["due_at"],
+        action_needed=m["action_needed"],
+    )
+    return OutboxItem(
+        id=m["id"],
+        notification=notification,
+        status=DeliveryStatus(m["status"]),
+        attempts=m["attempts"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        next_attempt_at=m["next_attempt_at"],
+        claimed_by=m["claimed_by"],
+        claimed_until=m["claimed_until"],
+        delivered_at=m["delivered_at"],
+        last_error=m["last_error"],
+        channel=m["channel"],
+    )

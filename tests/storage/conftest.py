@@ -1,0 +1,48 @@
+"""Fixtures of the storage tests. The databases themselves (`database`, `sqlite_database`,
+`postgres_database`...) come from `tests/support/database.py` through `tests/conftest.py`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from process.directory import Directory
+from storage.challenges import ChallengeRepository
+from storage.db import Database
+from storage.outbox import Outbox
+from tests.support.directory import MONDAY, invented_directory
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(MONDAY)
+
+
+@pytest.fixture(scope="session")
+def directory() -> Directory:
+    return invented_directory()
+
+
+@pytest.fixture
+def repo(database: Database, clock: FakeClock) -> ChallengeRepository:
+    return ChallengeRepository(database, clock=clock)
+
+
+@pytest.fixture
+def outbox(database: Database) -> Outbox:
+    return Outbox(database)

@@ -3,29 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pytest
 
 from process.directory import Directory
 from storage.challenges import ChallengeRepository
 from storage.db import Database
 from storage.outbox import Outbox
+from tests.support.clock import FakeClock
 from tests.support.directory import MONDAY, invented_directory
-
-
-class FakeClock:
-    """A clock that stands still until a test moves it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

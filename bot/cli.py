@@ -33,7 +33,7 @@ def _tick(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bot.config import Settings
-    from bot.scheduler import tick
+    from bot.wiring import tick
 
     now = datetime.fromisoformat(args.now) if args.now else None
     if now is not None and now.tzinfo is None:

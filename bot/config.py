@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 DEFAULT_PORT = 3978
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_POLICIES = ("durham", "rochdale")
-DEFAULT_DUE_TIME = time(17, 0)
 DEFAULT_SMTP_PORT = 587
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
@@ -66,7 +65,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     host: str = "127.0.0.1"
     policy_names: tuple[str, ...] = DEFAULT_POLICIES
-    due_time: time = DEFAULT_DUE_TIME
+    due_time: time | None = None
     smtp_host: str | None = None
     smtp_port: int = DEFAULT_SMTP_PORT
     smtp_starttls: bool = True
@@ -74,6 +73,7 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_from: str | None = None
     public_base_url: str | None = None
+    directory_file: Path | None = None
 
     @property
     def local_mode(self) -> bool:
@@ -163,6 +163,8 @@ class Settings:
                 problems.append(f"PUBLIC_BASE_URL={public_base_url!r} must be an http(s) URL")
             public_base_url = public_base_url.rstrip("/")
 
+        directory_file = _directory_file(text("DIRECTORY_FILE"), local=app_id is None, problems=problems)
+
         if problems:
             raise ConfigError(problems)
         return cls(
@@ -183,6 +185,7 @@ class Settings:
             smtp_password=smtp_password,
             smtp_from=smtp_from,
             public_base_url=public_base_url,
+            directory_file=directory_file,
         )
 
     def to_sdk_config(self) -> SdkConfig:
@@ -193,6 +196,20 @@ class Settings:
             APP_TYPE=self.app_type,
             APP_TENANTID=self.app_tenant_id,
         )
+
+
+def _directory_file(raw: str | None, *, local: bool, problems: list[str]) -> Path | None:
+    """The directory file loaded at start-up: the invented demo directory in local mode, unless told."""
+    if raw is not None and raw.lower() == "none":
+        return None
+    if raw is None:
+        from process.directory_file import DEMO_DIRECTORY
+
+        return DEMO_DIRECTORY if local else None
+    path = Path(raw)
+    if not path.is_file():
+        problems.append(f"DIRECTORY_FILE={raw!r} is not a file")
+    return path
 
 
 def _app_type(raw: str | None, problems: list[str]) -> str:
@@ -219,13 +236,14 @@ def _policy_names(raw: str | None, problems: list[str]) -> tuple[str, ...]:
     return names
 
 
-def _due_time(raw: str | None, problems: list[str]) -> time:
+def _due_time(raw: str | None, problems: list[str]) -> time | None:
+    """DUE_TIME overrides every policy's own due time; unset, each partnership's policy decides."""
     if raw is None:
-        return DEFAULT_DUE_TIME
+        return None
     match = _DUE_TIME.match(raw)
     if match is not None:
         hour, minute = int(match.group(1)), int(match.group(2))
         if hour < 24 and minute < 60:
             return time(hour, minute)
     problems.append(f"DUE_TIME={raw!r} must be a 24-hour time such as 17:00")
-    return DEFAULT_DUE_TIME
+    return None

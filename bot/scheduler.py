@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from bot.config import Settings
 from bot.notifier import DrainReport, Notifier
 from dialogs.service import ChallengeService
 from process.challenge import SYSTEM, DeadlinePassed, Remind
@@ -179,52 +176,3 @@ class Scheduler:
             await task
         except asyncio.CancelledError:
             pass
-
-
-async def tick(settings: Settings, now: datetime | None = None) -> TickReport:
-    """One pass against the configured database at `now` (default: the real time), for `challenge-bot tick`.
-
-    Teams delivery needs the running bot's adapter, so this pass delivers by email only when SMTP is
-    configured; rows for people it cannot reach that way are failed with the reason, as in the server.
-    """
-    from bot.mailer import Mailer, MailSettings
-    from process.directory import Directory
-    from process.policy import load_policy
-    from storage.challenges import ChallengeRepository
-    from storage.db import Database
-    from storage.directory import DirectoryStore
-    from storage.migrate import ensure_schema
-    from storage.outbox import Outbox
-
-    at = now or datetime.now(UTC)
-
-    def clock() -> datetime:
-        return at
-
-    await ensure_schema(settings.database_url)
-    database = await Database.connect(settings.database_url)
-    try:
-        directories = DirectoryStore(database)
-
-        async def load_directory() -> Directory:
-            return await directories.load()
-
-        policies = [load_policy(name) for name in settings.policy_names]
-        if settings.due_time is not None:
-            due = settings.due_time.strftime("%H:%M")
-            policies = [policy.model_copy(update={"due_time": due}) for policy in policies]
-        service = ChallengeService(
-            policies, ChallengeRepository(database, clock=clock), load_directory, clock=clock
-        )
-        mail = MailSettings.from_settings(settings)
-        worker = f"tick-{socket.gethostname()}-{os.getpid()}"
-        notifier = Notifier(
-            service,
-            Outbox(database),
-            teams=None,
-            mailer=Mailer(mail) if mail is not None else None,
-            worker_id=worker,
-        )
-        return await Scheduler(service, notifier, worker_id=worker).run_once(at)
-    finally:
-        await database.dispose()

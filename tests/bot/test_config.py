@@ -27,7 +27,7 @@ def test_empty_environment_gives_a_local_bot_on_loopback_with_a_sqlite_file(
     assert settings.max_body_bytes == 256 * 1024
     assert settings.app_type == "MultiTenant"
     assert settings.policy_names == ("durham", "rochdale")
-    assert settings.due_time == time(17, 0)
+    assert settings.due_time is None  # each policy keeps its own due time
     assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == (None, 587, True)
     assert settings.public_base_url is None
 

@@ -1,0 +1,179 @@
+"""Putting the bot together from settings: database, directory, policies, service, dialogs, handler, clock.
+
+The server (`build_runtime`) and the operator's `challenge-bot tick` build the service and the delivery the
+same way, so a deadline moved forward with `tick` reaches people exactly as the running bot would reach them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+from botbuilder.core import Bot, ConversationState, TurnContext
+
+from bot.auth import CachingBotFrameworkAuthentication
+from bot.config import Settings
+from bot.mailer import Mailer, MailSettings
+from bot.notifier import Notifier, ProactiveAdapter, TeamsChannel
+from bot.scheduler import Scheduler, TickReport
+from bot.server import ADAPTER_KEY, build_adapter
+from bot.teams_bot import ChallengeBot, reference_of
+from dialogs.service import ChallengeService, Clock, utc_now
+from process.directory import Directory
+from process.directory_file import load_directory_file
+from process.policy import Policy, load_policy
+from storage.bot_state import SqlStorage
+from storage.challenges import ChallengeRepository
+from storage.conversations import ConversationStore
+from storage.db import Database
+from storage.directory import DirectoryStore
+from storage.migrate import ensure_schema
+from storage.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+AppHook = Callable[[web.Application], Awaitable[None]]
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+@dataclass
+class Runtime:
+    """What the server needs from the bot: the handler, a readiness probe and the resources' lifetimes."""
+
+    bot: Bot
+    ready_check: Callable[[], Awaitable[bool]]
+    service: ChallengeService
+    database: Database
+    conversations: ConversationStore
+    on_startup: list[AppHook] = field(default_factory=list)
+    cleanup_ctx: list[CleanupContext] = field(default_factory=list)
+
+
+def load_policies(settings: Settings) -> list[Policy]:
+    """The configured partnerships' policies, with the deployment's due time if it sets one."""
+    policies = [load_policy(name) for name in settings.policy_names]
+    if settings.due_time is not None:
+        due = settings.due_time.strftime("%H:%M")
+        policies = [policy.model_copy(update={"due_time": due}) for policy in policies]
+    return policies
+
+
+async def open_database(settings: Settings) -> Database:
+    """Connect (migrating the SQLite default) and load the configured directory file, if any."""
+    await ensure_schema(settings.database_url)
+    database = await Database.connect(settings.database_url)
+    if settings.directory_file is not None:
+        await DirectoryStore(database).replace_all(load_directory_file(settings.directory_file))
+        log.info("directory loaded from %s", Path(settings.directory_file).name)
+    return database
+
+
+def make_service(settings: Settings, database: Database, clock: Clock = utc_now) -> ChallengeService:
+    directories = DirectoryStore(database)
+
+    async def load_directory() -> Directory:
+        return await directories.load()
+
+    return ChallengeService(
+        load_policies(settings), ChallengeRepository(database), load_directory, clock=clock
+    )
+
+
+def make_notifier(
+    settings: Settings,
+    service: ChallengeService,
+    database: Database,
+    adapter: ProactiveAdapter,
+    worker_id: str,
+) -> Notifier:
+    """Teams first (through `adapter`), email for mailboxes and people Teams cannot reach."""
+    mail = MailSettings.from_settings(settings)
+    return Notifier(
+        service,
+        Outbox(database),
+        teams=TeamsChannel(adapter, ConversationStore(database), settings.app_id),
+        mailer=Mailer(mail) if mail is not None else None,
+        worker_id=worker_id,
+    )
+
+
+def worker_name(kind: str) -> str:
+    return f"{kind}-{socket.gethostname()}-{os.getpid()}"
+
+
+def conversation_recorder(store: ConversationStore) -> Callable[[TurnContext], Awaitable[None]]:
+    """Keeps each conversation's reference, so deadlines can reach people later without them writing first."""
+
+    async def remember(turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        conversation = activity.conversation
+        if conversation is None or not conversation.id or not activity.service_url:
+            return
+        sender = activity.from_property
+        personal = conversation.conversation_type in (None, "personal")
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        tenant = channel_data.get("tenant") if isinstance(channel_data.get("tenant"), dict) else {}
+        await store.save(
+            reference_of(activity),
+            conversation_id=conversation.id,
+            user_aad_object_id=sender.aad_object_id if sender and personal else None,
+            tenant_id=tenant.get("id") or conversation.tenant_id,
+            service_url=activity.service_url,
+            conversation_type=conversation.conversation_type or "personal",
+        )
+
+    return remember
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    """Everything the served bot needs; the deadline clock starts and stops with the aiohttp app."""
+    database = await open_database(settings)
+    service = make_service(settings, database)
+    conversations = ConversationStore(database)
+    bot = ChallengeBot(service, ConversationState(SqlStorage(database)), conversation_recorder(conversations))
+
+    async def deadline_clock(app: web.Application) -> AsyncIterator[None]:
+        notifier = make_notifier(settings, service, database, app[ADAPTER_KEY], worker_name("bot"))
+        scheduler = Scheduler(service, notifier, worker_id=notifier.worker_id)
+
+        async def wake(_decision: object) -> None:
+            scheduler.wake()
+
+        service.on_commit = wake
+        async for _ in scheduler.cleanup_ctx(app):
+            yield
+
+    async def close_database(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    return Runtime(
+        bot=bot,
+        ready_check=database.ping,
+        service=service,
+        database=database,
+        conversations=conversations,
+        cleanup_ctx=[close_database, deadline_clock],
+    )
+
+
+async def tick(settings: Settings, now: datetime | None = None) -> TickReport:
+    """One pass of the deadline clock at `now` against the configured database (`challenge-bot tick`)."""
+    at = now or datetime.now(UTC)
+    database = await open_database(replace(settings, directory_file=None))
+    adapter = build_adapter(settings)
+    try:
+        service = make_service(settings, database, clock=lambda: at)
+        notifier = make_notifier(settings, service, database, adapter, worker_name("tick"))
+        return await Scheduler(service, notifier, worker_id=notifier.worker_id).run_once(at)
+    finally:
+        auth = adapter.bot_framework_authentication
+        if isinstance(auth, CachingBotFrameworkAuthentication):
+            await auth.aclose()
+        await database.dispose()

@@ -1,0 +1,87 @@
+"""Turning a pressed button and its inputs into the engine's action.
+
+Card data is the person's input, never proof of who they are or what they may do: it only names the
+challenge, the version the card showed and what was typed. Bad or forged input is refused with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from cards import verbs
+from dialogs.replies import CardAction
+from process.challenge import (
+    Action,
+    AgreeTimescale,
+    Close,
+    ConfirmOutcome,
+    Escalate,
+    HandOver,
+    ProposeOutcome,
+    RecordMeeting,
+    Refused,
+    Respond,
+    Withdraw,
+)
+from process.policy import Policy, Role
+
+
+def _working_days(raw: object) -> int:
+    text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+    try:
+        number = float(text)
+    except ValueError:
+        raise Refused("Give the timescale as a number of working days.", "invalid") from None
+    if not number.is_integer():
+        raise Refused("Give the timescale as a whole number of working days.", "invalid")
+    return int(number)
+
+
+def _date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise Refused("Give the meeting date as a date, e.g. 2026-11-23.", "invalid") from None
+
+
+def _role(raw: str) -> Role:
+    try:
+        return Role(raw)
+    except ValueError:
+        raise Refused("Choose which of your parts in the challenge to hand over.", "invalid") from None
+
+
+def _escalate(action: CardAction, policy: Policy, stage: int) -> Escalate:
+    target = policy.stages[stage] if stage < len(policy.stages) else None
+    fields = {f.id: action.text(f.id) for f in target.entry_fields} if target else {}
+    return Escalate(action.text("reason"), {k: v for k, v in fields.items() if v.strip()})
+
+
+BUILDERS: dict[str, Callable[[CardAction, Policy, int], Action]] = {
+    verbs.RESPOND: lambda a, p, s: Respond(a.text("text")),
+    verbs.PROPOSE: lambda a, p, s: ProposeOutcome(a.text("text")),
+    verbs.CONFIRM: lambda a, p, s: ConfirmOutcome(),
+    verbs.ESCALATE: _escalate,
+    verbs.TIMESCALE: lambda a, p, s: AgreeTimescale(
+        _working_days(a.data.get("working_days")), a.text("note")
+    ),
+    verbs.MEETING: lambda a, p, s: RecordMeeting(
+        _date(a.text("held_on")),
+        a.text("attendees"),
+        a.text("key_points"),
+        a.text("actions_agreed"),
+        a.text("timescales"),
+    ),
+    verbs.WITHDRAW: lambda a, p, s: Withdraw(a.text("reason")),
+    verbs.HAND_OVER: lambda a, p, s: HandOver(_role(a.text("role")), a.text("to_person_id"), a.text("note")),
+    verbs.CLOSE: lambda a, p, s: Close(a.text("outcome")),
+}
+
+
+def action_from(card_action: CardAction, policy: Policy, stage: int) -> Action:
+    """The engine action a challenge button asks for; `Refused` when the inputs cannot make one."""
+    builder = BUILDERS.get(card_action.verb)
+    if builder is None:
+        raise Refused("That button is not one this bot knows. Type help to see what it can do.", "invalid")
+    return builder(card_action, policy, stage)

@@ -1,0 +1,167 @@
+"""The application service: one place where a person's action meets the engine and the database.
+
+Every path that changes a challenge (a card action, the raising dialog, the deadline clock) goes through here,
+so each change is checked by the engine and stored with its events and notifications in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from uuid import uuid4
+
+from process.calendar import WorkingCalendar
+from process.challenge import Action, AuditEvent, Challenge, Decision, RaiseRequest, Refused
+from process.directory import Directory, Person
+from process.engine import Engine, calendar_for
+from process.policy import Policy
+from storage.challenges import ChallengeRepository
+from storage.errors import ConflictError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What became of one action: applied, refused by the procedure, or stale (the card was out of date)."""
+
+    outcome: Literal["applied", "refused", "stale", "missing"]
+    challenge: Challenge | None
+    decision: Decision | None = None
+    notice: str | None = None
+
+
+class ChallengeService:
+    """Raises challenges and applies actions for the partnerships this deployment serves."""
+
+    def __init__(
+        self,
+        policies: Sequence[Policy],
+        repository: ChallengeRepository,
+        load_directory: Callable[[], Awaitable[Directory]],
+        clock: Clock = utc_now,
+        on_commit: Callable[[Decision], Awaitable[None]] | None = None,
+    ) -> None:
+        self.policies: Mapping[str, Policy] = {p.id: p for p in policies}
+        self.repository = repository
+        self._load_directory = load_directory
+        self._directory: Directory | None = None
+        self.clock = clock
+        self.on_commit = on_commit
+        self._calendars = {p.id: calendar_for(p) for p in policies}
+
+    # ----- lookups ----------------------------------------------------------------------------------------
+
+    async def directory(self) -> Directory:
+        """The directory snapshot; loaded once and kept until `reload_directory`."""
+        if self._directory is None:
+            self._directory = await self._load_directory()
+        return self._directory
+
+    async def reload_directory(self) -> Directory:
+        self._directory = None
+        return await self.directory()
+
+    def policy(self, policy_id: str) -> Policy:
+        return self.policies[policy_id]
+
+    def calendar(self, policy_id: str) -> WorkingCalendar:
+        return self._calendars[policy_id]
+
+    async def engine(self, policy_id: str) -> Engine:
+        return Engine(self.policies[policy_id], await self.directory(), self._calendars[policy_id])
+
+    async def person_for(self, aad_object_id: str | None) -> Person | None:
+        """The directory person signed in to Teams as `aad_object_id`."""
+        if not aad_object_id:
+            return None
+        return (await self.directory()).person_by_aad(aad_object_id)
+
+    async def find(self, reference_or_id: str) -> Challenge | None:
+        key = reference_or_id.strip()
+        if not key or len(key) > 64:
+            return None
+        found = await self.repository.get_by_reference(key)
+        return found if found is not None else await self.repository.get(key)
+
+    async def mine(self, person_id: str) -> list[Challenge]:
+        return [c for c in await self.repository.list_for_person(person_id) if c.policy_id in self.policies]
+
+    async def events(self, challenge_id: str) -> list[AuditEvent]:
+        return await self.repository.audit_events(challenge_id)
+
+    # ----- changes ----------------------------------------------------------------------------------------
+
+    async def raise_challenge(self, person_id: str, policy_id: str, request: RaiseRequest) -> Decision:
+        """Store a new challenge; `Refused` (nothing stored) when the form or the raiser is not allowed."""
+        policy = self.policies.get(policy_id)
+        if policy is None:
+            raise Refused("Choose one of the partnerships' procedures.", "invalid")
+        engine = await self.engine(policy_id)
+        now = self.clock()
+        challenge_id = str(uuid4())
+        year = engine.calendar.local_date(now).year
+
+        def build(reference: str) -> Decision:
+            return engine.raise_challenge(
+                request, person_id, now, challenge_id=challenge_id, reference=reference
+            )
+
+        decision = await self.repository.create(policy.reference_prefix, year, build)
+        log.info("challenge %s raised (%s, stage %s)", challenge_id, policy_id, decision.challenge.stage)
+        await self._committed(decision)
+        return decision
+
+    async def act(
+        self, challenge_id: str, expected_version: int | None, action: Action, actor_id: str
+    ) -> ActionResult:
+        """Apply `action` if the card that asked for it showed the current version; never applies twice."""
+        challenge = await self.repository.get(challenge_id)
+        if challenge is None or challenge.policy_id not in self.policies:
+            return ActionResult("missing", None, notice="That challenge no longer exists here.")
+        if expected_version is not None and expected_version != challenge.version:
+            return ActionResult(
+                "stale",
+                challenge,
+                notice="This card was out of date, so nothing was changed. Here is the current card.",
+            )
+        engine = await self.engine(challenge.policy_id)
+        try:
+            decision = engine.apply(challenge, action, actor_id, self.clock())
+        except Refused as refused:
+            return ActionResult("refused", challenge, notice=refused.reason)
+        try:
+            await self.repository.save(decision, challenge.version)
+        except ConflictError:
+            current = await self.repository.get(challenge_id)
+            return ActionResult(
+                "stale",
+                current,
+                notice="Someone else updated this challenge just now, so nothing was changed.",
+            )
+        log.info(
+            "challenge %s: %s by %s",
+            challenge_id,
+            type(action).__name__,
+            "clock" if actor_id == "system" else "party",
+        )
+        await self._committed(decision)
+        return ActionResult("applied", decision.challenge, decision)
+
+    async def _committed(self, decision: Decision) -> None:
+        if self.on_commit is not None and decision.notifications:
+            try:
+                await self.on_commit(decision)
+            except Exception:  # delivery is retried from the outbox; the change itself is already safe
+                log.exception(
+                    "challenge %s: delivery after commit failed; the outbox keeps it", decision.challenge.id
+                )

@@ -1,0 +1,256 @@
+"""Raising, answering, escalating and resolving a challenge in Teams, in process, for both procedures.
+
+Each person talks through their own botbuilder TestAdapter. Alex Wilber (IRO), Megan Bowen (health visitor)
+and the rest are the demo directory's invented people.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.wiring import Runtime
+from cards import verbs as v
+from tests.cardcheck import assert_valid_card
+from tests.teams.harness import Person, texts, verbs
+
+ALEX = "00000000-0000-0000-0000-0000000000020"
+MEGAN = "00000000-0000-0000-0000-0000000000021"
+ADELE = "00000000-0000-0000-0000-0000000000022"
+STRANGER = "99999999-0000-0000-0000-000000000099"
+
+CHILD = {"child_name": "Robin Inventedchild", "date_of_birth": "2018-05-02", "agency_reference": "INV-778"}
+
+
+def alex(runtime: Runtime, **kw: Any) -> Person:
+    return Person(runtime.bot, "Alex Wilber", ALEX, **kw)
+
+
+def megan(runtime: Runtime, **kw: Any) -> Person:
+    return Person(runtime.bot, "Megan Bowen", MEGAN, **kw)
+
+
+async def raise_durham(person: Person) -> dict[str, Any]:
+    """Alex walks Durham's form; returns the challenge card he ends on."""
+    card = (await person.say("raise"))[0]
+    card = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
+    card = await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
+    card = await person.press(
+        v.RAISE_NEXT, {"step": "challenged"}, challenged_agency_id="health_visiting", challenged_person_id="megan"
+    )
+    card = await person.press(
+        v.RAISE_NEXT,
+        {"step": "issue"},
+        issue_category="lack_of_report",
+        concern="No health report was sent to the review conference.",
+        desired_outcome="A report shared with the family before the next review.",
+    )
+    assert v.RAISE_CONFIRM in verbs(card)
+    return await person.press(v.RAISE_CONFIRM, {"step": "review"})
+
+
+async def test_install_sends_the_welcome_card_with_the_immediate_risk_route(runtime: Runtime) -> None:
+    cards = await alex(runtime).install()
+    assert len(cards) == 1
+    assert_valid_card(cards[0])
+    words = texts(cards[0])
+    assert "immediate risk" in words and "EHASH" in words and "complaints" in words
+    assert v.RAISE_START in verbs(cards[0])
+    assert await runtime.conversations.for_user(ALEX) is not None
+
+
+async def test_help_and_unknown_commands_get_the_command_list(runtime: Runtime) -> None:
+    person = alex(runtime)
+    help_card = await person.say_card("help")
+    assert "my challenges" in texts(help_card)
+    unknown = await person.say_card("please frobnicate")
+    assert "frobnicate" in texts(unknown) and "my challenges" in texts(unknown)
+    huge = await person.say_card("x" * 5000)
+    assert "my challenges" in texts(huge)
+
+
+async def test_durham_raise_walks_the_form_and_tells_the_professional(runtime: Runtime) -> None:
+    person = alex(runtime)
+    card = await raise_durham(person)
+    assert_valid_card(card)
+    assert "DUR-2026-0001" in texts(card)
+    assert "Robin Inventedchild" in texts(card)  # a party's own 1:1 card
+    stored = await runtime.service.find("DUR-2026-0001")
+    assert stored is not None and stored.stage == 1
+    assert stored.parties["challenged_professional"].person_id == "megan"  # type: ignore[index]
+
+
+async def test_raise_step_errors_are_shown_by_the_input_and_the_input_is_kept(runtime: Runtime) -> None:
+    person = alex(runtime)
+    await person.say("raise")
+    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
+    card = await person.press(v.RAISE_NEXT, {"step": "child"}, child_name="", date_of_birth="2099-01-01",
+                              agency_reference="KEPT-1")
+    assert_valid_card(card)
+    words = texts(card)
+    assert "KEPT-1" in words and "future" in words.lower()
+    back = await person.press(v.RAISE_BACK, {"step": "child"})
+    assert "durham" in str(back).lower()
+
+
+async def test_raise_can_be_cancelled_by_button_or_by_typing(runtime: Runtime) -> None:
+    person = alex(runtime)
+    await person.say("raise")
+    cancelled = await person.press(v.RAISE_CANCEL, {"step": "process"})
+    assert "not raised" in texts(cancelled).lower()
+    await person.say("raise")
+    typed = await person.say_card("cancel")
+    assert "not raised" in texts(typed).lower()
+    late = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
+    assert "raise" in texts(late).lower()
+    assert await runtime.service.find("DUR-2026-0001") is None
+
+
+async def test_raise_in_a_group_chat_is_refused_to_keep_child_data_out(runtime: Runtime) -> None:
+    group = alex(runtime, conversation_id="19:group@thread.v2", conversation_type="groupChat")
+    card = await group.say_card("raise")
+    assert "1:1" in texts(card)
+
+
+async def test_stranger_not_in_the_directory_cannot_raise(runtime: Runtime) -> None:
+    card = await Person(runtime.bot, "Unknown Person", STRANGER).say_card("raise")
+    assert "directory" in texts(card)
+
+
+async def test_megan_responds_from_her_card_and_the_card_updates_in_place(runtime: Runtime) -> None:
+    await raise_durham(alex(runtime))
+    her = megan(runtime)
+    listing = await her.say_card("my challenges")
+    assert_valid_card(listing)
+    assert "DUR-2026-0001" in texts(listing)
+    card = await her.press(v.SHOW, {"reference": "DUR-2026-0001"})
+    assert v.RESPOND in verbs(card)
+    updated = await her.press_on(card, v.RESPOND, text="The report was sent this morning.")
+    assert_valid_card(updated)
+    assert "The report was sent this morning." in texts(updated)
+    stored = await runtime.service.find("DUR-2026-0001")
+    assert stored is not None and stored.version == 2 and stored.awaiting is not None
+    assert stored.awaiting.value == "raiser_side"
+
+
+async def test_a_replayed_stale_card_gets_the_current_card_and_changes_nothing(runtime: Runtime) -> None:
+    await raise_durham(alex(runtime))
+    her = megan(runtime)
+    card = await her.press(v.SHOW, {"reference": "DUR-2026-0001"})
+    await her.press_on(card, v.RESPOND, text="First answer.")
+    replay = await her.press_on(card, v.RESPOND, text="Second answer from an old card.")
+    assert "out of date" in texts(replay)
+    stored = await runtime.service.find("DUR-2026-0001")
+    assert stored is not None and stored.version == 2
+    assert [e.text for e in stored.entries] == ["First answer."]
+
+
+async def test_an_action_forged_for_someone_elses_part_is_refused(runtime: Runtime) -> None:
+    await raise_durham(alex(runtime))
+    stored = await runtime.service.find("DUR-2026-0001")
+    assert stored is not None
+    # Adele is Megan's line manager: a party, but stage 1 is Megan's to answer.
+    adele = Person(runtime.bot, "Adele Vance", ADELE)
+    forged = {"challengeId": stored.id, "version": stored.version}
+    card = await adele.press(v.RESPOND, forged, text="Answering for Megan.")
+    assert "Only the professional challenged can respond" in texts(card)
+    stranger = Person(runtime.bot, "Unknown Person", STRANGER)
+    card = await stranger.press(v.WITHDRAW, forged, reason="Forged.")
+    assert "directory" in texts(card)
+    after = await runtime.service.find("DUR-2026-0001")
+    assert after is not None and after.version == stored.version and after.entries == ()
+
+
+async def test_escalation_then_agreed_outcome_confirmed_by_both_sides(runtime: Runtime) -> None:
+    raiser = alex(runtime)
+    card = await raise_durham(raiser)
+    card = await raiser.press_on(card, v.ESCALATE, reason="No response within 1 working day.")
+    assert "Stage 2" in texts(card)
+    adele = Person(runtime.bot, "Adele Vance", ADELE)
+    her_card = await adele.press(v.SHOW, {"reference": "DUR-2026-0001"})
+    her_card = await adele.press_on(her_card, v.PROPOSE, text="Report to the family by Friday.")
+    card = await raiser.press(v.SHOW, {"reference": "DUR-2026-0001"})
+    assert v.CONFIRM in verbs(card)
+    done = await raiser.press_on(card, v.CONFIRM)
+    assert_valid_card(done)
+    stored = await runtime.service.find("DUR-2026-0001")
+    assert stored is not None and stored.status.value == "resolved"
+    assert stored.agreed_outcome == "Report to the family by Friday."
+
+
+async def test_durham_timescale_cannot_be_changed_from_a_forged_button(runtime: Runtime) -> None:
+    card = await raise_durham(alex(runtime))
+    assert v.TIMESCALE not in verbs(card)
+    stored = await runtime.service.find("DUR-2026-0001")
+    assert stored is not None
+    refused = await alex(runtime).press(
+        v.TIMESCALE, {"challengeId": stored.id, "version": stored.version}, working_days="9"
+    )
+    assert "fixes stage 1" in texts(refused)
+
+
+async def test_group_chat_shows_a_reference_level_summary_without_child_data(runtime: Runtime) -> None:
+    await raise_durham(alex(runtime))
+    group = alex(runtime, conversation_id="19:group@thread.v2", conversation_type="groupChat")
+    card = await group.say_card("show DUR-2026-0001")
+    assert_valid_card(card)
+    words = texts(card)
+    assert "DUR-2026-0001" in words
+    for secret in CHILD.values():
+        assert secret not in str(card)
+
+
+async def test_someone_not_involved_cannot_open_the_challenge_in_their_chat(runtime: Runtime) -> None:
+    await raise_durham(alex(runtime))
+    patti_is_a_party = Person(runtime.bot, "Patti Fernandez", "00000000-0000-0000-0000-0000000000024")
+    assert "DUR-2026-0001" in texts(await patti_is_a_party.say_card("show DUR-2026-0001"))
+    card = await Person(runtime.bot, "Unknown Person", STRANGER).say_card("show DUR-2026-0001")
+    assert "Robin" not in str(card)
+    missing = await alex(runtime).say_card("show DUR-2026-9999")
+    assert "no challenge with that reference" in texts(missing)
+
+
+async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime: Runtime) -> None:
+    person = alex(runtime)
+    await person.say("raise")
+    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
+    await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
+    await person.press(
+        v.RAISE_NEXT, {"step": "challenged"}, challenged_agency_id="rochdale_school", challenged_person_id="omar"
+    )
+    await person.press(
+        v.RAISE_NEXT,
+        {"step": "issue"},
+        issue_category="procedures_not_applied",
+        concern="The school has not referred a disclosure.",
+        desired_outcome="A referral to EHASH today.",
+    )
+    card = await person.press(v.RAISE_NEXT, {"step": "urgency"}, urgent="true", start_stage="3", informal_evidence="")
+    assert_valid_card(card)
+    assert "evidence" in texts(card).lower()
+    card = await person.press(
+        v.RAISE_NEXT, {"step": "urgency"}, urgent="true", start_stage="3", informal_evidence="Phoned the DSL twice."
+    )
+    card = await person.press(v.RAISE_CONFIRM, {"step": "review"})
+    assert "RBS-2026-0001" in texts(card)
+    stored = await runtime.service.find("RBS-2026-0001")
+    assert stored is not None and stored.stage == 3 and stored.urgent
+
+
+async def test_rochdale_raiser_agrees_a_timescale_within_the_cap(runtime: Runtime) -> None:
+    person = alex(runtime)
+    await person.say("raise")
+    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
+    await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
+    await person.press(
+        v.RAISE_NEXT, {"step": "challenged"}, challenged_agency_id="rochdale_school", challenged_person_id="omar"
+    )
+    await person.press(
+        v.RAISE_NEXT, {"step": "issue"}, issue_category="other", concern="Concern.", desired_outcome="Outcome."
+    )
+    await person.press(v.RAISE_NEXT, {"step": "urgency"}, urgent="false", start_stage="1", informal_evidence="")
+    card = await person.press(v.RAISE_CONFIRM, {"step": "review"})
+    assert v.TIMESCALE in verbs(card)
+    refused = await person.press_on(card, v.TIMESCALE, working_days="11")
+    assert "may not exceed 10 working days" in texts(refused)
+    agreed = await person.press_on(refused, v.TIMESCALE, working_days="3", note="Agreed by phone.")
+    assert "Thu 26 Nov 2026" in texts(agreed)

@@ -24,7 +24,10 @@ pytestmark = pytest.mark.e2e
 
 WELCOME_HEADING = "Professional challenge and escalation"
 HELP_HEADING = "What I can do"
-DURHAM = "Durham Safeguarding Children Partnership"
+DURHAM_PROCEDURE = (
+    "Durham Safeguarding Children Partnership: Multi-Agency Professional Challenge/Resolution Process "
+    "(Compliance Challenge)"
+)
 REFERENCE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{3,}\b")
 TIMINGS: dict[str, float] = {}
 
@@ -109,4 +112,50 @@ def test_help_lists_the_commands(timed: None, bot: BotProcess, alex: Browser) ->
         assert command in help_card.lower()
     assert failures(alex.log()) == []
     alex.screenshot("02-help")
+    assert_bot_log_clean(bot)
+
+
+def raise_step(browser: Browser, step_title: str, fields: dict[str, str | bool], shot: str) -> None:
+    """Fill one step of the raising form (the card whose heading names the step) and press Next."""
+    heading = f"Raise a challenge: {step_title}"
+    browser.wait_text(heading)
+    if fields:
+        browser.fill("Next", fields, within=heading)
+    browser.screenshot(shot)
+    browser.click("Next", within=heading)
+
+
+def test_raising_a_challenge_through_the_card_dialog(
+    timed: None, bot: BotProcess, alex: Browser, megan: Browser
+) -> None:
+    megan.wait_text(WELCOME_HEADING, timeout_s=20)
+    alex.send("raise")
+    raise_step(alex, "The procedure", {"Procedure": DURHAM_PROCEDURE}, "03-raise-1-procedure")
+    raise_step(alex, "The child", {"Family name": "Example"}, "03-raise-2-child")
+    raise_step(
+        alex,
+        "Who you are challenging",
+        {
+            "The agency you are challenging": "Health Visiting Service",
+            "The professional you are challenging": "Megan Bowen — Health Visitor, Health Visiting Service",
+        },
+        "03-raise-3-challenged",
+    )
+    raise_step(
+        alex,
+        "The issue",
+        {
+            "Identified issue": "Lack of report",
+            "The IRO's concern": "No health visiting report was shared before the review.",
+            "What we would like to see happening": "The report shared three working days before reviews.",
+        },
+        "03-raise-4-issue",
+    )
+    alex.wait_text("Confirm and raise")
+    alex.screenshot("03-raise-5-review")
+    alex.click("Confirm and raise")
+    count = alex.wait_text("DUR-", timeout_s=20)
+    assert count >= 1
+    alex.screenshot("03-raise-6-raised")
+    assert failures(alex.log()) == []
     assert_bot_log_clean(bot)

@@ -17,7 +17,9 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     """The whole bot on a fresh SQLite file with the invented demo directory, its clock stopped at NOW."""
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", directory_file=DEMO_DIRECTORY)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", directory_file=DEMO_DIRECTORY
+    )
     built = await build_runtime(settings)
     built.service.clock = lambda: NOW
     yield built

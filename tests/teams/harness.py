@@ -64,7 +64,9 @@ class Person:
             template_or_conversation=Activity(
                 channel_id="msteams",
                 service_url="https://smba.example.invalid/uk/",
-                from_property=ChannelAccount(id=f"29:{aad_object_id}", name=name, aad_object_id=aad_object_id),
+                from_property=ChannelAccount(
+                    id=f"29:{aad_object_id}", name=name, aad_object_id=aad_object_id
+                ),
                 recipient=BOT,
                 conversation=ConversationAccount(
                     id=conversation_id or f"a:personal-{aad_object_id}",
@@ -96,7 +98,9 @@ class Person:
     async def press(self, verb: str, data: dict[str, Any] | None = None, **inputs: Any) -> dict[str, Any]:
         """Press a button: Teams sends the card's data merged with the inputs; the answer is the new card."""
         value = {"action": {"type": "Action.Execute", "verb": verb, "data": {**(data or {}), **inputs}}}
-        replies = await self._turn(Activity(type=ActivityTypes.invoke, name="adaptiveCard/action", value=value))
+        replies = await self._turn(
+            Activity(type=ActivityTypes.invoke, name="adaptiveCard/action", value=value)
+        )
         responses = [a for a in replies if a.type == ActivityTypes.invoke_response]
         assert len(responses) == 1, replies
         response = responses[0].value

@@ -35,7 +35,10 @@ async def raise_durham(person: Person) -> dict[str, Any]:
     card = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
     card = await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
     card = await person.press(
-        v.RAISE_NEXT, {"step": "challenged"}, challenged_agency_id="health_visiting", challenged_person_id="megan"
+        v.RAISE_NEXT,
+        {"step": "challenged"},
+        challenged_agency_id="health_visiting",
+        challenged_person_id="megan",
     )
     card = await person.press(
         v.RAISE_NEXT,
@@ -83,8 +86,9 @@ async def test_raise_step_errors_are_shown_by_the_input_and_the_input_is_kept(ru
     person = alex(runtime)
     await person.say("raise")
     await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
-    card = await person.press(v.RAISE_NEXT, {"step": "child"}, child_name="", date_of_birth="2099-01-01",
-                              agency_reference="KEPT-1")
+    card = await person.press(
+        v.RAISE_NEXT, {"step": "child"}, child_name="", date_of_birth="2099-01-01", agency_reference="KEPT-1"
+    )
     assert_valid_card(card)
     words = texts(card)
     assert "KEPT-1" in words and "future" in words.lower()
@@ -215,7 +219,10 @@ async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime:
     await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
     await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
     await person.press(
-        v.RAISE_NEXT, {"step": "challenged"}, challenged_agency_id="rochdale_school", challenged_person_id="omar"
+        v.RAISE_NEXT,
+        {"step": "challenged"},
+        challenged_agency_id="rochdale_school",
+        challenged_person_id="omar",
     )
     await person.press(
         v.RAISE_NEXT,
@@ -224,11 +231,17 @@ async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime:
         concern="The school has not referred a disclosure.",
         desired_outcome="A referral to EHASH today.",
     )
-    card = await person.press(v.RAISE_NEXT, {"step": "urgency"}, urgent="true", start_stage="3", informal_evidence="")
+    card = await person.press(
+        v.RAISE_NEXT, {"step": "urgency"}, urgent="true", start_stage="3", informal_evidence=""
+    )
     assert_valid_card(card)
     assert "evidence" in texts(card).lower()
     card = await person.press(
-        v.RAISE_NEXT, {"step": "urgency"}, urgent="true", start_stage="3", informal_evidence="Phoned the DSL twice."
+        v.RAISE_NEXT,
+        {"step": "urgency"},
+        urgent="true",
+        start_stage="3",
+        informal_evidence="Phoned the DSL twice.",
     )
     card = await person.press(v.RAISE_CONFIRM, {"step": "review"})
     assert "RBS-2026-0001" in texts(card)
@@ -242,12 +255,21 @@ async def test_rochdale_raiser_agrees_a_timescale_within_the_cap(runtime: Runtim
     await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
     await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
     await person.press(
-        v.RAISE_NEXT, {"step": "challenged"}, challenged_agency_id="rochdale_school", challenged_person_id="omar"
+        v.RAISE_NEXT,
+        {"step": "challenged"},
+        challenged_agency_id="rochdale_school",
+        challenged_person_id="omar",
     )
     await person.press(
-        v.RAISE_NEXT, {"step": "issue"}, issue_category="other", concern="Concern.", desired_outcome="Outcome."
+        v.RAISE_NEXT,
+        {"step": "issue"},
+        issue_category="other",
+        concern="Concern.",
+        desired_outcome="Outcome.",
     )
-    await person.press(v.RAISE_NEXT, {"step": "urgency"}, urgent="false", start_stage="1", informal_evidence="")
+    await person.press(
+        v.RAISE_NEXT, {"step": "urgency"}, urgent="false", start_stage="1", informal_evidence=""
+    )
     card = await person.press(v.RAISE_CONFIRM, {"step": "review"})
     assert v.TIMESCALE in verbs(card)
     refused = await person.press_on(card, v.TIMESCALE, working_days="11")

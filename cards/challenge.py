@@ -8,7 +8,9 @@ shoulder names no child.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -74,11 +76,30 @@ _SECONDARY = (
     ActionKind.CLOSE,
 )
 
-#: What a person wrote at an earlier stage is shortened to this many characters, to keep the card within the
-#: size Teams accepts; the current stage's writing is shown whole.
-EARLIER_TEXT_LIMIT = 1000
-#: The most recent history lines shown.
-HISTORY_LIMIT = 40
+#: Most characters of card JSON a party card may take. Teams refuses a message over about 100 KB counted
+#: in UTF-16 (two bytes a character) and advises staying within 80 KB, so a card keeps within 38,000.
+CARD_BUDGET = 38_000
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """How much of each long text a party card shows; None shows it whole."""
+
+    earlier: int | None
+    current: int | None
+    case: int | None
+    history: int
+
+
+#: Tried in turn until the card fits the budget: long writing at earlier stages goes first, then the
+#: current stage's, and only then the concern itself.
+_LEVELS = (
+    _Limits(earlier=1000, current=None, case=None, history=40),
+    _Limits(earlier=300, current=1500, case=None, history=30),
+    _Limits(earlier=120, current=500, case=1500, history=20),
+    _Limits(earlier=80, current=200, case=600, history=10),
+)
+SHORTENED_NOTE = "Some long texts are shortened here so that the card fits in Teams."
 
 _ENTRY_TITLES = {
     "proposed_outcome": "Proposed agreed outcome",
@@ -137,14 +158,6 @@ def challenge_card(
         )
         return card(body)
 
-    view = _PartyView(challenge, policy, directory, calendar, now, viewer_id)
-    body += view.details()
-    body += _history(view, events)
-    sets = [
-        _actions(view, [k for k in group if k in allowed], next_contacts, colleagues)
-        for group in (_PRIMARY, _SECONDARY)
-    ]
-    body += [action_set(actions) for actions in sets if actions]
     refresh: dict[str, Any] = {
         "action": {
             "type": "Action.Execute",
@@ -154,7 +167,21 @@ def challenge_card(
     }
     if user_ids:
         refresh["userIds"] = list(user_ids)
-    return card(body, refresh=refresh)
+    built: Card = {}
+    for level, limits in enumerate(_LEVELS):
+        view = _PartyView(challenge, policy, directory, calendar, now, viewer_id, limits)
+        details = view.details() + _history(view, events)
+        if level:
+            details.append(text(SHORTENED_NOTE, subtle=True))
+        sets = [
+            _actions(view, [k for k in group if k in allowed], next_contacts, colleagues)
+            for group in (_PRIMARY, _SECONDARY)
+        ]
+        actions = [action_set(a) for a in sets if a]
+        built = card([*body, *details, *actions], refresh=refresh)
+        if len(json.dumps(built, ensure_ascii=False)) <= CARD_BUDGET:
+            break
+    return built
 
 
 def _data(challenge: Challenge) -> dict[str, Any]:
@@ -202,8 +229,10 @@ class _PartyView:
         calendar: WorkingCalendar,
         now: datetime,
         viewer_id: str | None,
+        limits: _Limits,
     ) -> None:
         self.challenge = challenge
+        self.limits = limits
         self.policy = policy
         self.directory = directory
         self.calendar = calendar
@@ -236,6 +265,12 @@ class _PartyView:
         out += self._written()
         out += self._meetings()
         return out
+
+    def _labelled(self, label: str, value: str) -> list[Element]:
+        return [
+            text(plain(label), weight="Bolder", spacing="Small"),
+            text(plain(_cut(value, self.limits.case)), spacing="None"),
+        ]
 
     def _outcome(self) -> list[Element]:
         c = self.challenge
@@ -300,14 +335,14 @@ class _PartyView:
                     ("Urgent", "Yes" if c.urgent else "No"),
                 ]
             ),
-            *_labelled(self.wording.concern_label, c.concern),
-            *_labelled(self.wording.desired_outcome_label, c.desired_outcome),
+            *self._labelled(self.wording.concern_label, c.concern),
+            *self._labelled(self.wording.desired_outcome_label, c.desired_outcome),
         ]
         if c.informal_evidence:
-            out += _labelled(informal_evidence_label(self.policy), c.informal_evidence)
+            out += self._labelled(informal_evidence_label(self.policy), c.informal_evidence)
         labels = {f.id: f.label for s in self.policy.stages for f in s.entry_fields}
         for field_id, value in c.fields.items():
-            out += _labelled(labels.get(field_id, field_id.replace("_", " ").capitalize()), value)
+            out += self._labelled(labels.get(field_id, field_id.replace("_", " ").capitalize()), value)
         return out
 
     def _people(self) -> list[Element]:
@@ -327,8 +362,6 @@ class _PartyView:
         for record in self.challenge.stages:
             out.append(text(plain(stage_title(self.policy, record.number)), weight="Bolder", spacing="Small"))
             out.append(text(plain(self._stage_line(record)), spacing="None"))
-            if record.reason and record.outcome == "escalated":
-                out.append(text(plain(f"Reason: {record.reason}"), spacing="None", subtle=True))
         return out
 
     def _stage_line(self, record: StageRecord) -> str:
@@ -350,7 +383,7 @@ class _PartyView:
         out: list[Element] = [section("What has been written")]
         for entry in self.challenge.entries:
             current = entry.stage == self.challenge.stage
-            body = entry.text if current else shorten(entry.text, EARLIER_TEXT_LIMIT)
+            body = _cut(entry.text, self.limits.current if current else self.limits.earlier)
             out.append(
                 text(
                     plain(
@@ -393,8 +426,8 @@ class _PartyView:
         return out
 
 
-def _labelled(label: str, value: str) -> list[Element]:
-    return [text(plain(label), weight="Bolder", spacing="Small"), text(plain(value), spacing="None")]
+def _cut(value: str, limit: int | None) -> str:
+    return value if limit is None else shorten(value, limit)
 
 
 def _history(view: _PartyView, events: Sequence[AuditEvent]) -> list[Element]:
@@ -402,7 +435,7 @@ def _history(view: _PartyView, events: Sequence[AuditEvent]) -> list[Element]:
     if not events:
         return []
     ordered = sorted(events, key=lambda e: e.at)
-    hidden = max(len(ordered) - HISTORY_LIMIT, 0)
+    hidden = max(len(ordered) - view.limits.history, 0)
     lines = [(view.when(e.at), plain(f"{e.summary} ({view.name_of(e.actor_id)})")) for e in ordered[hidden:]]
     out = [section("History"), facts(lines)]
     if hidden:
@@ -693,21 +726,22 @@ def _hand_over(view: _PartyView, data: Mapping[str, Any], colleagues: Sequence[P
 def handable_roles(
     challenge: Challenge, directory: Directory, viewer_id: str | None
 ) -> list[tuple[Role, str]]:
-    """The parts `viewer_id` may hand over, titled: their own, and those of the people they line-manage
-    (a partnership role only by the person who holds it)."""
+    """The parts `viewer_id` may hand over, titled: their own first, then those of the people they
+    line-manage (a partnership role only by the person who holds it)."""
     if viewer_id is None:
         return []
-    out: list[tuple[Role, str]] = []
+    own: list[tuple[Role, str]] = []
+    managed: list[tuple[Role, str]] = []
     for role in Role:
         contact = challenge.parties.get(role)
         if contact is None:
             continue
         if contact.person_id == viewer_id:
-            out.append((role, f"Your part: {role_title(role)}"))
+            own.append((role, f"Your part: {role_title(role)}"))
             continue
         if role in PARTNERSHIP_ROLES:
             continue
         person = directory.person(contact.person_id)
         if person is not None and person.line_manager_id == viewer_id:
-            out.append((role, f"{person.name}'s part: {role_title(role)}"))
-    return out
+            managed.append((role, f"{person.name}'s part: {role_title(role)}"))
+    return own + managed

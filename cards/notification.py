@@ -145,8 +145,8 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
         subject = f"stage {n.stage} timescale agreed"
         happened = f"The timescale for stage {n.stage} has been agreed: it is now due {due_at}."
     elif kind is K.MEETING_RECORDED:
-        meeting = stage.meeting.name if stage.meeting else "meeting"
-        subject, happened = "meeting recorded", f"The {meeting} at stage {n.stage} has been recorded."
+        meeting = stage.meeting.name if stage.meeting else "A meeting"
+        subject, happened = "meeting recorded", f"{meeting} at stage {n.stage} has been recorded."
     elif kind is K.WITHDRAWN:
         subject, happened = "withdrawn", f"The challenge has been withdrawn at stage {n.stage}."
     elif kind is K.HANDED_OVER:

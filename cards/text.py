@@ -10,22 +10,23 @@ from __future__ import annotations
 import re
 
 # Characters that start markdown anywhere in a line: links and images ([ ] ( ) !), emphasis (* _), code (`),
-# raw HTML and autolinks (<), and the backslash itself so an escape cannot be undone by the text.
-_INLINE = re.compile(r"([\\\[\]()*_`<>#])")
-# Block markers that only count at the start of a line: lists (- + * 1.), quotes (>), headings (#).
+# raw HTML and autolinks (< >), headings (#), and the backslash itself so an escape cannot be undone by the
+# text. Control characters other than tab and newline are dropped: unseen, but they can garble what follows.
+_ESCAPES: dict[int, str | None] = {ord(c): "\\" + c for c in "\\[]()*_`<>#"}
+_ESCAPES.update({code: None for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)})
+# Block markers that only count at the start of a line: lists (- + 1.); "1)" is already escaped above.
 _LINE_START_LIST = re.compile(r"^(\s*)([-+])(?=\s|$)", re.MULTILINE)
-_LINE_START_NUMBER = re.compile(r"^(\s*\d+)([.)])(?=\s|$)", re.MULTILINE)
-
-# Control characters other than tab and newline: invisible on screen, but they can garble what follows.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_START_NUMBER = re.compile(r"^(\s*\d+)(\.)(?=\s|$)", re.MULTILINE)
 
 
 def plain(text: str) -> str:
     """`text` escaped so that it shows exactly as typed: no links, emphasis, headings, lists or HTML."""
-    cleaned = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    escaped = _INLINE.sub(r"\\\1", cleaned)
-    escaped = _LINE_START_LIST.sub(r"\1\\\2", escaped)
-    return _LINE_START_NUMBER.sub(r"\1\\\2", escaped)
+    escaped = text.replace("\r\n", "\n").replace("\r", "\n").translate(_ESCAPES)
+    if "-" in escaped or "+" in escaped:
+        escaped = _LINE_START_LIST.sub(r"\1\\\2", escaped)
+    if "." in escaped:
+        escaped = _LINE_START_NUMBER.sub(r"\1\\\2", escaped)
+    return escaped
 
 
 def shorten(text: str, limit: int) -> str:

@@ -1,0 +1,173 @@
+"""Notifications, as a Teams card and as an email, for every kind the engine sends in both procedures.
+
+They may be read on a shared screen or land in another organisation's mailbox, so none carries the child's
+details or what anyone wrote; each says what happened, what is needed by when, and how to act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from cards import verbs
+from cards.notification import notification_card, notification_text
+from process.challenge import HandOver, Notification, NotificationKind, Respond
+from process.directory import Contact
+from process.policy import Role
+from tests.cardcheck import assert_valid_card
+from tests.cards.scenarios import (
+    PRIVATE_STRINGS,
+    Walk,
+    all_states,
+    button_actions,
+    escalated_to,
+    everything,
+    raised,
+    readable,
+)
+
+STATES = dict(all_states())
+SENT = [
+    (f"{name}: {n.kind.value} to {n.recipient.name}", walk, n)
+    for name, walk in STATES.items()
+    for n in walk.last_notifications
+]
+# The shipped policies tell everyone on their final-stage list for a stronger reason first (they act or are
+# informed at that stage), so the engine never sends this kind for them; it is rendered from a made-up one.
+_FINAL = STATES["rochdale: stage 4 just started"]
+SENT.append(
+    (
+        "rochdale: final stage reached",
+        _FINAL,
+        replace(_FINAL.last_notifications[0], kind=NotificationKind.FINAL_STAGE_REACHED, action_needed=False),
+    )
+)
+
+
+def card_for(walk: Walk, n: Notification, *, can_act: bool = True) -> dict[str, object]:
+    return notification_card(
+        n,
+        challenge=walk.challenge,
+        policy=walk.policy,
+        calendar=walk.engine.calendar,
+        now=walk.now,
+        recipient_can_act=can_act,
+    )
+
+
+def email_for(walk: Walk, n: Notification) -> tuple[str, str]:
+    return notification_text(
+        n, challenge=walk.challenge, policy=walk.policy, calendar=walk.engine.calendar, now=walk.now
+    )
+
+
+def sent_to(walk: Walk, role: Role) -> Notification:
+    person = walk.by(role)
+    return next(n for n in walk.last_notifications if n.recipient.person_id == person)
+
+
+def test_the_walks_send_every_kind_of_notification() -> None:
+    assert {n.kind for _, _, n in SENT} == set(NotificationKind)
+
+
+@pytest.mark.parametrize(("name", "walk", "n"), SENT, ids=[name for name, _, _ in SENT])
+def test_every_notification_card_and_email_is_valid_and_free_of_child_data(
+    name: str, walk: Walk, n: Notification
+) -> None:
+    stage = f"Stage {n.stage} of {len(walk.policy.stages)} — {walk.policy.stage(n.stage).name}"
+    for can_act in (True, False):
+        card = card_for(walk, n, can_act=can_act)
+        assert_valid_card(card)
+        text = everything(card)
+        for private in PRIVATE_STRINGS:
+            assert private not in text, private
+        words = readable(card)
+        assert n.reference in words and stage in words
+        assert ("Please " in words) is n.action_needed
+        assert ("No action needed" in words) is not n.action_needed
+        shows = [a for a in button_actions(card) if a.get("verb") == verbs.SHOW]
+        assert len(shows) == (1 if can_act else 0)
+        for show in shows:
+            assert show["title"] == "Open the challenge"
+            assert show["data"] == {"reference": n.reference, "challengeId": n.challenge_id}
+    subject, body = email_for(walk, n)
+    for private in PRIVATE_STRINGS:
+        assert private not in subject and private not in body, private
+    assert subject.startswith(f"{n.reference}: ")
+    assert f"Stage: {stage}" in body
+    assert f"open Microsoft Teams and type: show {n.reference}" in body
+
+
+def test_durham_raise_asks_the_professional_to_respond_by_the_stage_1_deadline() -> None:
+    walk = raised("durham")
+    n = sent_to(walk, Role.CHALLENGED_PROFESSIONAL)
+    words = readable(card_for(walk, n))
+    assert "A challenge has been raised, starting at stage 1 (Informal discussion)." in words
+    assert "Please respond by Tue 24 Nov 2026, 17:00." in words
+    assert "Due: Tue 24 Nov 2026, 17:00 (1 working day left)" in words
+    subject, body = email_for(walk, n)
+    assert subject == "DUR-2026-0042: new challenge · action needed by Tue 24 Nov 2026, 17:00"
+    assert "Please respond by Tue 24 Nov 2026, 17:00." in body
+    assert "To see the challenge, open Microsoft Teams and type: show DUR-2026-0042" in body
+
+
+def test_durham_qrt_business_manager_is_copied_in_with_no_action_needed() -> None:
+    walk = raised("durham")
+    n = sent_to(walk, Role.QRT_BUSINESS_MANAGER)
+    assert n.kind is NotificationKind.COPIED_IN
+    words = readable(card_for(walk, n, can_act=False))
+    assert "No action needed: you are copied in as Business Manager for QRT." in words
+    assert not button_actions(card_for(walk, n, can_act=False))
+
+
+def test_line_manager_response_asks_the_raiser_to_agree_the_outcome_or_escalate() -> None:
+    walk = escalated_to("durham", 2)
+    walk = walk.then(Respond("Will do."), walk.by(Role.CHALLENGED_LINE_MANAGER))
+    n = sent_to(walk, Role.RAISER)
+    words = readable(card_for(walk, n))
+    assert "The Line Manager's response has been recorded at stage 2." in words
+    assert "Please read the response, then agree the outcome or escalate by Thu 26 Nov 2026, 17:00." in words
+
+
+def test_rochdale_missed_timescale_asks_the_raiser_to_decide_on_stage_2() -> None:
+    walk = STATES["rochdale: stage 1 deadline passed"]
+    n = sent_to(walk, Role.RAISER)
+    assert n.kind is NotificationKind.ESCALATION_DECISION_NEEDED
+    words = readable(card_for(walk, n))
+    assert (
+        "The agreed timescale for stage 1 (Practitioner to Practitioner) passed at Mon 7 Dec 2026, 17:00."
+        in words
+    )
+    assert (
+        "Please decide what happens next: escalate to stage 2 (Line Manager to Line Manager), agree a new "
+        "timescale, or agree the outcome." in words
+    )
+
+
+def test_a_mailbox_is_told_who_to_contact_since_it_cannot_act_in_teams() -> None:
+    walk = escalated_to("durham", 3)
+    n = replace(
+        sent_to(walk, Role.CHALLENGED_SAFEGUARDING_LEAD),
+        recipient=Contact(name="Health Safeguarding Team", email="health.safeguarding@example.org"),
+    )
+    _, body = email_for(walk, n)
+    assert "This address is not set up to act in Microsoft Teams." in body
+    assert "Riley Raiser (raiser@durham.example)" in body
+    assert "quoting DUR-2026-0042" in body
+
+
+def test_handing_over_tells_the_new_holder_and_the_old_one_differently() -> None:
+    walk = raised("durham")
+    walk = walk.then(
+        HandOver(Role.CHALLENGED_PROFESSIONAL, "durham_challenged_colleague"),
+        walk.by(Role.CHALLENGED_LINE_MANAGER),
+    )
+    new = next(n for n in walk.last_notifications if n.recipient.person_id == "durham_challenged_colleague")
+    old = next(n for n in walk.last_notifications if n.recipient.person_id == "durham_challenged")
+    assert "has been handed over to you" in readable(card_for(walk, new))
+    assert "Please respond by Tue 24 Nov 2026, 17:00." in readable(card_for(walk, new))
+    assert "Your part as Professional challenged in this challenge has been handed over." in readable(
+        card_for(walk, old)
+    )
+    assert "No action needed" in readable(card_for(walk, old))

@@ -159,3 +159,14 @@ def test_raising_a_challenge_through_the_card_dialog(
     alex.screenshot("03-raise-6-raised")
     assert failures(alex.log()) == []
     assert_bot_log_clean(bot)
+
+
+def test_the_challenged_professional_is_told_in_her_own_teams(
+    timed: None, bot: BotProcess, alex: Browser, megan: Browser
+) -> None:
+    megan.wait_text("DUR-", timeout_s=30)
+    megan.screenshot("04-megan-told")
+    told = [c for c in megan.cards() if "DUR-" in c]
+    assert told, megan.cards()
+    assert failures(megan.log()) == []
+    assert_bot_log_clean(bot)

@@ -48,7 +48,7 @@ def command_of(text: str | None) -> tuple[str, str]:
     return "", words
 
 
-class ChallengeBot(ActivityHandler):
+class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no type hints
     """Routes each Teams activity to the command, dialog or card action it is for."""
 
     def __init__(
@@ -234,10 +234,10 @@ class ChallengeBot(ActivityHandler):
             )
             return
         if action.version is None:
-            notice = "That card did not say which version it showed, so nothing was changed."
+            unversioned = "That card did not say which version it showed, so nothing was changed."
             await show_card(
                 turn_context,
-                await challenge_view(self.service, challenge, person, audience=audience, notice=notice),
+                await challenge_view(self.service, challenge, person, audience=audience, notice=unversioned),
             )
             return
         try:
@@ -250,7 +250,7 @@ class ChallengeBot(ActivityHandler):
             return
         result = await self.service.act(challenge.id, action.version, engine_action, person.id)
         current = result.challenge or challenge
-        notice = (
+        notice: str | None = (
             result.notice
             if result.outcome != "applied"
             else "Done. Everyone who needs to know has been told."

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from botbuilder.core import Bot, ConversationState, TurnContext
@@ -118,7 +119,8 @@ def conversation_recorder(store: ConversationStore) -> Callable[[TurnContext], A
         sender = activity.from_property
         personal = conversation.conversation_type in (None, "personal")
         channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-        tenant = channel_data.get("tenant") if isinstance(channel_data.get("tenant"), dict) else {}
+        tenant_data = channel_data.get("tenant")
+        tenant: dict[str, Any] = tenant_data if isinstance(tenant_data, dict) else {}
         await store.save(
             reference_of(activity),
             conversation_id=conversation.id,

@@ -33,7 +33,7 @@ REVIEW = "review"
 RAISE_DIALOG_ID = "raise_challenge"
 
 
-class RaiseChallengeDialog(Dialog):
+class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no type hints
     """Walks the raiser through the form. State: the current step, the steps, the values entered."""
 
     def __init__(self, service: ChallengeService) -> None:
@@ -87,7 +87,8 @@ class RaiseChallengeDialog(Dialog):
 
     def _current(self, state: dict[str, Any]) -> str:
         steps = self._steps(self._policy(state))
-        return steps[min(state["step"], len(steps) - 1)]
+        step: str = steps[min(state["step"], len(steps) - 1)]
+        return step
 
     async def _next(self, dc: DialogContext, state: dict[str, Any], action: CardAction) -> DialogTurnResult:
         step = self._current(state)

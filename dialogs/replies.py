@@ -40,7 +40,7 @@ class CardAction:
 
 def is_card_action(context: TurnContext) -> bool:
     activity = context.activity
-    return activity.type == ActivityTypes.invoke and activity.name == CARD_ACTION_INVOKE
+    return bool(activity.type == ActivityTypes.invoke and activity.name == CARD_ACTION_INVOKE)
 
 
 def card_action(context: TurnContext) -> CardAction | None:

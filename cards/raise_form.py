@@ -69,11 +69,13 @@ def raise_step_card(
     step_count: int,
     today: date | None = None,
     raiser_agency_id: str | None = None,
+    notice: str | None = None,
 ) -> Card:
     """The card for one step of the form, pre-filled from `values`, with each of `errors` under its input.
 
-    `today` (the partnership's local date) caps the date of birth; `raiser_agency_id` leaves the raiser's own
-    agency out of the agencies that can be challenged.
+    Errors about inputs not on this step are listed at the top. `today` (the partnership's local date) caps
+    the date of birth; `raiser_agency_id` leaves the raiser's own agency out of the agencies that can be
+    challenged; `notice` is a word to the raiser shown above the form (e.g. "Use the card to go on").
     """
     if step not in RAISE_STEPS:
         raise ValueError(f"unknown raising step {step!r}; the steps are {', '.join(RAISE_STEPS)}")
@@ -89,11 +91,17 @@ def raise_step_card(
         heading(f"Raise a challenge: {STEP_TITLES[step]}", size="Medium"),
         text(_step_line(policy, step_number, step_count), subtle=True, spacing="None"),
     ]
+    if notice:
+        body.append(container([text(plain(notice), weight="Bolder")], style="emphasis"))
     shown = {element.get("id") for element in fields if element["type"].startswith("Input.")}
+    marked = [field for field in errors if field in shown]
     elsewhere = [message for field, message in errors.items() if field not in shown]
     if errors:
-        problems = [text("Please check the answers marked in red.", weight="Bolder", color="Attention")]
-        problems += [text(plain(message), color="Attention") for message in elsewhere]
+        problems = [text(plain(message), color="Attention") for message in elsewhere]
+        if marked:
+            problems.insert(
+                0, text("Please check the answers marked in red.", weight="Bolder", color="Attention")
+            )
         body.append(container(problems, style="attention"))
     for element in fields:
         body.append(element)
@@ -172,6 +180,16 @@ def _challenged_step(
     person_value = values.get(ids.CHALLENGED_PERSON_ID) or (
         ids.NOT_LISTED if values.get(ids.CHALLENGED_NAME) or values.get(ids.CHALLENGED_EMAIL) else None
     )
+    if not agencies:
+        return [
+            text(
+                plain(
+                    f"No other agency of the {policy.short_name} is in the directory yet, so there is nobody to "
+                    f"challenge here. Ask the {policy.short_name} business unit to add the agency."
+                ),
+                color="Attention",
+            )
+        ]
     return [
         choice_input(
             ids.CHALLENGED_AGENCY_ID,

@@ -107,7 +107,10 @@ def test_each_error_is_shown_in_red_right_under_its_input(partnership: str, step
     card = step_card(step, policy, empty, errors)
     assert_valid_card(card)
     body = card["body"]
-    assert body[2]["type"] == "Container" and "Please check the answers marked in red." in readable(body[2])
+    shown = set(input_ids(card))
+    marked = any(field in shown for field in errors)
+    assert body[2]["type"] == "Container"
+    assert ("Please check the answers marked in red." in readable(body[2])) is marked
     placed = 0
     for index, element in enumerate(body):
         if element.get("id") in errors:
@@ -115,7 +118,6 @@ def test_each_error_is_shown_in_red_right_under_its_input(partnership: str, step
             assert below["type"] == "TextBlock" and below["color"] == "Attention"
             assert below["text"].replace("\\", "") == errors[element["id"]].replace("\\", "")
             placed += 1
-    shown = set(input_ids(card))
     assert placed == len([f for f in errors if f in shown])
     for field, message in errors.items():
         if field not in shown:
@@ -428,3 +430,25 @@ def test_cancelled_card_says_nothing_was_sent() -> None:
     assert_valid_card(card)
     assert "Nothing was sent" in readable(card)
     assert not button_actions(card)
+
+
+def test_challenged_step_without_agencies_says_so_instead_of_an_empty_list() -> None:
+    empty = Directory.build(DIRECTORY.people.values(), [])
+    card = step_card("challenged", POLICIES["durham"], {}, directory=empty)
+    assert_valid_card(card)
+    assert "No other agency of the DSCP is in the directory yet" in readable(card)
+    assert not input_ids(card)
+
+
+def test_a_notice_and_errors_about_other_steps_are_shown_at_the_top() -> None:
+    card = step_card(
+        "issue",
+        POLICIES["durham"],
+        {},
+        {"_notice": "Use the card to go on with the form, or type cancel."},
+        notice="Welcome back.",
+    )
+    assert_valid_card(card)
+    assert readable(card["body"][2]) == "Welcome back."
+    top = readable(card["body"][3])
+    assert top == "Use the card to go on with the form, or type cancel."

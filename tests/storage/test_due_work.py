@@ -172,8 +172,9 @@ async def test_postgresql_schedulers_skip_challenges_locked_by_an_unfinished_cla
 ) -> None:
     repo = ChallengeRepository(postgres_database, clock=clock)
     first = await _raise(repo, at=MONDAY)
-    second = await _raise(repo, at=MONDAY + timedelta(minutes=1))
+    second = await _raise(repo, at=MONDAY + timedelta(days=1))
     at = _due(second)
+    assert _due(first) < at
     async with postgres_database.transaction() as held:
         assert await claim_due_challenges(held, "scheduler-a", at, limit=1, lease_seconds=60) == [first.id]
         other = await asyncio.wait_for(repo.claim_due("scheduler-b", at), 5)

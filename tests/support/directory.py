@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import cache
 from uuid import uuid4
 
 from process.challenge import ChildDetails, Decision, RaiseRequest
@@ -190,8 +191,16 @@ def invented_directory(partnerships: tuple[str, ...] = PARTNERSHIPS) -> Director
 
 
 def engine_for(partnership: str, directory: Directory | None = None) -> Engine:
-    """The real engine with the partnership's shipped policy and the invented directory."""
-    return Engine(load_policy(partnership), directory or invented_directory())
+    """The real engine with the partnership's shipped policy and the invented directory (or `directory`)."""
+    if directory is None:
+        return _invented_engine(partnership)
+    return Engine(load_policy(partnership), directory)
+
+
+@cache
+def _invented_engine(partnership: str) -> Engine:
+    # The engine holds no state between calls; sharing one saves rebuilding its holiday calendar.
+    return Engine(load_policy(partnership), invented_directory())
 
 
 def raise_form(partnership: str, **changes: object) -> RaiseRequest:

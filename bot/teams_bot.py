@@ -6,7 +6,6 @@ card data only says which challenge and which version the person was looking at.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,8 +28,6 @@ from dialogs.service import ChallengeService
 from dialogs.views import Audience, challenge_view, is_party
 from process.challenge import Refused
 from process.directory import Person
-
-log = logging.getLogger(__name__)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 MAX_COMMAND_CHARS = 200

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import date
 
 from cards import verbs
+from cards.inputs import action_inputs
 from dialogs.replies import CardAction
 from process.challenge import (
     Action,
@@ -84,4 +85,6 @@ def action_from(card_action: CardAction, policy: Policy, stage: int) -> Action:
     builder = BUILDERS.get(card_action.verb)
     if builder is None:
         raise Refused("That button is not one this bot knows. Type help to see what it can do.", "invalid")
-    return builder(card_action, policy, stage)
+    # Some forms share a card, so their inputs carry their own ids; read them under the engine's names.
+    named = CardAction(card_action.verb, action_inputs(card_action.verb, card_action.data))
+    return builder(named, policy, stage)

@@ -6,7 +6,7 @@ survives a restart. Each step is validated on its card; the engine has the last 
 
 from __future__ import annotations
 
-import logging
+from datetime import date
 from typing import Any
 
 from botbuilder.dialogs import Dialog, DialogContext, DialogTurnResult
@@ -26,8 +26,6 @@ from dialogs.service import ChallengeService
 from dialogs.views import challenge_view
 from process.challenge import Refused
 from process.policy import Policy
-
-log = logging.getLogger(__name__)
 
 REVIEW = "review"
 RAISE_DIALOG_ID = "raise_challenge"
@@ -100,17 +98,28 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
         if step == "process" and values.get("policy_id") != state["values"].get("policy_id"):
             # A different procedure has different questions: drop answers that belonged to the old one.
             values = {"policy_id": values.get("policy_id", "")}
-        directory = await self.service.directory()
-        policy = self.service.policies.get(values.get("policy_id", "")) or self._policy({"values": values})
-        today = self.service.calendar(policy.id).local_date(self.service.clock()) if policy else None
-        errors = validate_raise_step(step, values, policy=policy, directory=directory, today=today)
         state["values"] = values
+        policy = self._policy(state)
+        raiser = await self.service.person_for(dc.context.activity.from_property.aad_object_id)
+        errors = validate_raise_step(
+            step,
+            values,
+            policy=policy,
+            directory=await self.service.directory(),
+            today=self._today(policy),
+            policies=list(self.service.policies.values()),
+            raiser_agency_id=raiser.agency_id if raiser else None,
+        )
         if errors:
             await self._show(dc, state, errors=errors)
             return Dialog.end_of_turn
         state["step"] += 1
         await self._show(dc, state)
         return Dialog.end_of_turn
+
+    def _today(self, policy: Policy | None) -> date | None:
+        """Today in the partnership's time zone, for checking dates such as the date of birth."""
+        return self.service.calendar(policy.id).local_date(self.service.clock()) if policy else None
 
     async def _confirm(self, dc: DialogContext, state: dict[str, Any]) -> DialogTurnResult:
         policy = self._policy(state)
@@ -120,7 +129,7 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
             return await dc.end_dialog()
         try:
             decision = await self.service.raise_challenge(
-                person.id, policy.id, raise_request_from(state["values"])
+                person.id, policy.id, raise_request_from(state["values"], policy=policy)
             )
         except Refused as refused:
             directory = await self.service.directory()
@@ -163,14 +172,18 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
                 policy=policy, directory=directory, values=state["values"], error=notice or None
             )
         else:
+            raiser = await self.service.person_for(dc.context.activity.from_property.aad_object_id)
             card = raise_step_card(
                 step,
                 policies=list(self.service.policies.values()),
                 policy=policy,
                 directory=directory,
                 values=state["values"],
-                errors={**(errors or {}), **({"_notice": notice} if notice else {})},
+                errors=errors or {},
                 step_number=state["step"] + 1,
                 step_count=len(steps),
+                today=self._today(policy),
+                raiser_agency_id=raiser.agency_id if raiser else None,
+                notice=notice or None,
             )
         await show_card(dc.context, card)

@@ -171,7 +171,7 @@ async def test_escalation_then_agreed_outcome_confirmed_by_both_sides(runtime: R
     assert "Stage 2" in texts(card)
     adele = Person(runtime.bot, "Adele Vance", ADELE)
     her_card = await adele.press(v.SHOW, {"reference": "DUR-2026-0001"})
-    her_card = await adele.press_on(her_card, v.PROPOSE, text="Report to the family by Friday.")
+    her_card = await adele.press_on(her_card, v.PROPOSE, proposed_outcome="Report to the family by Friday.")
     card = await raiser.press(v.SHOW, {"reference": "DUR-2026-0001"})
     assert v.CONFIRM in verbs(card)
     done = await raiser.press_on(card, v.CONFIRM)

@@ -140,7 +140,7 @@ async def test_forged_and_replayed_actions_change_nothing(teams: Teams) -> None:
     card = await _raise(teams)
     data = execute_data(card, v.WITHDRAW)
     # Megan forges Alex's withdraw button: refused, nothing changes.
-    status, body = await teams.press(MEGAN, v.WITHDRAW, data, reason="Forged by the other side.")
+    status, body = await teams.press(MEGAN, v.WITHDRAW, data, withdraw_reason="Forged by the other side.")
     assert status == 200 and "Only the person who raised" in texts(body["value"])
     status, body = await teams.press(ALEX, v.ESCALATE, data, reason="No answer.")
     assert "Stage 2" in texts(body["value"])

@@ -1,0 +1,88 @@
+"""Every button pressed by someone the procedure does not allow: the reason is shown, nothing changes.
+
+Run over both procedures with a directory where every role is a different Teams user, so each refusal is
+the engine's own, shown on the card that comes back in place of the pressed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bot.wiring import Runtime
+from cards import verbs as v
+from cards.inputs import action_inputs
+from dialogs.challenge_actions import action_from
+from dialogs.replies import CardAction
+from process.challenge import ActionKind, Refused
+from process.directory import Directory
+from storage.directory import DirectoryStore
+from tests.support.people import INVENTED_CHILD, holder, raise_request, role_directory
+from tests.teams.conftest import NOW
+from tests.teams.harness import Person, texts
+
+INPUTS: dict[str, dict[str, Any]] = {
+    v.RESPOND: {"text": "An answer."},
+    v.PROPOSE: {"proposed_outcome": "An outcome."},
+    v.CONFIRM: {},
+    v.ESCALATE: {"reason": "No progress."},
+    v.TIMESCALE: {"working_days": "5", "note": ""},
+    v.MEETING: {
+        "held_on": "2026-11-23",
+        "attendees": "All",
+        "key_points": "Points",
+        "actions_agreed": "",
+        "timescales": "",
+    },
+    v.WITHDRAW: {"withdraw_reason": "Not needed."},
+    v.HAND_OVER: {"role": "raiser", "to_person_id": "durham_raiser_colleague", "handover_note": ""},
+    v.CLOSE: {"outcome": "Closed."},
+}
+
+
+def with_teams_ids(directory: Directory) -> Directory:
+    people = [replace(p, aad_object_id=f"aad-{p.id}") for p in directory.people.values()]
+    return Directory.build(people, directory.agencies.values(), directory.partnership_roles)
+
+
+@pytest.fixture
+async def everyone(runtime: Runtime) -> Runtime:
+    await DirectoryStore(runtime.database).replace_all(with_teams_ids(role_directory()))
+    await runtime.service.reload_directory()
+    return runtime
+
+
+@pytest.mark.parametrize("partnership", ["durham", "rochdale"])
+@pytest.mark.parametrize("actor_suffix", ["outsider", "raiser_sl", "challenged_lm"])
+async def test_a_button_the_procedure_does_not_allow_is_refused_with_its_reason(
+    everyone: Runtime, partnership: str, actor_suffix: str
+) -> None:
+    service = everyone.service
+    decision = await service.raise_challenge(
+        holder(partnership, "raiser"),
+        partnership,
+        raise_request(partnership, child=INVENTED_CHILD),  # type: ignore[arg-type]
+    )
+    challenge = decision.challenge
+    actor_id = f"{partnership}_{actor_suffix}"
+    engine = await service.engine(partnership)
+    allowed = engine.allowed_actions(challenge, actor_id)
+    actor = Person(everyone.bot, actor_id, f"aad-{actor_id}")
+    refused_verbs = 0
+    for verb, inputs in INPUTS.items():
+        action = action_from(CardAction(verb, action_inputs(verb, inputs)), service.policy(partnership), 1)
+        kind = next(k for k, vb in v.ACTION_VERBS.items() if vb == verb)
+        if kind in allowed:
+            continue
+        with pytest.raises(Refused) as expected:
+            engine.apply(challenge, action, actor_id, NOW)
+        card = await actor.press(verb, {"challengeId": challenge.id, "version": challenge.version}, **inputs)
+        assert expected.value.reason in texts(card).replace("\\", ""), (verb, texts(card))
+        assert INVENTED_CHILD.name not in str(card) or actor_suffix != "outsider"
+        refused_verbs += 1
+        stored = await service.find(challenge.reference)
+        assert stored is not None and stored.version == challenge.version and stored.entries == ()
+    assert refused_verbs >= 7
+    assert ActionKind.RESPOND not in allowed

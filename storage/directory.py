@@ -1,0 +1,156 @@
+"""The directory in the database: agencies, people, escalation contacts and partnership role holders.
+
+The engine works on an immutable `process.directory.Directory` snapshot; this module loads one, and
+replaces the stored directory wholesale from one (a directory file, the demo data, a test's people).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Row, Table, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from process.directory import Agency, Contact, Directory, Person
+from process.policy import Role
+from storage.codec import contact_columns, contact_from_row
+from storage.db import Database
+from storage.schema import agencies, agency_escalation_contacts, partnership_role_contacts, people
+
+
+class DirectoryStore:
+    """Loads and replaces the stored directory."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self) -> Directory:
+        """The whole stored directory as one snapshot."""
+        async with self.db.reading() as conn:
+            contacts: dict[str, dict[int, list[Contact]]] = defaultdict(lambda: defaultdict(list))
+            for row in await conn.execute(
+                select(agency_escalation_contacts).order_by(
+                    agency_escalation_contacts.c.agency_id,
+                    agency_escalation_contacts.c.stage,
+                    agency_escalation_contacts.c.position,
+                )
+            ):
+                contacts[row.agency_id][row.stage].append(contact_from_row(row))
+            agency_list = [
+                Agency(
+                    id=row.id,
+                    name=row.name,
+                    partnership_id=row.partnership_id,
+                    safeguarding_lead_id=row.safeguarding_lead_id,
+                    escalation_contacts={
+                        stage: tuple(found) for stage, found in contacts.get(row.id, {}).items()
+                    },
+                    escalation_note=row.escalation_note,
+                )
+                for row in await conn.execute(select(agencies).order_by(agencies.c.id))
+            ]
+            person_list = [_person(row) for row in await conn.execute(select(people).order_by(people.c.id))]
+            roles: dict[tuple[str, Role], list[Contact]] = defaultdict(list)
+            for row in await conn.execute(
+                select(partnership_role_contacts).order_by(
+                    partnership_role_contacts.c.partnership_id,
+                    partnership_role_contacts.c.role,
+                    partnership_role_contacts.c.position,
+                )
+            ):
+                roles[(row.partnership_id, Role(row.role))].append(contact_from_row(row))
+        return Directory.build(person_list, agency_list, {key: tuple(found) for key, found in roles.items()})
+
+    async def replace_all(self, directory: Directory) -> None:
+        """Make the stored directory exactly `directory`, in one transaction."""
+        async with self.db.transaction() as conn:
+            for table in (agency_escalation_contacts, partnership_role_contacts, people, agencies):
+                await conn.execute(delete(table))
+            await _insert(
+                conn,
+                agencies,
+                [
+                    {
+                        "id": a.id,
+                        "name": a.name,
+                        "partnership_id": a.partnership_id,
+                        "safeguarding_lead_id": a.safeguarding_lead_id,
+                        "escalation_note": a.escalation_note,
+                    }
+                    for a in directory.agencies.values()
+                ],
+            )
+            await _insert(
+                conn,
+                agency_escalation_contacts,
+                [
+                    {"agency_id": a.id, "stage": stage, "position": position, **contact_columns(contact)}
+                    for a in directory.agencies.values()
+                    for stage, found in a.escalation_contacts.items()
+                    for position, contact in enumerate(found)
+                ],
+            )
+            await _insert(
+                conn,
+                people,
+                [
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "email": p.email,
+                        "agency_id": p.agency_id,
+                        "job_title": p.job_title,
+                        "job_roles": sorted(p.job_roles),
+                        "line_manager_id": p.line_manager_id,
+                        "aad_object_id": p.aad_object_id,
+                        "tenant_id": p.tenant_id,
+                        "phone": p.phone,
+                    }
+                    for p in directory.people.values()
+                ],
+            )
+            await _insert(
+                conn,
+                partnership_role_contacts,
+                [
+                    {
+                        "partnership_id": partnership_id,
+                        "role": Role(role).value,
+                        "position": position,
+                        **contact_columns(contact),
+                    }
+                    for (partnership_id, role), found in directory.partnership_roles.items()
+                    for position, contact in enumerate(found)
+                ],
+            )
+
+    async def person_by_aad(self, aad_object_id: str) -> Person | None:
+        """The person signed in to Teams as `aad_object_id` (any letter case), if the directory knows them."""
+        async with self.db.reading() as conn:
+            row = (
+                await conn.execute(
+                    select(people).where(func.lower(people.c.aad_object_id) == aad_object_id.strip().lower())
+                )
+            ).first()
+        return _person(row) if row is not None else None
+
+
+async def _insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(table.insert(), rows)
+
+
+def _person(row: Row[Any]) -> Person:
+    return Person(
+        id=row.id,
+        name=row.name,
+        agency_id=row.agency_id,
+        email=row.email,
+        job_title=row.job_title,
+        job_roles=frozenset(row.job_roles),
+        line_manager_id=row.line_manager_id,
+        aad_object_id=row.aad_object_id,
+        tenant_id=row.tenant_id,
+        phone=row.phone,
+    )

@@ -1,0 +1,74 @@
+"""The database handle: no-setup SQLite, readiness pings, snapshot reads, and clear errors for bad URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.db import Database
+from tests.support.database import sqlite_url
+
+
+async def test_connect_makes_the_sqlite_files_folder_and_pings(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "nested" / "challenge-bot.db"
+    database = await Database.connect(sqlite_url(path))
+    try:
+        assert path.parent.is_dir()
+        assert await database.ping()
+        assert database.dialect == "sqlite" and database.is_sqlite
+    finally:
+        await database.dispose()
+
+
+async def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(sqlite_database: Database) -> None:
+    async with sqlite_database.reading() as conn:
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() >= 5000
+
+
+async def test_ping_reports_an_unreachable_database_instead_of_raising() -> None:
+    database = await Database.connect("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        assert not await database.ping()
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql+aiomysql://localhost/db", "unsupported database"),
+        ("sqlite+aiosqlite:///:memory:", "file path"),
+        ("not a url", "DATABASE_URL"),
+    ],
+)
+async def test_unusable_urls_are_refused_with_what_to_use(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        await Database.connect(url)
+
+
+async def test_a_read_sees_one_snapshot_even_if_a_write_commits_meanwhile(database: Database) -> None:
+    count = text("SELECT count(*) FROM reference_counters")
+    async with database.reading() as reader:
+        before = (await reader.execute(count)).scalar_one()
+        async with database.transaction() as writer:
+            await writer.execute(
+                text("INSERT INTO reference_counters (prefix, year, last_number) VALUES ('DUR', 2026, 1)")
+            )
+        assert (await reader.execute(count)).scalar_one() == before
+    async with database.reading() as reader:
+        assert (await reader.execute(count)).scalar_one() == before + 1
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as conn:
+            await conn.execute(
+                text("INSERT INTO reference_counters (prefix, year, last_number) VALUES ('DUR', 2026, 1)")
+            )
+            raise RuntimeError("something after the insert failed")
+    async with database.reading() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM reference_counters"))).scalar_one() == 0

@@ -213,8 +213,8 @@ async def test_someone_not_involved_cannot_open_the_challenge_in_their_chat(runt
     assert "no challenge with that reference" in texts(missing)
 
 
-async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime: Runtime) -> None:
-    person = alex(runtime)
+async def fill_rochdale_form_up_to_urgency(person: Person) -> None:
+    """Alex fills Rochdale's form against a teacher at an invented school, up to the urgency step."""
     await person.say("raise")
     await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
     await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
@@ -231,6 +231,11 @@ async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime:
         concern="The school has not referred a disclosure.",
         desired_outcome="A referral to EHASH today.",
     )
+
+
+async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime: Runtime) -> None:
+    person = alex(runtime)
+    await fill_rochdale_form_up_to_urgency(person)
     card = await person.press(
         v.RAISE_NEXT, {"step": "urgency"}, urgent="true", start_stage="3", informal_evidence=""
     )
@@ -251,22 +256,7 @@ async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime:
 
 async def test_rochdale_raiser_agrees_a_timescale_within_the_cap(runtime: Runtime) -> None:
     person = alex(runtime)
-    await person.say("raise")
-    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
-    await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
-    await person.press(
-        v.RAISE_NEXT,
-        {"step": "challenged"},
-        challenged_agency_id="rochdale_school",
-        challenged_person_id="omar",
-    )
-    await person.press(
-        v.RAISE_NEXT,
-        {"step": "issue"},
-        issue_category="other",
-        concern="Concern.",
-        desired_outcome="Outcome.",
-    )
+    await fill_rochdale_form_up_to_urgency(person)
     await person.press(
         v.RAISE_NEXT, {"step": "urgency"}, urgent="false", start_stage="1", informal_evidence=""
     )

@@ -167,6 +167,20 @@ class Outbox:
             updated_at=now,
         )
 
+    async def next_attempt_at(self) -> datetime | None:
+        """The soonest instant an unsent row becomes claimable (a retry, or a lease running out), or None.
+
+        Any worker's retries and claims count, so a scheduler wakes for work another instance scheduled.
+        """
+        async with self.db.reading() as conn:
+            soonest: datetime | None = await conn.scalar(
+                select(outbox.c.next_attempt_at)
+                .where(text(UNSENT_STATUS))
+                .order_by(outbox.c.next_attempt_at)
+                .limit(1)
+            )
+        return soonest
+
     async def for_challenge(self, challenge_id: str) -> list[OutboxItem]:
         """Every notification queued for a challenge, oldest first, whatever its status."""
         async with self.db.reading() as conn:

@@ -145,3 +145,24 @@ async def test_postgresql_claims_skip_rows_locked_by_an_unfinished_claim(
         assert not set(_ids(first)) & set(_ids(second))
         assert sorted(_ids(first) + _ids(second)) == sorted(queued)
     assert await outbox.claim("worker-c", now, limit=100) == []
+
+
+async def test_next_attempt_at_is_when_the_soonest_unsent_row_becomes_claimable(
+    repo: ChallengeRepository, outbox: Outbox, clock: FakeClock
+) -> None:
+    assert await outbox.next_attempt_at() is None
+    queued_at = clock.now
+    await _queue(repo)
+    assert await outbox.next_attempt_at() == queued_at
+    now = clock.advance(minutes=1)
+    claimed = await outbox.claim("w", now, lease_seconds=60)
+    assert await outbox.next_attempt_at() == now + timedelta(seconds=60)
+    retry_at = now + timedelta(seconds=30)
+    assert await outbox.mark_retry(claimed[0].id, "w", now, retry_at, "Teams answered 502")
+    assert await outbox.next_attempt_at() == retry_at
+    for item in claimed[1:]:
+        assert await outbox.mark_delivered(item.id, "w", now, "teams")
+    assert await outbox.mark_failed(claimed[0].id, "w", now, "gave up") is False
+    (again,) = await outbox.claim("w", retry_at)
+    assert await outbox.mark_failed(again.id, "w", retry_at, "gave up")
+    assert await outbox.next_attempt_at() is None

@@ -1,4 +1,4 @@
-"""Migrations: from an empty database to the newest schema, idempotent, matching the models, on both databases."""
+"""Migrations: from an empty database to the newest schema, idempotent and matching the models, on both."""
 
 from __future__ import annotations
 

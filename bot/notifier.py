@@ -232,10 +232,7 @@ class TeamsChannel:
             raise _retry_for(status, failure[0])
 
     async def _service_url(self, tenant_id: str) -> str | None:
-        for record in reversed(await self.conversations.all_personal()):
-            if record.tenant_id == tenant_id:
-                return record.service_url
-        return None
+        return await self.conversations.service_url_for_tenant(tenant_id)
 
 
 @dataclass

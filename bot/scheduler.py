@@ -121,12 +121,16 @@ class Scheduler:
         return applied
 
     async def next_wake(self) -> datetime | None:
-        """The soonest instant with work: the next reminder or deadline, or a retry this notifier set."""
+        """The soonest instant with work: the next reminder or deadline, or the next outbox attempt (a retry
+        any instance scheduled, or the end of a lease a crashed worker left)."""
         far = self.service.clock() + timedelta(days=3660)
         soonest = await self.service.repository.due_before(far, limit=1)
         candidates = [c.next_due_at for c in soonest if c.next_due_at is not None]
         if self.notifier.next_retry_at is not None:
             candidates.append(self.notifier.next_retry_at)
+        outbox_next = await self.notifier.outbox.next_attempt_at()
+        if outbox_next is not None:
+            candidates.append(outbox_next)
         return min(candidates) if candidates else None
 
     async def run(self) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from storage.db import Database
 from storage.migrate import upgrade
@@ -61,7 +61,8 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
 
 def postgres_unavailable(reason: str) -> None:
     """Skip, or under CI=true fail: CI must run the PostgreSQL tests."""
-    message = f"PostgreSQL at {POSTGRES_URL} is not usable: {reason}"
+    where = make_url(POSTGRES_URL).render_as_string(hide_password=True)
+    message = f"PostgreSQL at {where} is not usable: {reason}"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI=true: the PostgreSQL tests must run)", pytrace=False)
     pytest.skip(message)

@@ -3,6 +3,10 @@
 Child-identifying facts live only in `child_details`, so they can be protected (encrypted) in one place.
 Free text people wrote (concerns, responses, reasons, meeting notes) stays with the challenge and its audit
 events; the notification outbox carries no child data, only the reference, the stage and the deadline.
+
+Values that come from outside (the directory, what people type, ids of other systems) are unbounded `Text`,
+so both databases accept the same data; bounded `String(n)` is kept for the product's own vocabularies
+(statuses, roles, kinds, references).
 """
 
 from __future__ import annotations
@@ -87,10 +91,10 @@ def _serial() -> TypeEngine[int]:
 def _contact_columns() -> list[Column[Any]]:
     """A `process.directory.Contact`: a person of the directory or a mailbox."""
     return [
-        Column("person_id", String(64)),
-        Column("name", String(200), nullable=False),
-        Column("email", String(320)),
-        Column("phone", String(64)),
+        Column("person_id", Text),
+        Column("name", Text, nullable=False),
+        Column("email", Text),
+        Column("phone", Text),
         Column("note", Text),
     ]
 
@@ -114,10 +118,10 @@ challenges = Table(
     Column("stage", Integer, nullable=False),
     Column("version", Integer, nullable=False),
     Column("raised_at", UtcDateTime, nullable=False),
-    Column("raised_by", String(64), nullable=False),
-    Column("raiser_agency_id", String(64), nullable=False),
-    Column("challenged_agency_id", String(64), nullable=False),
-    Column("issue_category", String(64), nullable=False),
+    Column("raised_by", Text, nullable=False),
+    Column("raiser_agency_id", Text, nullable=False),
+    Column("challenged_agency_id", Text, nullable=False),
+    Column("issue_category", Text, nullable=False),
     Column("concern", Text, nullable=False),
     Column("desired_outcome", Text, nullable=False),
     Column("informal_evidence", Text),
@@ -130,7 +134,7 @@ challenges = Table(
     Column("fields", _json(), nullable=False),
     Column("closed_at", UtcDateTime),
     Column("next_due_at", UtcDateTime),
-    Column("due_claimed_by", String(128)),
+    Column("due_claimed_by", Text),
     Column("due_claimed_until", UtcDateTime),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("status IN ('open', 'resolved', 'withdrawn', 'closed')", name="status"),
@@ -148,9 +152,9 @@ child_details = Table(
     "child_details",
     metadata,
     Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
-    Column("name", String(200), nullable=False),
+    Column("name", Text, nullable=False),
     Column("date_of_birth", Date),
-    Column("agency_reference", String(200)),
+    Column("agency_reference", Text),
 )
 
 challenge_parties = Table(
@@ -186,7 +190,7 @@ audit_events = Table(
     Column("id", _serial(), primary_key=True, autoincrement=True),
     Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False),
     Column("at", UtcDateTime, nullable=False),
-    Column("actor_id", String(64), nullable=False),
+    Column("actor_id", Text, nullable=False),
     Column("stage", Integer, nullable=False),
     Column("kind", String(40), nullable=False),
     Column("summary", Text, nullable=False),
@@ -211,7 +215,7 @@ outbox = Table(
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UtcDateTime, nullable=False),
-    Column("claimed_by", String(128)),
+    Column("claimed_by", Text),
     Column("claimed_until", UtcDateTime),
     Column("delivered_at", UtcDateTime),
     Column("last_error", Text),
@@ -229,17 +233,17 @@ Index("ix_outbox_challenge_id", outbox.c.challenge_id)
 agencies = Table(
     "agencies",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
     Column("partnership_id", String(32), nullable=False),
-    Column("safeguarding_lead_id", String(64)),
+    Column("safeguarding_lead_id", Text),
     Column("escalation_note", Text),
 )
 
 agency_escalation_contacts = Table(
     "agency_escalation_contacts",
     metadata,
-    Column("agency_id", String(64), ForeignKey("agencies.id", ondelete="CASCADE"), nullable=False),
+    Column("agency_id", Text, ForeignKey("agencies.id", ondelete="CASCADE"), nullable=False),
     Column("stage", Integer, nullable=False),
     Column("position", Integer, nullable=False),
     *_contact_columns(),
@@ -249,16 +253,16 @@ agency_escalation_contacts = Table(
 people = Table(
     "people",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("email", String(320)),
-    Column("agency_id", String(64), nullable=False),
-    Column("job_title", String(200)),
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("email", Text),
+    Column("agency_id", Text, nullable=False),
+    Column("job_title", Text),
     Column("job_roles", _json(), nullable=False),
-    Column("line_manager_id", String(64)),
-    Column("aad_object_id", String(64)),
-    Column("tenant_id", String(64)),
-    Column("phone", String(64)),
+    Column("line_manager_id", Text),
+    Column("aad_object_id", Text),
+    Column("tenant_id", Text),
+    Column("phone", Text),
 )
 Index("ix_people_aad_object_id_lower", func.lower(people.c.aad_object_id))
 Index("ix_people_agency_id", people.c.agency_id)
@@ -279,8 +283,8 @@ conversation_references = Table(
     Column("conversation_id", Text, primary_key=True),
     Column("reference", _json(), nullable=False),
     Column("conversation_type", String(16), nullable=False),
-    Column("aad_object_id", String(64)),
-    Column("tenant_id", String(64)),
+    Column("aad_object_id", Text),
+    Column("tenant_id", Text),
     Column("service_url", Text, nullable=False),
     Column("stale", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),

@@ -1,21 +1,17 @@
-"""What falls due: read through the partial indexes only, and claimed by one scheduler at a time."""
+"""What falls due: only open challenges due by then, claimed by one scheduler at a time."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import update
 
 from process.challenge import SYSTEM, Challenge, Withdraw
 from process.policy import Role
 from storage.challenges import ChallengeRepository, claim_due_challenges
 from storage.db import Database
-from storage.outbox import Outbox
 from storage.schema import challenges
 from tests.support.clock import FakeClock
 from tests.support.directory import MONDAY, engine_for, holder, raising
@@ -57,63 +53,6 @@ async def test_due_before_returns_only_open_challenges_due_by_then_soonest_first
     assert await ids(_due(later)) == [first.id, second.id, later.id]
     assert await ids(_due(later), limit=1) == [first.id]
     assert (await repo.due_before(_due(first)))[0] == first
-
-
-async def test_due_before_reads_through_the_open_due_index(
-    repo: ChallengeRepository, database: Database
-) -> None:
-    await _raise(repo)
-    plan = await _plan_of(database, lambda: repo.due_before(MONDAY + timedelta(days=3)), "next_due_at <=")
-    assert "ix_challenges_open_due" in plan
-
-
-async def test_scheduler_claims_read_through_the_open_due_index(
-    repo: ChallengeRepository, database: Database
-) -> None:
-    await _raise(repo)
-    plan = await _plan_of(
-        database, lambda: repo.claim_due("w", MONDAY + timedelta(days=3)), "UPDATE challenges"
-    )
-    assert "ix_challenges_open_due" in plan
-
-
-async def test_outbox_claims_read_through_the_unsent_index(
-    repo: ChallengeRepository, database: Database, clock: FakeClock
-) -> None:
-    await _raise(repo)
-    outbox = Outbox(database)
-    plan = await _plan_of(database, lambda: outbox.claim("w", clock.now), "UPDATE outbox")
-    assert "ix_outbox_unsent" in plan
-
-
-async def _plan_of(database: Database, run: Callable[[], Awaitable[Any]], marker: str) -> str:
-    """The query plan of the statement containing `marker` that `run()` executes, with its real parameters.
-
-    PostgreSQL is told not to scan tables sequentially where it has any other way (its cost estimates would
-    prefer a scan of a table this small), so the plan names the index exactly when the query can use it.
-    """
-    seen: list[tuple[str, Any]] = []
-
-    def record(
-        conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
-        if marker in statement:
-            seen.append((statement, parameters))
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        await run()
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
-    assert len(seen) == 1, f"expected one statement containing {marker!r}, saw {len(seen)}"
-    statement, parameters = seen[0]
-    async with database.reading() as conn:
-        if database.is_sqlite:
-            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-            return "\n".join(str(row[-1]) for row in rows)
-        await conn.execute(text("SET LOCAL enable_seqscan = off"))
-        rows = await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-        return "\n".join(str(row[0]) for row in rows)
 
 
 async def test_a_claimed_challenge_is_skipped_by_other_schedulers_until_its_lease_ends(

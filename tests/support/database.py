@@ -7,6 +7,8 @@
 - `postgres_target`: the URL and schema of this run's migrated PostgreSQL tables (to open more engines);
 - `empty_postgres_schema`: a fresh, empty PostgreSQL schema (for migration tests).
 
+`query_plan(database, run, marker)` shows which indexes a statement that some code runs would use.
+
 Each test starts with empty tables. PostgreSQL is `TEST_POSTGRES_URL` (default: the machine's server on
 127.0.0.1:5432, database `test`); every test run works in its own schema (dropped afterwards), because other
 runs may share the database. When PostgreSQL cannot be reached its tests are skipped, except under `CI=true`,
@@ -23,10 +25,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
+from sqlalchemy.engine import Connection
 
 from storage.db import Database
 from storage.migrate import upgrade
@@ -167,3 +170,34 @@ async def empty_postgres_schema(postgres_target: PostgresTarget) -> AsyncIterato
         yield PostgresTarget(postgres_target.url, schema)
     finally:
         await drop_schema(schema, postgres_target.url)
+
+
+async def query_plan(database: Database, run: Callable[[], Awaitable[Any]], marker: str) -> str:
+    """The query plan of the one statement containing `marker` that `run()` executes, with its real
+    parameters: SQLite's `EXPLAIN QUERY PLAN`, or PostgreSQL's `EXPLAIN`.
+
+    PostgreSQL is told not to scan tables sequentially where it has any other way (its cost estimates would
+    prefer a scan of a test-sized table), so the plan names an index exactly when the query can use it.
+    """
+    seen: list[tuple[str, Any]] = []
+
+    def record(
+        conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        if marker in statement:
+            seen.append((statement, parameters))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await run()
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    assert len(seen) == 1, f"expected one statement containing {marker!r}, saw {len(seen)}"
+    statement, parameters = seen[0]
+    async with database.reading() as conn:
+        if database.is_sqlite:
+            rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            return "\n".join(str(row[-1]) for row in rows)
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        rows = await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        return "\n".join(str(row[0]) for row in rows)

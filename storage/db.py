@@ -54,15 +54,11 @@ class Database:
             _make_sqlite_folder(parsed)
             if schema is not None:
                 raise ValueError("a schema can only be chosen on PostgreSQL")
-        elif backend == "postgresql":
+        else:
             settings = {"application_name": "challenge-bot"}
             if schema is not None:
                 settings["search_path"] = schema
             connect_args["server_settings"] = settings
-        else:
-            raise ValueError(
-                f"unsupported database {backend!r}: use sqlite+aiosqlite:///path or postgresql+asyncpg://..."
-            )
         engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
         if backend == "sqlite":
             _configure_sqlite(engine)
@@ -111,15 +107,33 @@ class Database:
         await self.engine.dispose()
 
 
+#: The async driver each database is used through; a URL naming the database alone gets it added.
+ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
 def parse_url(url: str) -> URL:
-    """Parse a database URL, with an error that says what a good one looks like."""
+    """Parse a database URL, adding the async driver if it names none (`postgres://` as some hosts write
+    it included), with an error that says what a good URL looks like."""
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except ArgumentError as exc:
         raise ValueError(
             "DATABASE_URL is not a database URL; use sqlite+aiosqlite:///path/to/file.db or "
             "postgresql+asyncpg://user@host:5432/dbname"
         ) from exc
+    driver = ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is not None:
+        parsed = parsed.set(drivername=driver)
+    elif parsed.drivername not in ASYNC_DRIVERS.values():
+        raise ValueError(
+            f"unsupported database driver {parsed.drivername!r}: use sqlite+aiosqlite:///path/to/file.db or "
+            "postgresql+asyncpg://user@host:5432/dbname"
+        )
+    return parsed
 
 
 def _make_sqlite_folder(url: URL) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage.db import Database
+from storage.db import Database, parse_url
 from tests.support.database import sqlite_url
 
 
@@ -40,7 +40,8 @@ async def test_ping_reports_an_unreachable_database_instead_of_raising() -> None
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("mysql+aiomysql://localhost/db", "unsupported database"),
+        ("mysql+aiomysql://localhost/db", "unsupported database driver"),
+        ("postgresql+psycopg2://localhost/db", "unsupported database driver"),
         ("sqlite+aiosqlite:///:memory:", "file path"),
         ("not a url", "DATABASE_URL"),
     ],
@@ -72,3 +73,16 @@ async def test_a_failed_transaction_leaves_nothing_behind(database: Database) ->
             raise RuntimeError("something after the insert failed")
     async with database.reading() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM reference_counters"))).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://bot@db.example:5432/bot", "postgresql+asyncpg://bot@db.example:5432/bot"),
+        ("postgresql://bot@db.example/bot", "postgresql+asyncpg://bot@db.example/bot"),
+        ("postgresql+asyncpg://bot@db.example/bot", "postgresql+asyncpg://bot@db.example/bot"),
+        ("sqlite:////srv/bot/var/bot.db", "sqlite+aiosqlite:////srv/bot/var/bot.db"),
+    ],
+)
+def test_urls_without_the_async_driver_get_it(given: str, used: str) -> None:
+    assert parse_url(given).render_as_string(hide_password=False) == used

@@ -59,7 +59,14 @@ class Database:
             if schema is not None:
                 settings["search_path"] = schema
             connect_args["server_settings"] = settings
-        engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+        engine = create_async_engine(
+            parsed,
+            echo=echo,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+            # Statement parameters hold children's details; keep them out of error messages and logs.
+            hide_parameters=True,
+        )
         if backend == "sqlite":
             _configure_sqlite(engine)
         return cls(engine)

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database, parse_url
 from tests.support.database import sqlite_url
+from tests.support.directory import CHILD
 
 
 async def test_connect_makes_the_sqlite_files_folder_and_pings(tmp_path: Path) -> None:
@@ -86,3 +88,18 @@ async def test_a_failed_transaction_leaves_nothing_behind(database: Database) ->
 )
 def test_urls_without_the_async_driver_get_it(given: str, used: str) -> None:
     assert parse_url(given).render_as_string(hide_password=False) == used
+
+
+async def test_database_errors_never_carry_the_childs_details(database: Database) -> None:
+    insert = text(
+        "INSERT INTO child_details (challenge_id, name, date_of_birth, agency_reference) "
+        "VALUES ('no-such-challenge', :name, :born, :ref)"
+    )
+    with pytest.raises(IntegrityError) as caught:  # no such challenge: the foreign key refuses it
+        async with database.transaction() as conn:
+            await conn.execute(
+                insert, {"name": CHILD.name, "born": CHILD.date_of_birth, "ref": CHILD.agency_reference}
+            )
+    message = str(caught.value)
+    assert "child_details" in message
+    assert CHILD.name not in message and str(CHILD.agency_reference) not in message and "2018" not in message

@@ -23,11 +23,10 @@ from botbuilder.core import Storage
 from jsonpickle.pickler import Pickler
 from jsonpickle.unpickler import Unpickler
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.clock import Clock, utc_now
-from storage.db import Database
+from storage.db import Database, upsert
 from storage.errors import StateConflictError
 from storage.schema import bot_state
 
@@ -108,7 +107,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type hin
                     )
                 values = {"data": _flatten(item), "e_tag": uuid4().hex, "updated_at": now}
                 if e_tag is None or e_tag == "*":
-                    await _upsert(conn, key, values)
+                    await _overwrite(conn, key, values)
                 elif not await _replace_if_current(conn, key, e_tag, values):
                     raise StateConflictError(key)
 
@@ -135,10 +134,9 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type hin
         return item
 
 
-async def _upsert(conn: AsyncConnection, key: str, values: dict[str, Any]) -> None:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+async def _overwrite(conn: AsyncConnection, key: str, values: dict[str, Any]) -> None:
     await conn.execute(
-        insert(bot_state)
+        upsert(conn, bot_state)
         .values(key=key, **values)
         .on_conflict_do_update(index_elements=[bot_state.c.key], set_=values)
     )
@@ -152,9 +150,10 @@ async def _replace_if_current(conn: AsyncConnection, key: str, e_tag: str, value
     )
     if result.rowcount:
         return True
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     created = await conn.execute(
-        insert(bot_state).values(key=key, **values).on_conflict_do_nothing(index_elements=[bot_state.c.key])
+        upsert(conn, bot_state)
+        .values(key=key, **values)
+        .on_conflict_do_nothing(index_elements=[bot_state.c.key])
     )
     return bool(created.rowcount)
 

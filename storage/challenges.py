@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, TextClause, delete, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import AuditEvent, Challenge, ChildDetails, Decision, Side, StageRecord, Status
@@ -33,7 +32,7 @@ from storage.codec import (
     proposal_to_json,
     text_map,
 )
-from storage.db import Database
+from storage.db import Database, upsert
 from storage.errors import ConflictError, NotFound
 from storage.outbox import enqueue
 from storage.schema import (
@@ -253,9 +252,8 @@ async def claim_due_challenges(
 
 async def _next_number(conn: AsyncConnection, prefix: str, year: int) -> int:
     """Take the next reference number; the row stays locked until the transaction ends."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(reference_counters)
+        upsert(conn, reference_counters)
         .values(prefix=prefix, year=year, last_number=1)
         .on_conflict_do_update(
             index_elements=[reference_counters.c.prefix, reference_counters.c.year],

@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.clock import Clock, utc_now
-from storage.db import Database
+from storage.db import Database, upsert
 from storage.schema import conversation_references
 
 PERSONAL = "personal"
@@ -99,9 +98,8 @@ class ConversationStore:
             "updated_at": record.updated_at,
         }
         async with self.db.transaction() as conn:
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             await conn.execute(
-                insert(conversation_references)
+                upsert(conn, conversation_references)
                 .values(conversation_id=record.conversation_id, created_at=record.updated_at, **values)
                 .on_conflict_do_update(
                     index_elements=[conversation_references.c.conversation_id], set_=values

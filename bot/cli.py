@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -29,15 +30,22 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tick(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+def _instant(value: str) -> datetime:
+    """An ISO-8601 instant for `--now` (naive = UTC); a bad one is a usage error, not a traceback."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO-8601 instant, e.g. 2026-11-24T17:00:00+00:00"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
+
+def _tick(args: argparse.Namespace) -> int:
     from bot.config import Settings
     from bot.wiring import tick
 
-    now = datetime.fromisoformat(args.now) if args.now else None
-    if now is not None and now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now: datetime | None = args.now
     report = asyncio.run(tick(Settings.from_env(), now))
     print(report.summary())
     return 1 if report.delivery.failed else 0
@@ -69,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     tick = commands.add_parser(
         "tick", help="run one pass of the deadline clock (reminders, deadlines, email delivery) and exit"
     )
-    tick.add_argument("--now", metavar="ISO-8601", help="the instant to run at (default: now; naive = UTC)")
+    tick.add_argument(
+        "--now", type=_instant, metavar="ISO-8601", help="the instant to run at (default: now; naive = UTC)"
+    )
     tick.set_defaults(handler=_tick)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")

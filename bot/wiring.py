@@ -82,7 +82,7 @@ def make_service(settings: Settings, database: Database, clock: Clock = utc_now)
         return await directories.load()
 
     return ChallengeService(
-        load_policies(settings), ChallengeRepository(database), load_directory, clock=clock
+        load_policies(settings), ChallengeRepository(database, clock=clock), load_directory, clock=clock
     )
 
 

@@ -277,7 +277,6 @@ class Notifier:
         self._concurrency = asyncio.Semaphore(concurrency)
         self._rng = rng or random.Random()
         #: The soonest retry this notifier scheduled, so the scheduler can wake for it.
-        self.next_retry_at: datetime | None = None
 
     async def drain(self, now: datetime | None = None) -> DrainReport:
         """Deliver every row ready at `now` (default: the service's clock), until none is left."""
@@ -386,8 +385,6 @@ class Notifier:
         if await self.outbox.mark_retry(item.id, self.worker_id, now, retry_at, error):
             report.retried += 1
             report.errors.append(error)
-            if self.next_retry_at is None or retry_at < self.next_retry_at:
-                self.next_retry_at = retry_at
             log.info(
                 "outbox %s (challenge %s): retry at %s: %s",
                 item.id,

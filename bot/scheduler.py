@@ -126,8 +126,6 @@ class Scheduler:
         far = self.service.clock() + timedelta(days=3660)
         soonest = await self.service.repository.due_before(far, limit=1)
         candidates = [c.next_due_at for c in soonest if c.next_due_at is not None]
-        if self.notifier.next_retry_at is not None:
-            candidates.append(self.notifier.next_retry_at)
         outbox_next = await self.notifier.outbox.next_attempt_at()
         if outbox_next is not None:
             candidates.append(outbox_next)
@@ -153,7 +151,6 @@ class Scheduler:
             await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> None:
-        self.notifier.next_retry_at = None if self._retry_passed() else self.notifier.next_retry_at
         seconds = self.max_sleep_seconds
         try:
             nxt = await self.next_wake()
@@ -166,10 +163,6 @@ class Scheduler:
             await asyncio.wait_for(self._woken.wait(), timeout=seconds)
         except TimeoutError:
             pass
-
-    def _retry_passed(self) -> bool:
-        retry = self.notifier.next_retry_at
-        return retry is not None and retry <= self.service.clock()
 
     async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
         """Start with the app, stop with it (for `app.cleanup_ctx`)."""

@@ -65,9 +65,17 @@ async function send({ text }) {
   return {};
 }
 
+// Waits until a message's rendered text (innerText: what is shown, not what is typed into inputs)
+// contains `text`; answers how many messages contain it.
 async function waitText({ text, timeoutMs = 15000 }) {
-  await chatItems(text).last().waitFor({ state: 'visible', timeout: timeoutMs });
-  return { count: await chatItems(text).count() };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { messages: texts } = await messages();
+    const count = texts.filter((t) => t.includes(text)).length;
+    if (count > 0) return { count };
+    if (Date.now() > deadline) throw new Error(`no message shows "${text}" after ${timeoutMs} ms`);
+    await page.waitForTimeout(150);
+  }
 }
 
 // The newest card holding a button named `button` (and, when given, the text `within`).
@@ -136,8 +144,11 @@ async function cards() {
   return { cards: texts };
 }
 
+// The text of each message in the open chat: outermost items only, so a card is counted once.
 async function messages() {
-  const texts = await page.locator(CHAT_ITEM).allInnerTexts();
+  const texts = await page.locator(CHAT_ITEM).evaluateAll((nodes, selector) => nodes
+    .filter((n) => !(n.parentElement && n.parentElement.closest(selector)))
+    .map((n) => n.innerText), CHAT_ITEM);
   return { messages: texts };
 }
 
@@ -165,6 +176,14 @@ async function waitLog({ type, count = 1, timeoutMs = 15000 }) {
   }
 }
 
+// Opens the Log Panel entry showing `text` (e.g. "message 500") and answers the page's text with its
+// details, to explain a failed request in a test's failure message.
+async function logDetail({ text }) {
+  await page.getByText(text, { exact: true }).last().click();
+  await page.waitForTimeout(300);
+  return { text: await page.locator('body').innerText() };
+}
+
 async function screenshot({ file, settleMs = 400 }) {
   await page.waitForTimeout(settleMs);
   await page.screenshot({ path: file, fullPage: false });
@@ -177,7 +196,7 @@ async function close() {
   return { blocked: [...new Set(blocked)], pageErrors };
 }
 
-const COMMANDS = { open, send, waitText, fill, click, cards, messages, log, waitLog, screenshot, close };
+const COMMANDS = { open, logDetail, send, waitText, fill, click, cards, messages, log, waitLog, screenshot, close };
 
 function answer(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');

@@ -302,11 +302,30 @@ class Browser:
     def cards(self) -> list[str]:
         return list(self.call("cards")["cards"])
 
+    def messages(self) -> list[str]:
+        """The text of every message and card in the open chat, oldest first."""
+        return list(self.call("messages")["messages"])
+
+    def wait_for_more_messages(self, than: int, timeout_s: float = 20) -> list[str]:
+        """Wait until the chat holds more than `than` messages and cards (a new one arrived); return them."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            items = self.messages()
+            if len(items) > than:
+                return items
+            if time.monotonic() > deadline:
+                raise DriverError(f"{self.name}: still {len(items)} messages after {timeout_s:.0f}s")
+            time.sleep(0.3)
+
     def log(self) -> list[dict[str, Any]]:
         return list(self.call("log")["entries"])
 
     def wait_log(self, request_type: str, count: int = 1) -> list[dict[str, Any]]:
         return list(self.call("waitLog", type=request_type, count=count)["entries"])
+
+    def log_detail(self, text: str) -> str:
+        """The Log Panel's details of the newest entry reading `text`, such as "message 500"."""
+        return str(self.call("logDetail", text=text)["text"])
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -20,3 +20,16 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$LOCK_SUM" ]; then
   npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
   echo "$LOCK_SUM" > "$STAMP"
 fi
+
+# The end-to-end tests drive the Agents Playground in Debian's Chromium. CI (CI=true) and anyone asking for
+# them (E2E=1) get it installed when missing; elsewhere those tests skip and say why.
+if { [ "${CI:-}" = "true" ] || [ "${E2E:-}" = "1" ]; } && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  if ! command -v apt-get >/dev/null; then
+    echo "install.sh: the end-to-end tests need Chromium; install it (Debian package 'chromium')" >&2
+    exit 1
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi

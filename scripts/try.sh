@@ -26,9 +26,15 @@ PLAYGROUND_CLI=tests/node/node_modules/@microsoft/m365agentsplayground/cli.js
 RUN_DIR=var/try
 mkdir -p "$RUN_DIR"
 
-echo "Installing (first run takes a minute)..."
-bash scripts/install.sh
+echo "Installing (the first run takes a minute or two; log: $RUN_DIR/install.log)..."
+if ! bash scripts/install.sh >"$RUN_DIR/install.log" 2>&1; then
+  tail -n 30 "$RUN_DIR/install.log" >&2
+  echo "try.sh: installing failed; see $RUN_DIR/install.log" >&2
+  exit 1
+fi
 
+# The bot and the Playgrounds run in their own sessions (setsid), so Ctrl-C reaches this script alone and
+# it stops them in order instead of each dying on its own.
 PIDS=()
 stop_all() {
   trap - INT TERM EXIT
@@ -77,7 +83,7 @@ start_playground() {  # start_playground DIR PORT  -> sets STARTED_PID and START
   local dir="$1" port="$2"
   mkdir -p "$dir"
   (cd "$dir" && TEAMSAPPTESTER_BROWSER=none M365_AGENTS_PLAYGROUND_LOGFILE="$PWD/m365agentsplayground.log" \
-    exec node "$OLDPWD/$PLAYGROUND_CLI" start -e "http://localhost:$BOT_PORT/api/messages" -c msteams --dt \
+    exec setsid node "$OLDPWD/$PLAYGROUND_CLI" start -e "http://localhost:$BOT_PORT/api/messages" -c msteams --dt \
       -p "$port") >"$dir/playground.out" 2>&1 &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
@@ -92,7 +98,7 @@ start_playground() {  # start_playground DIR PORT  -> sets STARTED_PID and START
 }
 
 echo "Starting the bot on http://127.0.0.1:$BOT_PORT/api/messages (log: $RUN_DIR/bot.log)..."
-PORT="$BOT_PORT" PYTHONUNBUFFERED=1 .venv/bin/python -m bot >"$RUN_DIR/bot.log" 2>&1 &
+PORT="$BOT_PORT" PYTHONUNBUFFERED=1 setsid .venv/bin/python -m bot >"$RUN_DIR/bot.log" 2>&1 &
 PIDS+=("$!")
 wait_for "http://127.0.0.1:$BOT_PORT/readyz" "$!" "$RUN_DIR/bot.log" "the bot"
 

@@ -6,6 +6,7 @@ Pure and synchronous: the clock is passed in, the directory is a snapshot, and e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -61,8 +62,17 @@ PERSON_ACTIONS: tuple[ActionKind, ...] = (
 )
 
 
+#: Control characters other than tab and line breaks: never part of what a person wrote (and PostgreSQL
+#: refuses NUL), so they are refused rather than stored.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text(value: str | None, what: str, *, limit: int = MAX_TEXT, required: bool = True) -> str:
     cleaned = (value or "").strip()
+    if _CONTROL.search(cleaned):
+        raise Refused(
+            f"{what[0].upper()}{what[1:]} contains control characters; please type it again.", "invalid"
+        )
     if required and not cleaned:
         raise Refused(f"Please fill in {what}.", "invalid")
     if len(cleaned) > limit:

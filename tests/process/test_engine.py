@@ -161,6 +161,8 @@ def test_rochdale_stage_1_does_not_copy_in_the_partnership_admin() -> None:
             "email",
         ),
         ({"challenged_agency_id": "durham_b"}, "list of agencies"),
+        ({"concern": "Report\x00missing"}, "control characters"),
+        ({"child": ChildDetails("Jordan\x07", date(2019, 1, 1), "INV-1")}, "control characters"),
     ],
 )
 def test_rochdale_raise_refuses_an_incomplete_or_wrong_form(changes: dict[str, object], message: str) -> None:

@@ -5,16 +5,19 @@
 #
 #   scripts/try.sh               Alex Wilber's Teams on http://localhost:56150
 #   scripts/try.sh --with-megan  also Megan Bowen's Teams on http://localhost:56151, to answer his challenges
+#   scripts/try.sh --no-install  skip scripts/install.sh (already installed)
 #
 # Environment: PORT (bot, default 3978), PLAYGROUND_PORT (default 56150), DATABASE_URL (default SQLite file
-# var/challenge-bot.db), DIRECTORY_FILE (default: the demo directory).
+# var/challenge-bot.db), DIRECTORY_FILE (default: the demo directory), TRY_RUN_DIR (logs; default var/try).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WITH_MEGAN=0
+INSTALL=1
 for arg in "$@"; do
   case "$arg" in
     --with-megan) WITH_MEGAN=1 ;;
+    --no-install) INSTALL=0 ;;
     -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "try.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
   esac
@@ -23,11 +26,13 @@ done
 BOT_PORT="${PORT:-3978}"
 PLAYGROUND_PORT="${PLAYGROUND_PORT:-56150}"
 PLAYGROUND_CLI=tests/node/node_modules/@microsoft/m365agentsplayground/cli.js
-RUN_DIR=var/try
+RUN_DIR="${TRY_RUN_DIR:-var/try}"
 mkdir -p "$RUN_DIR"
 
-echo "Installing (the first run takes a minute or two; log: $RUN_DIR/install.log)..."
-if ! bash scripts/install.sh >"$RUN_DIR/install.log" 2>&1; then
+if [ "$INSTALL" = 1 ]; then
+  echo "Installing (the first run takes a minute or two; log: $RUN_DIR/install.log)..."
+fi
+if [ "$INSTALL" = 1 ] && ! bash scripts/install.sh >"$RUN_DIR/install.log" 2>&1; then
   tail -n 30 "$RUN_DIR/install.log" >&2
   echo "try.sh: installing failed; see $RUN_DIR/install.log" >&2
   exit 1

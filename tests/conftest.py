@@ -8,13 +8,15 @@ import pytest
 
 from tests.cardcheck import card_validator as card_validator
 from tests.fakes.connector import FakeConnector
-from tests.support.database import (  # migrated test databases; see the module's docstring
-    database as database,
-    empty_postgres_schema as empty_postgres_schema,
-    postgres_database as postgres_database,
-    postgres_target as postgres_target,
-    sqlite_database as sqlite_database,
-    sqlite_template as sqlite_template,
+
+# Migrated test databases (SQLite and PostgreSQL); see the module's docstring.
+from tests.support.database import (  # noqa: F401  (fixtures, used by name)
+    database,
+    empty_postgres_schema,
+    postgres_database,
+    postgres_target,
+    sqlite_database,
+    sqlite_template,
 )
 
 

@@ -184,6 +184,13 @@ def challenge_card(
     return built
 
 
+def _written(input_id: str, label: str, error: str) -> Element:
+    """A required box for what a person writes on the form, as long as the engine accepts."""
+    return text_input(
+        input_id, label, multiline=True, max_length=MAX_TEXT, required=True, error_message=error
+    )
+
+
 def _data(challenge: Challenge) -> dict[str, Any]:
     return {ids.CHALLENGE_ID: challenge.id, ids.VERSION: challenge.version}
 
@@ -469,16 +476,7 @@ def _action(
     if kind is ActionKind.RESPOND:
         return show_card(
             "Respond",
-            [
-                text_input(
-                    ids.TEXT,
-                    stage.response_label,
-                    multiline=True,
-                    max_length=MAX_TEXT,
-                    required=True,
-                    error_message="Please write your response.",
-                )
-            ],
+            [_written(ids.TEXT, stage.response_label, "Please write your response.")],
             [execute("Send response", verb, data, style="positive")],
         )
     if kind is ActionKind.PROPOSE_OUTCOME:
@@ -490,14 +488,7 @@ def _action(
                     "agreed outcome; confirming resolves the challenge.",
                     subtle=True,
                 ),
-                text_input(
-                    ids.PROPOSED_OUTCOME,
-                    "Agreed outcome",
-                    multiline=True,
-                    max_length=MAX_TEXT,
-                    required=True,
-                    error_message="Please write the outcome you propose.",
-                ),
+                _written(ids.PROPOSED_OUTCOME, "Agreed outcome", "Please write the outcome you propose."),
             ],
             [execute("Send for confirmation", verb, data, style="positive")],
         )
@@ -516,13 +507,8 @@ def _action(
             "Withdraw",
             [
                 text("Withdrawing ends the challenge for everyone involved; they are told.", subtle=True),
-                text_input(
-                    ids.WITHDRAW_REASON,
-                    "Reason for withdrawing",
-                    multiline=True,
-                    max_length=MAX_TEXT,
-                    required=True,
-                    error_message="Please give the reason for withdrawing.",
+                _written(
+                    ids.WITHDRAW_REASON, "Reason for withdrawing", "Please give the reason for withdrawing."
                 ),
             ],
             [execute("Withdraw the challenge", verb, data, style="destructive")],
@@ -538,14 +524,7 @@ def _action(
                     ),
                     subtle=True,
                 ),
-                text_input(
-                    ids.OUTCOME,
-                    "Outcome",
-                    multiline=True,
-                    max_length=MAX_TEXT,
-                    required=True,
-                    error_message="Please record the outcome.",
-                ),
+                _written(ids.OUTCOME, "Outcome", "Please record the outcome."),
             ],
             [execute("Close the challenge", verb, data, style="positive")],
         )
@@ -572,16 +551,7 @@ def _escalate(view: _PartyView, data: Mapping[str, Any], next_contacts: Sequence
         body.append(text(plain(agency.escalation_note), color="Warning"))
     if c.urgent:
         body.append(text(plain(view.wording.urgent_note), color="Warning"))
-    body.append(
-        text_input(
-            ids.REASON,
-            "Reason for escalating",
-            multiline=True,
-            max_length=MAX_TEXT,
-            required=True,
-            error_message="Please give the reason for escalating.",
-        )
-    )
+    body.append(_written(ids.REASON, "Reason for escalating", "Please give the reason for escalating."))
     for field in target.entry_fields:
         body.append(
             text_input(
@@ -655,21 +625,11 @@ def _meeting(view: _PartyView, data: Mapping[str, Any]) -> Element | None:
                 required=True,
                 error_message="Please give the date the meeting was held.",
             ),
-            text_input(
-                ids.ATTENDEES,
-                "Who attended",
-                multiline=True,
-                max_length=MAX_TEXT,
-                required=True,
-                error_message="Please say who attended.",
-            ),
-            text_input(
+            _written(ids.ATTENDEES, "Who attended", "Please say who attended."),
+            _written(
                 ids.KEY_POINTS,
                 "Key areas of discussion, disagreement and agreement",
-                multiline=True,
-                max_length=MAX_TEXT,
-                required=True,
-                error_message="Please record the key points.",
+                "Please record the key points.",
             ),
             text_input(ids.ACTIONS_AGREED, "Actions agreed", multiline=True, max_length=MAX_TEXT),
             text_input(ids.TIMESCALES, "Timescales", multiline=True, max_length=MAX_TEXT),

@@ -104,7 +104,7 @@ class Scheduler:
             action = engine.due_action(challenge, now)
             if action is None:
                 break
-            result = await self.service.act(challenge.id, challenge.version, action, SYSTEM)
+            result = await self.service.act(challenge, challenge.version, action, SYSTEM)
             if result.outcome == "applied":
                 applied = True
                 if isinstance(action, Remind):

@@ -245,7 +245,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             )
             await show_card(turn_context, card)
             return
-        result = await self.service.act(challenge.id, action.version, engine_action, person.id)
+        result = await self.service.act(challenge, action.version, engine_action, person.id)
         current = result.challenge or challenge
         notice: str | None = (
             result.notice

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 from botbuilder.core import Bot, ConversationState, TurnContext
+from botbuilder.schema import ActivityTypes
 
 from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import Settings
@@ -109,12 +110,20 @@ def worker_name(kind: str) -> str:
 
 
 def conversation_recorder(store: ConversationStore) -> Callable[[TurnContext], Awaitable[None]]:
-    """Keeps each conversation's reference, so deadlines can reach people later without them writing first."""
+    """Keeps each conversation's reference, so deadlines can reach people later without them writing first.
+
+    Installs always write it (a reinstall refreshes a reference the notifier marked stale); other activities
+    write it when this process has not yet, or when its service URL changed, so not on every message.
+    """
+    written: dict[str, str] = {}
 
     async def remember(turn_context: TurnContext) -> None:
         activity = turn_context.activity
         conversation = activity.conversation
         if conversation is None or not conversation.id or not activity.service_url:
+            return
+        install = activity.type in (ActivityTypes.installation_update, ActivityTypes.conversation_update)
+        if not install and written.get(conversation.id) == activity.service_url:
             return
         sender = activity.from_property
         personal = conversation.conversation_type in (None, "personal")
@@ -129,6 +138,7 @@ def conversation_recorder(store: ConversationStore) -> Callable[[TurnContext], A
             service_url=activity.service_url,
             conversation_type=conversation.conversation_type or "personal",
         )
+        written[conversation.id] = activity.service_url
 
     return remember
 

@@ -7,6 +7,7 @@ so each change is checked by the engine and stored with its events and notificat
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,9 @@ from storage.challenges import ChallengeRepository
 from storage.errors import ConflictError
 
 log = logging.getLogger(__name__)
+
+#: What a reference looks like when a person types it (`DUR-2026-0042`); anything else is a challenge id.
+REFERENCE = re.compile(r"^[A-Za-z]{2,5}\s*-\s*\d{4}\s*-\s*\d{1,6}$")
 
 Clock = Callable[[], datetime]
 
@@ -90,8 +94,9 @@ class ChallengeService:
         key = reference_or_id.strip()
         if not key or len(key) > 64:
             return None
-        found = await self.repository.get_by_reference(key)
-        return found if found is not None else await self.repository.get(key)
+        if REFERENCE.match(key):
+            return await self.repository.get_by_reference(re.sub(r"\s+", "", key))
+        return await self.repository.get(key)
 
     async def mine(self, person_id: str) -> list[Challenge]:
         return [c for c in await self.repository.list_for_person(person_id) if c.policy_id in self.policies]
@@ -122,12 +127,13 @@ class ChallengeService:
         return decision
 
     async def act(
-        self, challenge_id: str, expected_version: int | None, action: Action, actor_id: str
+        self, challenge: Challenge, expected_version: int | None, action: Action, actor_id: str
     ) -> ActionResult:
-        """Apply `action` if the card that asked for it showed the current version; never applies twice."""
-        challenge = await self.repository.get(challenge_id)
-        if challenge is None or challenge.policy_id not in self.policies:
-            return ActionResult("missing", None, notice="That challenge no longer exists here.")
+        """Apply `action` to `challenge` (as just read) if the card that asked for it showed the current
+        version; the store's compare-and-set on the version makes sure it never applies twice."""
+        challenge_id = challenge.id
+        if challenge.policy_id not in self.policies:
+            return ActionResult("missing", None, notice="That challenge follows a procedure not served here.")
         if expected_version is not None and expected_version != challenge.version:
             return ActionResult(
                 "stale",

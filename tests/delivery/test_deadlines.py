@@ -56,7 +56,7 @@ async def walk(
             escalator = challenge.parties[policy.stage(challenge.stage).raiser_side[0]].person_id
             assert escalator is not None
             result = await d.service.act(
-                challenge_id, challenge.version, Escalate("Deadline passed", fields), escalator
+                challenge, challenge.version, Escalate("Deadline passed", fields), escalator
             )
             assert result.outcome == "applied", result.notice
             await d.notifier.drain()

@@ -227,6 +227,7 @@ async function main() {
     if (request.cmd === 'close') break;
   }
   if (browser) await browser.close();
+  process.exit(0);
 }
 
 main().catch((err) => {

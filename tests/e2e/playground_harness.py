@@ -337,6 +337,9 @@ class Browser:
         if self._process.poll() is None:
             with contextlib.suppress(DriverError, OSError, ValueError):
                 self.closed = self._ask("close")
+            with contextlib.suppress(OSError, ValueError):
+                assert self._process.stdin is not None
+                self._process.stdin.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=10)
         _stop(self._process)

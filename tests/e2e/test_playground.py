@@ -242,15 +242,18 @@ def test_a_passing_deadline_brings_a_proactive_message(
     megan.screenshot("06-deadline-megan")
     alex.screenshot("06-deadline-alex")
     # Stage 2 brings in Megan's line manager, Adele Vance, who has no Playground window: the bot opens a
-    # 1:1 chat with her through Alex's Playground, which answers createConversation with 201 but every
+    # 1:1 chat with her through a Playground it knows, which answers createConversation with 201 but every
     # message to that new chat with 500 (it only shows its own user's chats). The bot keeps the message
     # for a retry; real Teams delivers it, as the fake-connector delivery tests show.
-    assert failures(megan.log()) == [], failures(megan.log())
-    entries = alex.log()
-    created = [e for e in entries if e["type"] == "createConversation"]
-    refused = failures(entries)
-    assert created and all(e["status"] == 201 for e in created), created
-    assert len(refused) == len(created), refused
-    assert all(r.endswith("message 500") for r in refused), refused
+    created_anywhere = 0
+    for window in (alex, megan):
+        entries = window.log()
+        created = [e for e in entries if e["type"] == "createConversation"]
+        refused = failures(entries)
+        assert all(e["status"] == 201 for e in created), created
+        assert len(refused) == len(created), (window.name, refused)
+        assert all(r.endswith("message 500") for r in refused), (window.name, refused)
+        created_anywhere += len(created)
+    assert created_anywhere >= 1
     assert "retried=" in result.stdout and "retried=0" not in result.stdout, result.stdout
     assert_bot_log_clean(bot)

@@ -285,3 +285,21 @@ def test_a_passing_deadline_brings_a_proactive_message(
     assert created_anywhere >= 1
     assert "retried=" in result.stdout and "retried=0" not in result.stdout, result.stdout
     assert_bot_log_clean(bot)
+    STORY.add("escalated")
+
+
+def test_my_challenges_and_show_find_the_challenge(timed: None, bot: BotProcess, alex: Browser) -> None:
+    needs("escalated")
+    reference = next(m for m in (REFERENCE.search(t) for t in alex.messages()) if m).group(0)
+    before = len(alex.messages())
+    alex.send("my challenges")
+    listed = alex.wait_for_more_messages(before)[-1]
+    assert reference in listed and "Stage 2" in listed, listed
+    alex.screenshot("07-my-challenges")
+    before = len(alex.messages())
+    alex.send(f"show {reference}")
+    shown = alex.wait_for_more_messages(before)[-1]
+    assert reference in shown and "Whose move" in shown and "History" in shown, shown
+    alex.screenshot("07-show")
+    assert failures(alex.log()) == [] or all(r.endswith("message 500") for r in failures(alex.log()))
+    assert_bot_log_clean(bot)

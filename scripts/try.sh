@@ -8,7 +8,7 @@
 #   scripts/try.sh --no-install  skip scripts/install.sh (already installed)
 #
 # Environment: PORT (bot, default 3978), PLAYGROUND_PORT (default 56150), DATABASE_URL (default SQLite file
-# var/challenge-bot.db), DIRECTORY_FILE (default: the demo directory), TRY_RUN_DIR (logs; default var/try).
+# var/challenge-bot.db), DIRECTORY_FILE (demo directory), TRY_RUN_DIR (var/try), SMTP_HOST (else a local mail catcher on MAIL_PORT, 8025).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -102,6 +102,29 @@ start_playground() {  # start_playground DIR PORT  -> sets STARTED_PID and START
   wait_for "$STARTED_URL/_internal/v1/config" "$STARTED_PID" "$dir/m365agentsplayground.log" "the Playground"
 }
 
+# Emails (for mailboxes such as the QRT business manager, and people Teams cannot reach) go to a local mail
+# catcher that writes them to a file, unless SMTP_HOST names a real server.
+if [ -z "${SMTP_HOST:-}" ]; then
+  MAIL_PORT="${MAIL_PORT:-8025}"
+  echo "Starting a local mail catcher on 127.0.0.1:$MAIL_PORT (emails are written to $RUN_DIR/mail.log)..."
+  PYTHONUNBUFFERED=1 setsid .venv/bin/python -m aiosmtpd -n -l "127.0.0.1:$MAIL_PORT" \
+    -c aiosmtpd.handlers.Debugging >"$RUN_DIR/mail.log" 2>&1 &
+  PIDS+=("$!")
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$MAIL_PORT") 2>/dev/null && break
+    sleep 0.1
+  done
+  export SMTP_HOST=127.0.0.1 SMTP_PORT="$MAIL_PORT" SMTP_STARTTLS=false SMTP_FROM=challenge-bot@localhost
+fi
+# What `challenge-bot tick` needs to deliver as the running bot does (same database, same mail server).
+{
+  echo "DATABASE_URL=${DATABASE_URL:-}"
+  echo "SMTP_HOST=$SMTP_HOST"
+  echo "SMTP_PORT=${SMTP_PORT:-587}"
+  echo "SMTP_STARTTLS=${SMTP_STARTTLS:-true}"
+  echo "SMTP_FROM=${SMTP_FROM:-}"
+} | grep -v '=$' >"$RUN_DIR/env"
+
 echo "Starting the bot on http://127.0.0.1:$BOT_PORT/api/messages (log: $RUN_DIR/bot.log)..."
 PORT="$BOT_PORT" PYTHONUNBUFFERED=1 setsid .venv/bin/python -m bot >"$RUN_DIR/bot.log" 2>&1 &
 PIDS+=("$!")
@@ -129,7 +152,8 @@ cat <<EOF
 
   Type "help", "raise", "my challenges" or "show <reference>" in the chat.
   Move time forward (deadlines, reminders) from another terminal:
-      .venv/bin/challenge-bot tick --now 2026-12-31T10:00:00+00:00
+      env \$(cat $RUN_DIR/env) .venv/bin/challenge-bot tick --now 2026-12-31T10:00:00+00:00
+  Emails the bot sends are written to $RUN_DIR/mail.log.
   Everyone in the demo directory is invented: process/directories/demo.yaml.
   Logs: $RUN_DIR/bot.log, $RUN_DIR/alex/m365agentsplayground.log
 

@@ -17,6 +17,7 @@ from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccou
 
 from bot.errors import CHALLENGE_ID_TURN_STATE_KEY
 from cards import verbs
+from cards.describe import whose_move
 from cards.errors import message_card
 from cards.help import help_card
 from cards.my_challenges import my_challenges_card
@@ -126,12 +127,6 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             await show_card(turn_context, self._not_in_directory())
             return
         rows = [(c, self.service.policy(c.policy_id)) for c in await self.service.mine(person.id)]
-        directory = await self.service.directory()
-
-        def whose_move(challenge: Any) -> str:
-            engine_parties = self._awaiting_names(challenge, directory)
-            return engine_parties or "Nobody: the challenge has ended"
-
         await show_card(
             turn_context,
             my_challenges_card(
@@ -139,17 +134,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 viewer_id=person.id,
                 calendar_for=lambda policy: self.service.calendar(policy.id),
                 now=self.service.clock(),
-                whose_move=whose_move,
+                whose_move=lambda challenge: whose_move(challenge, self.service.policy(challenge.policy_id)),
             ),
         )
-
-    def _awaiting_names(self, challenge: Any, directory: Any) -> str:
-        policy = self.service.policy(challenge.policy_id)
-        if challenge.awaiting is None:
-            return ""
-        stage = policy.stage(challenge.stage)
-        roles = stage.challenged_side if challenge.awaiting.value == "challenged_side" else stage.raiser_side
-        return ", ".join(challenge.parties[r].name for r in roles if r in challenge.parties)
 
     async def _show(
         self, turn_context: TurnContext, person: Person | None, reference: str, notice: str = ""

@@ -126,6 +126,7 @@ async def test_megan_responds_from_her_card_and_the_card_updates_in_place(runtim
     listing = await her.say_card("my challenges")
     assert_valid_card(listing)
     assert "DUR-2026-0001" in texts(listing)
+    assert "Your move: Megan Bowen \\(Professional challenged\\), to respond" in texts(listing)
     card = await her.press(v.SHOW, {"reference": "DUR-2026-0001"})
     assert v.RESPOND in verbs(card)
     updated = await her.press_on(card, v.RESPOND, text="The report was sent this morning.")

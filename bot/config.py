@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 DEFAULT_PORT = 3978
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
@@ -72,7 +71,6 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_from: str | None = None
-    public_base_url: str | None = None
     directory_file: Path | None = None
 
     @property
@@ -156,13 +154,6 @@ class Settings:
         if (smtp_user is None) != (smtp_password is None):
             problems.append("SMTP_USER and SMTP_PASSWORD must be set together")
 
-        public_base_url = text("PUBLIC_BASE_URL")
-        if public_base_url is not None:
-            parts = urlsplit(public_base_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                problems.append(f"PUBLIC_BASE_URL={public_base_url!r} must be an http(s) URL")
-            public_base_url = public_base_url.rstrip("/")
-
         directory_file = _directory_file(text("DIRECTORY_FILE"), local=app_id is None, problems=problems)
 
         if problems:
@@ -184,7 +175,6 @@ class Settings:
             smtp_user=smtp_user,
             smtp_password=smtp_password,
             smtp_from=smtp_from,
-            public_base_url=public_base_url,
             directory_file=directory_file,
         )
 

@@ -29,7 +29,6 @@ def test_empty_environment_gives_a_local_bot_on_loopback_with_a_sqlite_file(
     assert settings.policy_names == ("durham", "rochdale")
     assert settings.due_time is None  # each policy keeps its own due time
     assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == (None, 587, True)
-    assert settings.public_base_url is None
 
 
 def test_app_id_turns_local_mode_off_and_listens_on_all_interfaces() -> None:
@@ -80,7 +79,6 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"SMTP_HOST": "smtp.example.org"}, "SMTP_FROM is required"),
         ({"SMTP_FROM": "bot.example.org"}, "is not an email address"),
         ({"SMTP_USER": "bot"}, "SMTP_USER and SMTP_PASSWORD must be set together"),
-        ({"PUBLIC_BASE_URL": "bot.example.org"}, "must be an http(s) URL"),
         ({"DUE_TIME": "24:00"}, "must be a 24-hour time"),
     ],
 )
@@ -108,7 +106,6 @@ def test_deployment_settings_are_read() -> None:
             "SMTP_USER": "bot",
             "SMTP_PASSWORD": "invented-smtp-password",
             "SMTP_FROM": "challenges@example.org",
-            "PUBLIC_BASE_URL": "https://bot.example.org/",
         }
     )
 
@@ -126,7 +123,6 @@ def test_deployment_settings_are_read() -> None:
     )
     assert (settings.smtp_user, settings.smtp_password) == ("bot", "invented-smtp-password")
     assert settings.smtp_from == "challenges@example.org"
-    assert settings.public_base_url == "https://bot.example.org"
 
 
 def test_sdk_config_has_the_names_botbuilder_reads() -> None:

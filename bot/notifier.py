@@ -194,7 +194,7 @@ class TeamsChannel:
         tenant_id = person.tenant_id
         if not tenant_id or not person.aad_object_id:
             raise TeamsUnreachable("no conversation with the bot and no tenant to create one in")
-        service_url = await self._service_url(tenant_id)
+        service_url = await self.conversations.service_url_for_tenant(tenant_id)
         if service_url is None:
             raise TeamsUnreachable("no conversation with the bot, and no service URL known for its tenant")
         await self.per_tenant.acquire(tenant_id)
@@ -230,9 +230,6 @@ class TeamsChannel:
             if status in (403, 404):
                 raise TeamsUnreachable(f"Teams answered {status} to creating a 1:1 conversation")
             raise _retry_for(status, failure[0])
-
-    async def _service_url(self, tenant_id: str) -> str | None:
-        return await self.conversations.service_url_for_tenant(tenant_id)
 
 
 @dataclass
@@ -276,7 +273,6 @@ class Notifier:
         self.lease_seconds = lease_seconds
         self._concurrency = asyncio.Semaphore(concurrency)
         self._rng = rng or random.Random()
-        #: The soonest retry this notifier scheduled, so the scheduler can wake for it.
 
     async def drain(self, now: datetime | None = None) -> DrainReport:
         """Deliver every row ready at `now` (default: the service's clock), until none is left."""
@@ -349,9 +345,8 @@ class Notifier:
             now=now,
             recipient_can_act=n.action_needed,
         )
-        subject, _ = notification_text(n, challenge=challenge, policy=policy, calendar=calendar, now=now)
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-        activity.summary = subject
+        activity.summary, _ = self._text(n, challenge, now)
         return activity
 
     def _text(self, n: Notification, challenge: Challenge, now: datetime) -> tuple[str, str]:

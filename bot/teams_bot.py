@@ -27,7 +27,7 @@ from dialogs.raise_challenge import RAISE_DIALOG_ID, RaiseChallengeDialog
 from dialogs.replies import card_action, is_card_action, show_card, shown_card
 from dialogs.service import ChallengeService
 from dialogs.views import Audience, challenge_view, is_party
-from process.challenge import Refused
+from process.challenge import Challenge, Refused
 from process.directory import Person
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -138,9 +138,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             ),
         )
 
-    async def _show(
-        self, turn_context: TurnContext, person: Person | None, reference: str, notice: str = ""
-    ) -> None:
+    async def _show(self, turn_context: TurnContext, person: Person | None, reference: str) -> None:
         challenge = await self.service.find(reference) if reference else None
         if challenge is None:
             await show_card(
@@ -164,7 +162,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         if person is None:
             await show_card(turn_context, self._not_in_directory())
             return
-        card = await challenge_view(self.service, challenge, person, audience=audience, notice=notice or None)
+        card = await challenge_view(self.service, challenge, person, audience=audience)
         await show_card(turn_context, card)
 
     # ----- card buttons -----------------------------------------------------------------------------------
@@ -212,37 +210,29 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             return
         turn_context.turn_state[CHALLENGE_ID_TURN_STATE_KEY] = challenge.id
         audience = self._audience(turn_context)
-        if action.verb == verbs.REFRESH:
-            await show_card(
-                turn_context, await challenge_view(self.service, challenge, person, audience=audience)
-            )
-            return
-        if action.version is None:
-            unversioned = "That card did not say which version it showed, so nothing was changed."
+
+        async def answer(shown: Challenge, notice: str | None = None) -> None:
             await show_card(
                 turn_context,
-                await challenge_view(self.service, challenge, person, audience=audience, notice=unversioned),
+                await challenge_view(self.service, shown, person, audience=audience, notice=notice),
             )
+
+        if action.verb == verbs.REFRESH:
+            await answer(challenge)
+            return
+        if action.version is None:
+            await answer(challenge, "That card did not say which version it showed, so nothing was changed.")
             return
         try:
             engine_action = action_from(action, self.service.policy(challenge.policy_id), challenge.stage)
         except Refused as refused:
-            card = await challenge_view(
-                self.service, challenge, person, audience=audience, notice=refused.reason
-            )
-            await show_card(turn_context, card)
+            await answer(challenge, refused.reason)
             return
         result = await self.service.act(challenge, action.version, engine_action, person.id)
-        current = result.challenge or challenge
-        notice: str | None = (
-            result.notice
-            if result.outcome != "applied"
-            else "Done. Everyone who needs to know has been told."
-        )
-        await show_card(
-            turn_context,
-            await challenge_view(self.service, current, person, audience=audience, notice=notice),
-        )
+        if result.outcome == "applied":
+            await answer(result.challenge or challenge, "Done. Everyone who needs to know has been told.")
+        else:
+            await answer(result.challenge or challenge, result.notice)
 
     # ----- helpers ----------------------------------------------------------------------------------------
 

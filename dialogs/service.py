@@ -15,7 +15,7 @@ from typing import Literal
 from uuid import uuid4
 
 from process.calendar import WorkingCalendar
-from process.challenge import Action, AuditEvent, Challenge, Decision, RaiseRequest, Refused
+from process.challenge import SYSTEM, Action, AuditEvent, Challenge, Decision, RaiseRequest, Refused
 from process.directory import Directory, Person
 from process.engine import Engine, calendar_for
 from process.policy import Policy
@@ -158,7 +158,7 @@ class ChallengeService:
             "challenge %s: %s by %s",
             challenge_id,
             type(action).__name__,
-            "clock" if actor_id == "system" else "party",
+            "clock" if actor_id == SYSTEM else "party",
         )
         await self._committed(decision)
         return ActionResult("applied", decision.challenge, decision)

@@ -3,12 +3,17 @@
 Procedures give their time limits in working days: Monday to Friday, less the bank holidays of the
 partnership's nation (England, Wales, Scotland and Northern Ireland differ) and less the partnership's own
 closure days. A deadline falls at a set local time (17:00 by default) and is stored as a UTC instant.
+
+A closure is a single date (`2026-12-29`), a day every year (`12-24`) or a span of days every year
+(`12-24..01-01`, which may run over the new year).
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from types import MappingProxyType
@@ -24,6 +29,13 @@ CLOSURE_NAME = "Partnership closure"
 
 _SATURDAY = 5
 
+_LEAP_YEAR = 2000
+"""A leap year, to check a yearly day: 02-29 is a real day, just not in every year."""
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_YEARLY_DAY = re.compile(r"^(\d{2})-(\d{2})$")
+_YEARLY_RANGE = re.compile(r"^(\d{2})-(\d{2})\s*\.\.\s*(\d{2})-(\d{2})$")
+
 
 def _is_weekday(ordinal: int) -> bool:
     """Monday to Friday, from a proleptic Gregorian ordinal (day 1, 1 January of year 1, was a Monday)."""
@@ -37,6 +49,100 @@ def _bank_holidays(nation: str, year: int) -> Mapping[date, str]:
     return MappingProxyType({day: name for day, name in found.items() if day.year == year})
 
 
+@dataclass(frozen=True, slots=True)
+class ClosureRule:
+    """Days a partnership is closed: one date, or a day or span of days that comes back every year.
+
+    `first` and `last` are (month, day) and both are closed. With a `year` the rule is that one date (so
+    `first == last`); without one it applies every year, and when `last` comes before `first` in the year
+    the span runs over the new year (12-24..01-01 closes the last week of one year and 1 January of the
+    next). A yearly 29 February closes nothing in a year that has none.
+    """
+
+    first: tuple[int, int]
+    last: tuple[int, int]
+    year: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.year is not None:
+            if self.first != self.last:
+                raise ValueError(f"A closure on a date in {self.year} is one day, not a span.")
+            date(self.year, *self.first)
+        else:
+            for month, day in (self.first, self.last):
+                date(_LEAP_YEAR, month, day)
+
+    def __str__(self) -> str:
+        """The rule as it is written in a policy file."""
+        if self.year is not None:
+            return date(self.year, *self.first).isoformat()
+        first = f"{self.first[0]:02d}-{self.first[1]:02d}"
+        if self.first == self.last:
+            return first
+        return f"{first}..{self.last[0]:02d}-{self.last[1]:02d}"
+
+    @property
+    def fixed_date(self) -> date | None:
+        """The one date closed, for a rule that is not yearly."""
+        return date(self.year, *self.first) if self.year is not None else None
+
+    def days_in(self, year: int) -> Iterator[date]:
+        """The days of `year` that this rule closes, in order."""
+        if self.year is not None:
+            if self.year == year:
+                yield date(year, *self.first)
+            return
+        first = _on_or_after(year, self.first)
+        last = _on_or_before(year, self.last)
+        if self.first <= self.last:
+            spans = [(first, last)]
+        else:
+            spans = [(date(year, 1, 1).toordinal(), last), (first, date(year, 12, 31).toordinal())]
+        for start, end in spans:
+            for ordinal in range(start, end + 1):
+                yield date.fromordinal(ordinal)
+
+
+def _on_or_after(year: int, month_day: tuple[int, int]) -> int:
+    """The ordinal of the day in `year`, or of 1 March for 29 February in a year without one."""
+    try:
+        return date(year, *month_day).toordinal()
+    except ValueError:
+        return date(year, 3, 1).toordinal()
+
+
+def _on_or_before(year: int, month_day: tuple[int, int]) -> int:
+    """The ordinal of the day in `year`, or of 28 February for 29 February in a year without one."""
+    try:
+        return date(year, *month_day).toordinal()
+    except ValueError:
+        return date(year, 2, 28).toordinal()
+
+
+def parse_closure(text: str) -> ClosureRule:
+    """A closure as written in a policy: `2026-12-29`, `12-24` (every year) or `12-24..01-01` (every year).
+
+    Raises ValueError naming the entry when it is none of these or names a day that does not exist.
+    """
+    entry = text.strip()
+    try:
+        if match := _ISO_DATE.match(entry):
+            year, month, day = (int(part) for part in match.groups())
+            return ClosureRule((month, day), (month, day), year)
+        if match := _YEARLY_DAY.match(entry):
+            month, day = (int(part) for part in match.groups())
+            return ClosureRule((month, day), (month, day))
+        if match := _YEARLY_RANGE.match(entry):
+            m1, d1, m2, d2 = (int(part) for part in match.groups())
+            return ClosureRule((m1, d1), (m2, d2))
+    except ValueError:
+        pass
+    raise ValueError(
+        f"closure {text!r} is not a date like 2026-12-29, a yearly day like 12-24 "
+        "or a yearly range like 12-24..01-01"
+    )
+
+
 class WorkingCalendar:
     """Counts working days and turns a stage's time limit into the instant it is due.
 
@@ -44,21 +150,32 @@ class WorkingCalendar:
     counting working days is a couple of binary searches rather than a walk through the days.
     """
 
-    __slots__ = ("_closures", "_due_time", "_nation", "_timezone", "_working", "_zone")
+    __slots__ = ("_closures", "_due_time", "_nation", "_timezone", "_working", "_yearly", "_zone")
 
     def __init__(
         self,
         nation: str = "ENG",
-        closures: Iterable[date] = (),
+        closures: Iterable[date | ClosureRule] = (),
         due_time: time = time(17, 0),
         timezone: str = "Europe/London",
     ) -> None:
         if nation not in NATIONS:
             raise ValueError(f"Unknown nation {nation!r}: use one of {', '.join(NATIONS)}.")
-        closure_days = frozenset(closures)
-        for day in closure_days:
-            if isinstance(day, datetime) or not isinstance(day, date):
-                raise ValueError(f"Closure {day!r} is not a date: give closure days as dates without a time.")
+        closure_days: set[date] = set()
+        yearly: list[ClosureRule] = []
+        for closure in closures:
+            if isinstance(closure, ClosureRule):
+                if closure.fixed_date is not None:
+                    closure_days.add(closure.fixed_date)
+                elif closure not in yearly:
+                    yearly.append(closure)
+            elif isinstance(closure, datetime) or not isinstance(closure, date):
+                raise ValueError(
+                    f"Closure {closure!r} is not a date: give closure days as dates without a time, "
+                    "or as ClosureRule (see parse_closure)."
+                )
+            else:
+                closure_days.add(closure)
         if due_time.tzinfo is not None:
             raise ValueError(
                 "due_time must be a local time without a timezone: the calendar's timezone applies."
@@ -70,7 +187,8 @@ class WorkingCalendar:
                 f"Unknown timezone {timezone!r}: use an IANA name such as 'Europe/London'."
             ) from error
         self._nation = nation
-        self._closures = closure_days
+        self._closures = frozenset(closure_days)
+        self._yearly = tuple(yearly)
         self._due_time = due_time
         self._timezone = timezone
         self._zone = zone
@@ -79,6 +197,7 @@ class WorkingCalendar:
     def __repr__(self) -> str:
         return (
             f"WorkingCalendar(nation={self._nation!r}, closures={len(self._closures)} days, "
+            f"yearly_closures={[str(rule) for rule in self._yearly]!r}, "
             f"due_time={self._due_time.isoformat()!r}, timezone={self._timezone!r})"
         )
 
@@ -89,8 +208,17 @@ class WorkingCalendar:
 
     @property
     def closures(self) -> frozenset[date]:
-        """The partnership's own closure days."""
+        """The partnership's own closure days given as dates."""
         return self._closures
+
+    @property
+    def yearly_closures(self) -> tuple[ClosureRule, ...]:
+        """The partnership's closure days that come back every year."""
+        return self._yearly
+
+    def _closed_in(self, year: int) -> frozenset[date]:
+        """The days of `year` that the yearly closures close."""
+        return frozenset(day for rule in self._yearly for day in rule.days_in(year))
 
     @property
     def due_time(self) -> time:
@@ -107,6 +235,7 @@ class WorkingCalendar:
         days = self._working.get(year)
         if days is None:
             bank = _bank_holidays(self._nation, year)
+            closed = self._closed_in(year)
             first = date(year, 1, 1).toordinal()
             last = date(year, 12, 31).toordinal()
             days = tuple(
@@ -115,6 +244,7 @@ class WorkingCalendar:
                 if _is_weekday(ordinal)
                 and (day := date.fromordinal(ordinal)) not in bank
                 and day not in self._closures
+                and day not in closed
             )
             self._working[year] = days
         return days
@@ -189,6 +319,7 @@ class WorkingCalendar:
         a deadline moved. Weekends are left out, even when a holiday falls on one.
         """
         found: list[tuple[date, str]] = []
+        closed: dict[int, frozenset[date]] = {}
         for ordinal in range(start.toordinal(), end.toordinal() + 1):
             if not _is_weekday(ordinal):
                 continue
@@ -198,6 +329,11 @@ class WorkingCalendar:
                 found.append((day, name))
             elif day in self._closures:
                 found.append((day, CLOSURE_NAME))
+            else:
+                if day.year not in closed:
+                    closed[day.year] = self._closed_in(day.year)
+                if day in closed[day.year]:
+                    found.append((day, CLOSURE_NAME))
         return found
 
 

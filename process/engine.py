@@ -83,11 +83,13 @@ def _text(value: str | None, what: str, *, limit: int = MAX_TEXT, required: bool
 
 
 def calendar_for(policy: Policy) -> WorkingCalendar:
-    """The working-day calendar of a policy's nation, closure days and due time."""
+    """The working-day calendar of a policy's nation, closure days (dates and yearly) and due time."""
+    from process.calendar import parse_closure
+
     hour, minute = (int(part) for part in policy.due_time.split(":"))
     return WorkingCalendar(
         nation=policy.nation,
-        closures=tuple(date.fromisoformat(d) for d in policy.closures),
+        closures=tuple(parse_closure(entry) for entry in policy.closures),
         due_time=time(hour, minute),
     )
 

@@ -178,7 +178,7 @@ class Policy(_Model):
         if len(set(ids)) != len(ids):
             raise ValueError("issue category ids must be unique")
         for d in self.closures:
-            _parse_iso_date(d)
+            _check_closure(d)
         return self
 
     def stage(self, number: int) -> Stage:
@@ -199,13 +199,11 @@ class Policy(_Model):
         return tuple(c.role for c in self.copy_in if stage_number >= c.from_stage)
 
 
-def _parse_iso_date(text: str) -> None:
-    from datetime import date
+def _check_closure(text: str) -> None:
+    """A closure is a date (2026-12-29), a yearly day (12-24) or a yearly range (12-24..01-01)."""
+    from process.calendar import parse_closure
 
-    try:
-        date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"closure day {text!r} is not a date like 2026-12-29") from exc
+    parse_closure(text)
 
 
 def load_policy(name_or_path: str | Path) -> Policy:

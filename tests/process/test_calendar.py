@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from process.calendar import CLOSURE_NAME, NATIONS, WorkingCalendar
+from process.calendar import CLOSURE_NAME, NATIONS, ClosureRule, WorkingCalendar, parse_closure
 
 LONDON = ZoneInfo("Europe/London")
 FIRST_YEAR, LAST_YEAR = 2000, 2040
@@ -112,7 +112,11 @@ def test_is_working_day_agrees_with_numpy_is_busday_for_every_day(nation: str, c
 
 CALENDARS = {nation: WorkingCalendar(nation) for nation in NATIONS}
 CLOSING_CALENDARS = {nation: WorkingCalendar(nation, closures=CLOSURES) for nation in NATIONS}
-any_calendar = st.sampled_from([*CALENDARS.values(), *CLOSING_CALENDARS.values()])
+YEARLY_CALENDARS = [
+    WorkingCalendar(nation, closures=[parse_closure(entry) for entry in ("12-24..01-01", "02-29", "08-03")])
+    for nation in NATIONS
+]
+any_calendar = st.sampled_from([*CALENDARS.values(), *CLOSING_CALENDARS.values(), *YEARLY_CALENDARS])
 days = st.dates(min_value=date(1995, 1, 1), max_value=date(2060, 12, 31))
 limits = st.integers(min_value=0, max_value=30)
 
@@ -432,3 +436,141 @@ def test_holidays_between_includes_both_ends_and_is_empty_for_an_empty_period() 
         date(2026, 3, 17)
     ]
     assert calendar.holidays_between(date(2026, 3, 18), date(2026, 3, 17)) == []
+
+
+# ----- yearly closures ----------------------------------------------------------------------------------------
+
+CHRISTMAS_EVERY_YEAR = parse_closure("12-24..01-01")
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("2026-12-29", ClosureRule((12, 29), (12, 29), 2026)),
+        ("12-24", ClosureRule((12, 24), (12, 24))),
+        ("12-24..01-01", ClosureRule((12, 24), (1, 1))),
+        ("08-03..08-07", ClosureRule((8, 3), (8, 7))),
+        (" 12-24 .. 01-01 ", ClosureRule((12, 24), (1, 1))),
+        ("02-29", ClosureRule((2, 29), (2, 29))),
+    ],
+)
+def test_a_closure_is_a_date_a_yearly_day_or_a_yearly_range(text: str, rule: ClosureRule) -> None:
+    assert parse_closure(text) == rule
+    assert parse_closure(str(rule)) == rule
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "13-01",
+        "12-32",
+        "02-30",
+        "2027-02-29",
+        "12-24..13-01",
+        "12-24..",
+        "29/12/2026",
+        "20261229",
+        "2026-12-24..2027-01-01",
+        "Christmas",
+        "",
+    ],
+)
+def test_a_closure_that_is_no_known_pattern_is_refused_naming_the_entry(text: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_closure(text)
+
+    assert str(refused.value) == (
+        f"closure {text!r} is not a date like 2026-12-29, a yearly day like 12-24 "
+        "or a yearly range like 12-24..01-01"
+    )
+
+
+@pytest.mark.parametrize("nation", NATIONS)
+def test_a_yearly_christmas_range_closes_the_same_days_as_the_dates_of_every_year(nation: str) -> None:
+    yearly = WorkingCalendar(nation, closures=[CHRISTMAS_EVERY_YEAR, date(2031, 6, 13)])
+    dated = CLOSING_CALENDARS[nation]
+
+    for ordinal in range(date(FIRST_YEAR, 1, 1).toordinal(), date(LAST_YEAR, 12, 31).toordinal() + 1):
+        day = date.fromordinal(ordinal)
+        assert yearly.is_working_day(day) == dated.is_working_day(day), day
+    assert yearly.add_working_days(date(2026, 1, 1), 600) == dated.add_working_days(date(2026, 1, 1), 600)
+
+
+@pytest.mark.parametrize("first_year", [2026, 2027])
+def test_no_day_from_christmas_eve_to_new_years_day_is_a_working_day(first_year: int) -> None:
+    calendar = WorkingCalendar("ENG", closures=[CHRISTMAS_EVERY_YEAR])
+    christmas_eve = date(first_year, 12, 24)
+    new_years_day = date(first_year + 1, 1, 1)
+
+    assert calendar.working_days_between(christmas_eve - timedelta(days=1), new_years_day) == 0
+    assert calendar.is_working_day(christmas_eve - timedelta(days=1))
+    assert not any(calendar.is_working_day(christmas_eve + timedelta(days=n)) for n in range(9))
+
+
+def test_a_yearly_christmas_range_moves_a_deadline_over_the_new_year_in_both_years() -> None:
+    calendar = WorkingCalendar("ENG", closures=[CHRISTMAS_EVERY_YEAR])
+
+    # Wed 23 Dec 2026: closed Thu 24 to Fri 1 Jan (Christmas Fri 25, Boxing Day Mon 28); Mon 4 Jan counts.
+    assert calendar.add_working_days(date(2026, 12, 23), 1) == date(2027, 1, 4)
+    # Thu 23 Dec 2027: closed Fri 24 to Sat 1 Jan; Mon 3 Jan 2028 is the New Year substitute bank holiday.
+    assert calendar.add_working_days(date(2027, 12, 23), 1) == date(2028, 1, 4)
+    # From inside the range, on either side of the new year.
+    assert calendar.add_working_days(date(2026, 12, 30), 1) == date(2027, 1, 4)
+    assert calendar.add_working_days(date(2027, 1, 1), 0) == date(2027, 1, 4)
+    # After Fri 18 Dec to Fri 8 Jan: Mon 21, Tue 22, Wed 23 Dec, then Mon 4 to Fri 8 Jan.
+    assert calendar.working_days_between(date(2026, 12, 18), date(2027, 1, 8)) == 8
+
+
+def test_a_yearly_day_closes_that_day_every_year() -> None:
+    calendar = WorkingCalendar("ENG", closures=[parse_closure("06-12")])
+
+    assert not calendar.is_working_day(date(2026, 6, 12))  # a Friday
+    assert not calendar.is_working_day(date(2029, 6, 12))  # a Tuesday
+    assert calendar.is_working_day(date(2026, 6, 11))
+    assert calendar.add_working_days(date(2026, 6, 11), 1) == date(2026, 6, 15)
+
+
+def test_a_yearly_twenty_ninth_of_february_closes_a_day_only_in_leap_years() -> None:
+    calendar = WorkingCalendar("ENG", closures=[parse_closure("02-29")])
+    plain = CALENDARS["ENG"]
+
+    assert not calendar.is_working_day(date(2028, 2, 29))  # a Tuesday
+    assert not calendar.is_working_day(date(2024, 2, 29))  # a Thursday
+    for year in (2025, 2026, 2027):
+        start, end = date(year, 1, 1), date(year, 12, 31)
+        assert calendar.working_days_between(start, end) == plain.working_days_between(start, end)
+    assert calendar.add_working_days(date(2028, 2, 28), 1) == date(2028, 3, 1)
+
+
+def test_a_range_ending_on_the_twenty_ninth_of_february_ends_on_the_twenty_eighth_in_other_years() -> None:
+    calendar = WorkingCalendar("ENG", closures=[parse_closure("02-26..02-29")])
+
+    assert [calendar.is_working_day(date(2027, 2, d)) for d in (25, 26)] == [True, False]
+    assert calendar.is_working_day(date(2027, 3, 1))
+    assert not calendar.is_working_day(date(2028, 2, 29))
+    assert calendar.is_working_day(date(2028, 3, 1))
+
+
+def test_dates_given_as_rules_or_as_dates_are_the_same_closures() -> None:
+    calendar = WorkingCalendar("ENG", closures=[parse_closure("2026-06-08"), date(2026, 6, 9)])
+
+    assert calendar.closures == frozenset({date(2026, 6, 8), date(2026, 6, 9)})
+    assert calendar.yearly_closures == ()
+    assert calendar.add_working_days(date(2026, 6, 5), 1) == date(2026, 6, 10)
+
+
+def test_holidays_between_names_the_yearly_closure_days() -> None:
+    dated = WorkingCalendar("ENG", closures=christmas_closures(2026, 2026))
+    yearly = WorkingCalendar("ENG", closures=[CHRISTMAS_EVERY_YEAR])
+
+    assert yearly.holidays_between(date(2026, 12, 1), date(2027, 1, 10)) == dated.holidays_between(
+        date(2026, 12, 1), date(2027, 1, 10)
+    )
+    assert (date(2027, 12, 24), CLOSURE_NAME) in yearly.holidays_between(
+        date(2027, 12, 1), date(2027, 12, 31)
+    )
+
+
+def test_a_closure_that_is_neither_a_date_nor_a_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a date"):
+        WorkingCalendar(closures=["12-24"])  # type: ignore[list-item]

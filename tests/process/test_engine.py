@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from process.challenge import (
     SYSTEM,
@@ -27,7 +29,7 @@ from process.challenge import (
     Withdraw,
 )
 from process.directory_file import load_directory_file
-from process.engine import Engine
+from process.engine import Engine, calendar_for
 from process.policy import Role, load_policy
 from tests.support.people import INVENTED_CHILD, MONDAY_MORNING, holder, raise_request, role_directory
 
@@ -75,6 +77,43 @@ def test_durham_raise_starts_stage_1_due_next_working_day_and_copies_in_qrt_busi
         "durham_qrt": NotificationKind.COPIED_IN,
     }
     assert [n.action_needed for n in decision.notifications] == [True, False]
+
+
+def durham_closed_over_christmas(tmp_path: Path) -> Path:
+    """Durham's procedure in a partnership's own file that closes from 24 December to 1 January every year."""
+    data = yaml.safe_load(Path("process/policies/durham.yaml").read_text(encoding="utf-8"))
+    data["closures"] = ["12-24..01-01"]
+    path = tmp_path / "durham-christmas.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("first_year", [2026, 2027])
+def test_a_yearly_christmas_closure_leaves_no_working_day_from_christmas_eve_to_new_years_day(
+    tmp_path: Path, first_year: int
+) -> None:
+    calendar = calendar_for(load_policy(durham_closed_over_christmas(tmp_path)))
+    christmas_eve = date(first_year, 12, 24)
+
+    assert [d for n in range(9) if calendar.is_working_day(d := christmas_eve + timedelta(days=n))] == []
+    assert calendar.is_working_day(christmas_eve - timedelta(days=1))
+
+
+def test_a_stage_raised_before_a_yearly_christmas_closure_falls_due_in_january(tmp_path: Path) -> None:
+    e = Engine(load_policy(durham_closed_over_christmas(tmp_path)), role_directory())
+    wednesday_23_december = utc(2026, 12, 23, 10, 0)
+
+    decision = e.raise_challenge(
+        raise_request("durham"),
+        holder("durham", R.RAISER),
+        wednesday_23_december,
+        challenge_id="c1",
+        reference="T-1",
+    )
+
+    # Closed Thu 24 Dec to Fri 1 Jan (bank holidays Fri 25 and Mon 28 Dec, Fri 1 Jan); Monday 4 Jan counts.
+    assert decision.challenge.current.due_at == utc(2027, 1, 4, 17, 0)
+    assert raised("durham", wednesday_23_december)[1].challenge.current.due_at == utc(2026, 12, 24, 17, 0)
 
 
 def test_durham_challenge_is_raised_by_the_iro_only() -> None:

@@ -63,7 +63,7 @@ def _write(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
         (lambda d: d["stages"][0].update(raiser_side=["boss"]), "stages.0.raiser_side.0", "raiser"),
         (lambda d: d["stages"].pop(1), "(top level)", "numbered 1, 2, 3"),
         (lambda d: d.update(urgent_start_stages=[7]), "(top level)", "not a later stage"),
-        (lambda d: d.update(closures=["29/12/2026"]), "(top level)", "closure day"),
+        (lambda d: d.update(closures=["29/12/2026"]), "(top level)", "closure '29/12/2026' is not a date"),
         (lambda d: d["stages"][3].update(final=False), "(top level)", "last stage must be marked final"),
         (lambda d: d.update(surprise=True), "surprise", "Extra inputs"),
         (lambda d: d.pop("immediate_risk"), "immediate_risk", "required"),
@@ -85,6 +85,28 @@ def test_a_malformed_policy_is_refused_with_file_field_and_reason(
 def test_a_partnership_can_ship_its_own_policy_file(tmp_path: Path) -> None:
     path = _write(tmp_path, lambda d: d.update(id="ours", reference_prefix="OUR", closures=["2026-12-29"]))
     assert load_policy(path).reference_prefix == "OUR"
+
+
+def test_closures_may_be_dates_yearly_days_and_yearly_ranges(tmp_path: Path) -> None:
+    closures = ["2026-06-08", "08-03", "12-24..01-01"]
+    path = _write(tmp_path, lambda d: d.update(closures=closures))
+
+    assert load_policy(path).closures == tuple(closures)
+
+
+@pytest.mark.parametrize("entry", ["13-01", "12-24..13-01", "2026-02-30", "24 Dec"])
+def test_a_closure_that_is_no_known_pattern_is_refused_naming_the_entry(tmp_path: Path, entry: str) -> None:
+    path = _write(tmp_path, lambda d: d.update(closures=["12-24", entry]))
+
+    with pytest.raises(PolicyError) as refused:
+        load_policy(path)
+
+    message = str(refused.value)
+    assert str(path) in message
+    assert (
+        f"closure {entry!r} is not a date like 2026-12-29, a yearly day like 12-24 "
+        "or a yearly range like 12-24..01-01"
+    ) in message
 
 
 def test_unknown_policy_name_lists_the_shipped_ones() -> None:

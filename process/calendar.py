@@ -5,7 +5,8 @@ partnership's nation (England, Wales, Scotland and Northern Ireland differ) and 
 closure days. A deadline falls at a set local time (17:00 by default) and is stored as a UTC instant.
 
 A closure is a single date (`2026-12-29`), a day every year (`12-24`) or a span of days every year
-(`12-24..01-01`, which may run over the new year).
+(`12-24..01-01`, which may run over the new year). A few procedures give a limit in hours instead ("within
+48 hours"); those are clock hours, counted by `due_after_hours`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -302,6 +303,17 @@ class WorkingCalendar:
         due_day = self.add_working_days(self.local_date(started), n)
         local = datetime.combine(due_day, self._due_time, tzinfo=self._zone)
         return local.astimezone(UTC)
+
+    def due_after_hours(self, start: datetime, hours: int) -> datetime:
+        """The instant `hours` clock hours after `start`, as an aware UTC instant.
+
+        For limits a procedure gives in hours ("within 48 hours"): real elapsed hours, counted in UTC, so
+        weekends, bank holidays and closures count and a clock change neither adds nor takes an hour.
+        """
+        _require_aware(start)
+        if hours < 0:
+            raise ValueError(f"A number of hours cannot be negative (got {hours}).")
+        return start.astimezone(UTC) + timedelta(hours=hours)
 
     def working_days_left(self, now: datetime, due: datetime) -> int:
         """Working days from today up to the due day, for cards: 1 the working day before, 0 on the day.

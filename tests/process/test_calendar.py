@@ -574,3 +574,36 @@ def test_holidays_between_names_the_yearly_closure_days() -> None:
 def test_a_closure_that_is_neither_a_date_nor_a_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="not a date"):
         WorkingCalendar(closures=["12-24"])  # type: ignore[list-item]
+
+
+# ----- limits in hours ----------------------------------------------------------------------------------------
+
+
+def test_hours_are_clock_hours_so_48_hours_over_the_october_clock_change_are_48_real_hours() -> None:
+    calendar = CALENDARS["ENG"]
+    # Clocks went back at 02:00 BST on Sunday 25 October 2026: Saturday noon in London is 11:00 UTC.
+    start = datetime(2026, 10, 24, 12, 0, tzinfo=LONDON)
+
+    due = calendar.due_after_hours(start, 48)
+
+    assert due == datetime(2026, 10, 26, 11, 0, tzinfo=UTC)
+    assert due.tzinfo is UTC
+    assert due - start == timedelta(hours=48)
+    assert due.astimezone(LONDON).hour == 11  # the London clock shows an hour less than it started at
+
+
+def test_hours_count_weekends_and_holidays_and_keep_utc_in_utc_out() -> None:
+    calendar = WorkingCalendar("ENG", closures=[CHRISTMAS_EVERY_YEAR])
+    start = datetime(2026, 12, 23, 16, 30, tzinfo=UTC)
+
+    assert calendar.due_after_hours(start, 48) == datetime(2026, 12, 25, 16, 30, tzinfo=UTC)
+    assert calendar.due_after_hours(start, 0) == start
+
+
+def test_hours_refuse_a_naive_start_or_a_negative_limit() -> None:
+    calendar = CALENDARS["ENG"]
+
+    with pytest.raises(ValueError, match="no timezone"):
+        calendar.due_after_hours(datetime(2026, 10, 24, 12, 0), 48)
+    with pytest.raises(ValueError, match="negative"):
+        calendar.due_after_hours(datetime(2026, 10, 24, 12, 0, tzinfo=UTC), -1)

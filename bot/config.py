@@ -22,6 +22,7 @@ APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 _POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_POLICY_SUFFIXES = (".yaml", ".yml")
 _DUE_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -213,17 +214,39 @@ def _app_type(raw: str | None, problems: list[str]) -> str:
 
 
 def _policy_names(raw: str | None, problems: list[str]) -> tuple[str, ...]:
+    """Shipped policies by name (`durham`) and partnerships' own files by path (`/etc/bot/ours.yaml`).
+
+    An entry ending in .yaml or .yml, or with a `/` in it, is a path and is kept as written; a name is
+    lower-cased. Whether two entries hold the same policy id is only known once the files are read.
+    """
     if raw is None:
         return DEFAULT_POLICIES
-    names = tuple(name.strip().lower() for name in raw.split(",") if name.strip())
-    if not names:
+    entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    if not entries:
         problems.append("POLICIES is empty: name at least one partnership policy, e.g. durham,rochdale")
-    for name in names:
-        if not _POLICY_NAME.match(name):
-            problems.append(f"POLICIES entry {name!r} is not a policy name (letters, digits, - and _)")
-    if len(set(names)) != len(names):
+    names: list[str] = []
+    seen: set[str] = set()
+    twice = False
+    for entry in entries:
+        if "/" in entry or entry.lower().endswith(_POLICY_SUFFIXES):
+            path = Path(entry)
+            if path.suffix not in _POLICY_SUFFIXES:
+                problems.append(f"POLICIES entry {entry!r} is a path but not to a .yaml or .yml file")
+            elif not path.is_file():
+                problems.append(f"POLICIES entry {entry!r} is not a file")
+            names.append(entry)
+            key = str(path.resolve())
+        else:
+            name = entry.lower()
+            if not _POLICY_NAME.match(name):
+                problems.append(f"POLICIES entry {name!r} is not a policy name (letters, digits, - and _)")
+            names.append(name)
+            key = name
+        twice = twice or key in seen
+        seen.add(key)
+    if twice:
         problems.append(f"POLICIES={raw!r} names a policy twice")
-    return names
+    return tuple(names)
 
 
 def _due_time(raw: str | None, problems: list[str]) -> time | None:

@@ -6,8 +6,10 @@ from datetime import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.config import ConfigError, Settings
+from bot.wiring import build_runtime, load_policies
 
 APP = {"MicrosoftAppId": "11111111-2222-3333-4444-555555555555", "MicrosoftAppPassword": "invented-password"}
 
@@ -75,7 +77,10 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"MicrosoftAppPassword": "p"}, "MicrosoftAppId is not"),
         ({"POLICIES": " , "}, "POLICIES is empty"),
         ({"POLICIES": "durham,Durham"}, "names a policy twice"),
-        ({"POLICIES": "durham,../etc"}, "is not a policy name"),
+        ({"POLICIES": "durham,dur ham"}, "POLICIES entry 'dur ham' is not a policy name"),
+        ({"POLICIES": "durham,../etc"}, "POLICIES entry '../etc' is a path but not to a .yaml or .yml file"),
+        ({"POLICIES": "durham,/nowhere/ours.yaml"}, "POLICIES entry '/nowhere/ours.yaml' is not a file"),
+        ({"POLICIES": "durham,ours.yml"}, "POLICIES entry 'ours.yml' is not a file"),
         ({"SMTP_HOST": "smtp.example.org"}, "SMTP_FROM is required"),
         ({"SMTP_FROM": "bot.example.org"}, "is not an email address"),
         ({"SMTP_USER": "bot"}, "SMTP_USER and SMTP_PASSWORD must be set together"),
@@ -146,3 +151,63 @@ def test_secrets_stay_out_of_the_printed_settings() -> None:
     assert "invented-password" not in repr(settings)
     assert "invented-smtp-password" not in repr(settings)
     assert "invented-password" not in repr(settings.to_sdk_config())
+
+
+def _own_policy(folder: Path, **changes: str) -> Path:
+    """A partnership's own policy file: a copy of Durham's with `changes` made, in `folder`."""
+    data = yaml.safe_load(Path("process/policies/durham.yaml").read_text(encoding="utf-8"))
+    data.update(changes)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ours.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_policies_may_be_files_as_well_as_shipped_names(tmp_path: Path) -> None:
+    ours = _own_policy(tmp_path / "xyz", id="ours", reference_prefix="OUR")
+
+    settings = Settings.from_env({"POLICIES": f"durham,{ours}"})
+    policies = load_policies(settings)
+
+    assert settings.policy_names == ("durham", str(ours))
+    assert [(p.id, p.reference_prefix) for p in policies] == [("durham", "DUR"), ("ours", "OUR")]
+
+
+def test_a_policy_path_is_kept_as_written_and_may_be_relative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _own_policy(tmp_path / "Policies", id="ours", reference_prefix="OUR")
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.from_env({"POLICIES": "Policies/ours.yaml"})
+
+    assert settings.policy_names == ("Policies/ours.yaml",)
+    assert [p.id for p in load_policies(settings)] == ["ours"]
+
+
+def test_the_same_policy_file_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ours = _own_policy(tmp_path / "xyz", id="ours", reference_prefix="OUR")
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"POLICIES": f"{ours},xyz/ours.yaml"})
+
+    assert any("names a policy twice" in problem for problem in raised.value.problems)
+
+
+async def test_the_bot_runs_a_partnerships_own_policy_file_beside_a_shipped_one(tmp_path: Path) -> None:
+    ours = _own_policy(tmp_path / "xyz", id="ours", reference_prefix="OUR", short_name="Ours")
+    settings = Settings.from_env(
+        {
+            "POLICIES": f"durham,{ours}",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "DIRECTORY_FILE": "none",
+        }
+    )
+
+    runtime = await build_runtime(settings)
+    try:
+        assert sorted(runtime.service.policies) == ["durham", "ours"]
+        assert runtime.service.policy("ours").short_name == "Ours"
+    finally:
+        await runtime.database.dispose()

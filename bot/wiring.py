@@ -20,7 +20,7 @@ from botbuilder.core import Bot, ConversationState, TurnContext
 from botbuilder.schema import ActivityTypes
 
 from bot.auth import CachingBotFrameworkAuthentication
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.mailer import Mailer, MailSettings
 from bot.notifier import Notifier, ProactiveAdapter, TeamsChannel
 from bot.scheduler import Scheduler, TickReport
@@ -58,8 +58,23 @@ class Runtime:
 
 
 def load_policies(settings: Settings) -> list[Policy]:
-    """The configured partnerships' policies, with the deployment's due time if it sets one."""
+    """The configured partnerships' policies, with the deployment's due time if it sets one.
+
+    Raises `ConfigError` when two POLICIES entries hold the same policy id (a shipped name and a
+    partnership's copy of it, say): challenges are filed under the id, so each may be run only once.
+    """
     policies = [load_policy(name) for name in settings.policy_names]
+    first_entry: dict[str, str] = {}
+    problems: list[str] = []
+    for entry, policy in zip(settings.policy_names, policies, strict=True):
+        if policy.id in first_entry:
+            problems.append(
+                f"POLICIES entries {first_entry[policy.id]!r} and {entry!r} are both the policy "
+                f"{policy.id!r}: give each partnership's policy once, or give a copy its own id"
+            )
+        first_entry.setdefault(policy.id, entry)
+    if problems:
+        raise ConfigError(problems)
     if settings.due_time is not None:
         due = settings.due_time.strftime("%H:%M")
         policies = [policy.model_copy(update={"due_time": due}) for policy in policies]

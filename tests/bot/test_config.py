@@ -195,6 +195,19 @@ def test_the_same_policy_file_twice_is_refused(tmp_path: Path, monkeypatch: pyte
     assert any("names a policy twice" in problem for problem in raised.value.problems)
 
 
+def test_two_entries_holding_the_same_policy_id_are_refused_at_start_up(tmp_path: Path) -> None:
+    copy = _own_policy(tmp_path / "xyz", reference_prefix="OUR")  # still id durham
+    settings = Settings.from_env({"POLICIES": f"durham,rochdale,{copy}"})
+
+    with pytest.raises(ConfigError) as raised:
+        load_policies(settings)
+
+    assert raised.value.problems == [
+        f"POLICIES entries 'durham' and '{copy}' are both the policy 'durham': give each partnership's "
+        "policy once, or give a copy its own id"
+    ]
+
+
 async def test_the_bot_runs_a_partnerships_own_policy_file_beside_a_shipped_one(tmp_path: Path) -> None:
     ours = _own_policy(tmp_path / "xyz", id="ours", reference_prefix="OUR", short_name="Ours")
     settings = Settings.from_env(

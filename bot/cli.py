@@ -57,6 +57,18 @@ def _manifest_build(args: argparse.Namespace) -> int:
     return run_build(args)
 
 
+def _policy_check(args: argparse.Namespace) -> int:
+    from process.check import check_policy, summary
+
+    result = check_policy(args.file, args.directory)
+    for problem in result.problems:
+        print(problem)
+    if result.problems or result.policy is None:
+        return 1
+    print(f"{result.file}: no problems found ({summary(result.policy, args.directory)})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand in one place, so the help text lists them all."""
     parser = argparse.ArgumentParser(
@@ -81,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--now", type=_instant, metavar="ISO-8601", help="the instant to run at (default: now; naive = UTC)"
     )
     tick.set_defaults(handler=_tick)
+
+    policy = commands.add_parser("policy", help="check a partnership's policy file before it goes live")
+    policy_commands = policy.add_subparsers(title="policy commands", metavar="POLICY_COMMAND", required=True)
+    check = policy_commands.add_parser(
+        "check",
+        help="list every problem with a policy file, one per line (exit 1 if any)",
+        description="Check a policy file: YAML, every schema problem, and whether the procedure can work with "
+        "the directory (with --directory): job roles that may raise, roles nobody holds, roles that must act "
+        "but only a mailbox holds. Prints FILE: field PATH: reason for each problem.",
+    )
+    check.add_argument("file", metavar="FILE", help="the policy file (or a shipped policy's name: durham)")
+    check.add_argument(
+        "--directory", metavar="DIRECTORY_FILE", help="a directory file to check the roles against"
+    )
+    check.set_defaults(handler=_policy_check)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(

@@ -69,6 +69,24 @@ def _policy_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from process.directory_file import DirectoryError
+    from process.policy import PolicyError
+    from process.simulate import ScenarioError, simulate_files
+
+    try:
+        result = simulate_files(args.file, args.directory, args.scenario)
+    except (PolicyError, DirectoryError, ScenarioError) as error:
+        print(f"policy simulate: cannot run the scenario:\n{error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.output, indent=2, ensure_ascii=False))
+    for failure in result.failures:
+        print(failure, file=sys.stderr)
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand in one place, so the help text lists them all."""
     parser = argparse.ArgumentParser(
@@ -108,6 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--directory", metavar="DIRECTORY_FILE", help="a directory file to check the roles against"
     )
     check.set_defaults(handler=_policy_check)
+    simulate = policy_commands.add_parser(
+        "simulate",
+        help="run a scenario through the engine and print its timeline as JSON (exit 1 if an expect fails)",
+        description="Raise a challenge as a person, let people act and time pass, as the scenario says, "
+        "through the real engine and the policy's deadlines; print the timeline as JSON. Expectations in the "
+        "scenario that do not hold are printed on stderr and the exit status is 1. See docs/SCENARIOS.md.",
+    )
+    simulate.add_argument("file", metavar="FILE", help="the policy file (or a shipped policy's name: durham)")
+    simulate.add_argument(
+        "--directory", metavar="DIRECTORY_FILE", required=True, help="the directory file of the people"
+    )
+    simulate.add_argument("--scenario", metavar="SCENARIO", required=True, help="the scenario file (YAML)")
+    simulate.set_defaults(handler=_policy_simulate)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(

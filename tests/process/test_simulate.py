@@ -221,16 +221,26 @@ def _simulate(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 def test_an_expectation_that_fails_exits_1_and_says_which(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = yaml.safe_load((SCENARIOS / "durham_resolved_at_stage_2.yaml").read_text())
-    data["steps"][1]["expect"]["stage"] = 4
-    data["expect"]["status"] = "withdrawn"
+    data = _durham()
+    data["steps"] = [
+        {"at": "2026-03-02 10:00", "by": "megan", "do": "respond", "text": "Soon.", "expect": {"stage": 4}},
+    ]
+    data["expect"] = {"status": "withdrawn", "refusals": 0}
     code, out, err = _simulate(_scenario(tmp_path, data), capsys)
     assert code == 1
-    assert json.loads(out)["ok"] is False
+    result = json.loads(out)
+    assert result["ok"] is False
+    assert [(e["where"], e["key"], e["ok"]) for e in result["expectations"]] == [
+        ("step 1 (respond by megan)", "stage", False),
+        ("end", "status", False),
+        ("end", "refusals", True),
+    ]
     failures = err.splitlines()
     assert len(failures) == 2
-    assert "step 2 (escalate by alex): expected stage 4, found 2" in failures[0]
-    assert "end: expected status 'withdrawn', found 'resolved'" in failures[1]
+    assert failures[0].startswith(
+        f"{tmp_path / 'scenario.yaml'}: step 1 (respond by megan): expected stage 4, "
+    )
+    assert failures[1].startswith(f"{tmp_path / 'scenario.yaml'}: end: expected status 'withdrawn', found ")
 
 
 def test_a_refusal_is_recorded_and_the_scenario_goes_on(
@@ -238,32 +248,44 @@ def test_a_refusal_is_recorded_and_the_scenario_goes_on(
 ) -> None:
     data = _durham()
     data["steps"] = [
-        {"at": "2026-03-02 10:00", "by": "megan", "do": "escalate", "reason": "Not mine to do."},
-        {"at": "2026-03-02 10:05", "by": "meganb@example.com", "do": "respond", "text": "Report on its way."},
+        {
+            "at": "2026-03-02 10:00",
+            "by": "megan",
+            "do": "escalate",
+            "reason": "Not mine to do.",
+            "expect": {"refused": True},
+        },
+        {
+            "at": "2026-03-02 10:05",
+            "by": "meganb@example.com",
+            "do": "respond",
+            "text": "Report on its way.",
+            "expect": {"refused": False},
+        },
     ]
+    data["expect"] = {"refusals": 1}
     code, out, _ = _simulate(_scenario(tmp_path, data), capsys)
     assert code == 0
-    timeline = json.loads(out)["timeline"]
-    refused, answered = timeline[1], timeline[2]
-    assert refused["refused"]["code"] == "not_permitted" and refused["by"]["id"] == "megan"
-    assert answered["refused"] is None and answered["by"] == {
-        "id": "megan",
-        "name": "Megan Bowen",
-        "roles": ["challenged_professional"],
-    }
-    assert json.loads(out)["refusals"][0]["step"] == 1
+    result = json.loads(out)
+    _check_shape(result)
+    refused, answered = result["timeline"][1], result["timeline"][2]
+    assert refused["refused"] is not None and answered["refused"] is None
+    assert answered["by"]["id"] == "megan" and answered["by"]["name"] == "Megan Bowen"  # found by email
+    assert [r["step"] for r in result["refusals"]] == [1]
 
 
 def test_a_refused_raise_skips_the_steps_and_their_expectations_fail(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _durham(by="megan", expect={"refused": True})
+    data = _durham(by="someone-not-in-the-directory", expect={"refused": True})
     data["steps"] = [{"wait_until": "2026-03-10 17:00", "expect": {"stage": 2}}]
     data["expect"] = {"refusals": 1}
     code, out, err = _simulate(_scenario(tmp_path, data), capsys)
     result = json.loads(out)
     assert code == 1 and result["skipped_steps"] == [1] and result["final"] is None
-    assert "step 1 (wait until" in err and "the challenge was not raised" in err
+    assert [e["ok"] for e in result["expectations"]] == [True, False, True]
+    assert err.count("\n") == 1 and "step 1 (wait until" in err and "the challenge was not raised" in err
+    assert result["timeline"][0]["by"] == {"id": "someone-not-in-the-directory", "name": None, "roles": []}
     _check_shape(result)
 
 

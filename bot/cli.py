@@ -57,6 +57,36 @@ def _manifest_build(args: argparse.Namespace) -> int:
     return run_build(args)
 
 
+def _policy_check(args: argparse.Namespace) -> int:
+    from process.check import check_policy, summary
+
+    result = check_policy(args.file, args.directory)
+    for problem in result.problems:
+        print(problem)
+    if result.problems or result.policy is None:
+        return 1
+    print(f"{result.file}: no problems found ({summary(result.policy, args.directory)})")
+    return 0
+
+
+def _policy_simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from process.directory_file import DirectoryError
+    from process.policy import PolicyError
+    from process.simulate import ScenarioError, simulate_files
+
+    try:
+        result = simulate_files(args.file, args.directory, args.scenario)
+    except (PolicyError, DirectoryError, ScenarioError) as error:
+        print(f"policy simulate: cannot run the scenario:\n{error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.output, indent=2, ensure_ascii=False))
+    for failure in result.failures:
+        print(failure, file=sys.stderr)
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand in one place, so the help text lists them all."""
     parser = argparse.ArgumentParser(
@@ -81,6 +111,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--now", type=_instant, metavar="ISO-8601", help="the instant to run at (default: now; naive = UTC)"
     )
     tick.set_defaults(handler=_tick)
+
+    policy = commands.add_parser("policy", help="check a partnership's policy file before it goes live")
+    policy_commands = policy.add_subparsers(title="policy commands", metavar="POLICY_COMMAND", required=True)
+    check = policy_commands.add_parser(
+        "check",
+        help="list every problem with a policy file, one per line (exit 1 if any)",
+        description="Check a policy file: YAML, every schema problem, and whether the procedure can work with "
+        "the directory (with --directory): job roles that may raise, roles nobody holds, roles that must act "
+        "but only a mailbox holds. Prints FILE: field PATH: reason for each problem.",
+    )
+    check.add_argument("file", metavar="FILE", help="the policy file (or a shipped policy's name: durham)")
+    check.add_argument(
+        "--directory", metavar="DIRECTORY_FILE", help="a directory file to check the roles against"
+    )
+    check.set_defaults(handler=_policy_check)
+    simulate = policy_commands.add_parser(
+        "simulate",
+        help="run a scenario through the engine and print its timeline as JSON (exit 1 if an expect fails)",
+        description="Raise a challenge as a person, let people act and time pass, as the scenario says, "
+        "through the real engine and the policy's deadlines; print the timeline as JSON. Expectations in the "
+        "scenario that do not hold are printed on stderr and the exit status is 1. See docs/SCENARIOS.md.",
+    )
+    simulate.add_argument("file", metavar="FILE", help="the policy file (or a shipped policy's name: durham)")
+    simulate.add_argument(
+        "--directory", metavar="DIRECTORY_FILE", required=True, help="the directory file of the people"
+    )
+    simulate.add_argument("--scenario", metavar="SCENARIO", required=True, help="the scenario file (YAML)")
+    simulate.set_defaults(handler=_policy_simulate)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(

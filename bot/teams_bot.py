@@ -150,7 +150,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             return
         turn_context.turn_state[CHALLENGE_ID_TURN_STATE_KEY] = challenge.id
         audience = self._audience(turn_context)
-        if audience == "party" and not is_party(challenge, person):
+        if audience == "party" and not is_party(
+            challenge, person, await self.service.engine(challenge.policy_id)
+        ):
             await show_card(
                 turn_context,
                 message_card(

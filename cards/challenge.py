@@ -24,7 +24,7 @@ from cards.describe import (
     status_text,
     whose_move,
 )
-from cards.forms import informal_evidence_label, wording_for
+from cards.forms import informal_evidence_label
 from cards.layout import (
     Card,
     Element,
@@ -57,7 +57,7 @@ from process.challenge import (
     Status,
 )
 from process.directory import Contact, Directory, Person
-from process.policy import PARTNERSHIP_ROLES, Policy, Role
+from process.policy import Policy, RoleId
 
 Audience = Literal["party", "group"]
 
@@ -69,8 +69,10 @@ _PRIMARY = (
     ActionKind.ESCALATE,
 )
 _SECONDARY = (
-    ActionKind.AGREE_TIMESCALE,
+    ActionKind.PROPOSE_TIMESCALE,
+    ActionKind.CONFIRM_TIMESCALE,
     ActionKind.RECORD_MEETING,
+    ActionKind.TAKE_PART,
     ActionKind.HAND_OVER,
     ActionKind.WITHDRAW,
     ActionKind.CLOSE,
@@ -131,6 +133,9 @@ def challenge_card(
     notice: str | None = None,
     next_contacts: Sequence[Contact] = (),
     colleagues: Sequence[Person] = (),
+    handable: Sequence[tuple[RoleId, str]] = (),
+    takeable: Sequence[RoleId] = (),
+    vacant: Sequence[RoleId] = (),
 ) -> Card:
     """The card for one challenge, as `viewer_id` may see it in a chat of kind `audience`.
 
@@ -169,7 +174,9 @@ def challenge_card(
         refresh["userIds"] = list(user_ids)
     built: Card = {}
     for level, limits in enumerate(_LEVELS):
-        view = _PartyView(challenge, policy, directory, calendar, now, viewer_id, limits)
+        view = _PartyView(
+            challenge, policy, directory, calendar, now, viewer_id, limits, handable, takeable, vacant
+        )
         details = view.details() + _history(view, events)
         if level:
             details.append(text(SHORTENED_NOTE, subtle=True))
@@ -237,7 +244,13 @@ class _PartyView:
         now: datetime,
         viewer_id: str | None,
         limits: _Limits,
+        handable: Sequence[tuple[RoleId, str]] = (),
+        takeable: Sequence[RoleId] = (),
+        vacant: Sequence[RoleId] = (),
     ) -> None:
+        self.handable = handable
+        self.takeable = takeable
+        self.vacant = vacant
         self.challenge = challenge
         self.limits = limits
         self.policy = policy
@@ -245,7 +258,7 @@ class _PartyView:
         self.calendar = calendar
         self.now = now
         self.viewer_id = viewer_id
-        self.wording = wording_for(policy)
+        self.wording = policy.form
         self.stage = policy.stage(challenge.stage)
 
     def when(self, instant: datetime) -> str:
@@ -326,7 +339,7 @@ class _PartyView:
     def _concern(self) -> list[Element]:
         c = self.challenge
         category = self.policy.category(c.issue_category)
-        raiser = c.parties.get(Role.RAISER)
+        raiser = c.parties.get(self.policy.raiser_role)
         raiser_agency = self.directory.agency(c.raiser_agency_id)
         agency = self.directory.agency(c.challenged_agency_id)
         raised_by = raiser.name if raiser else self.name_of(c.raised_by)
@@ -354,15 +367,30 @@ class _PartyView:
 
     def _people(self) -> list[Element]:
         lines = []
-        for role in Role:
-            contact = self.challenge.parties.get(role)
+        for spec in self.policy.roles:
+            contact = self.challenge.parties.get(spec.id)
             if contact is None:
+                if spec.id in self.vacant:
+                    lines.append((spec.title, "Nobody recorded in the directory"))
                 continue
             name = contact_text(contact) if contact.person_id is None else contact.name
             if self.viewer_id is not None and contact.person_id == self.viewer_id:
                 name += " (you)"
-            lines.append((role_title(role), plain(name)))
-        return [section("Who is involved"), facts(lines)]
+            lines.append((spec.title, plain(name)))
+        out = [section("Who is involved"), facts(lines)]
+        if self.vacant:
+            titles = roles_text(self.vacant, self.policy)
+            out.append(
+                text(
+                    plain(
+                        f"No person holds the part of {titles} at this stage, so the people who acted before act "
+                        "for that side until someone takes the part or it is handed over to them. Ask the "
+                        f"{self.policy.short_name} business unit to record the right person in the directory."
+                    ),
+                    color="Warning",
+                )
+            )
+        return out
 
     def _stages(self) -> list[Element]:
         out: list[Element] = [section("Stages")]
@@ -496,8 +524,21 @@ def _action(
         return execute("Confirm the agreed outcome", verb, data, inputs="none", style="positive")
     if kind is ActionKind.ESCALATE:
         return _escalate(view, data, next_contacts)
-    if kind is ActionKind.AGREE_TIMESCALE:
+    if kind is ActionKind.PROPOSE_TIMESCALE:
         return _timescale(view, data)
+    if kind is ActionKind.CONFIRM_TIMESCALE:
+        proposal = c.timescale_proposal
+        if proposal is None:
+            return None
+        return execute(
+            f"Confirm the timescale of {proposal.working_days} working days",
+            verb,
+            data,
+            inputs="none",
+            style="positive",
+        )
+    if kind is ActionKind.TAKE_PART:
+        return _take_part(view, data)
     if kind is ActionKind.RECORD_MEETING:
         return _meeting(view, data)
     if kind is ActionKind.HAND_OVER:
@@ -519,7 +560,7 @@ def _action(
             [
                 text(
                     plain(
-                        f"Stage {stage.number} is the final stage: the {roles_text(stage.closed_by).lower()} "
+                        f"Stage {stage.number} is the final stage: the {roles_text(stage.closed_by, view.policy).lower()} "
                         "closes the challenge with its outcome."
                     ),
                     subtle=True,
@@ -578,11 +619,12 @@ def _timescale(view: _PartyView, data: Mapping[str, Any]) -> Element | None:
         return None
     current = record.timescale_working_days or cap
     return show_card(
-        "Agree the timescale",
+        "Propose a timescale",
         [
             text(
                 plain(
-                    "Timescales are agreed at each stage, with the outcome for the child driving them. "
+                    "Timescales are agreed at each stage, with the outcome for the child driving them: the "
+                    "other side is asked to confirm what you propose. "
                     f"Stage {stage.number} may not exceed {cap} working days, counted from its start "
                     f"({view.when(record.started_at)})."
                 ),
@@ -599,7 +641,14 @@ def _timescale(view: _PartyView, data: Mapping[str, Any]) -> Element | None:
             ),
             text_input(ids.NOTE, "Note (optional)", max_length=MAX_TEXT),
         ],
-        [execute("Agree timescale", verbs.ACTION_VERBS[ActionKind.AGREE_TIMESCALE], data, style="positive")],
+        [
+            execute(
+                "Send for confirmation",
+                verbs.ACTION_VERBS[ActionKind.PROPOSE_TIMESCALE],
+                data,
+                style="positive",
+            )
+        ],
     )
 
 
@@ -611,7 +660,7 @@ def _meeting(view: _PartyView, data: Mapping[str, Any]) -> Element | None:
     raised = view.calendar.local_date(view.challenge.raised_at)
     intro = "Record of the meeting, actions agreed and timescales."
     if meeting.chair is not None:
-        intro += f" Chaired by the {role_title(meeting.chair)}, or as the senior managers agree."
+        intro += f" Chaired by the {role_title(meeting.chair, view.policy)}, or as the senior managers agree."
     return show_card(
         meeting.name,
         [
@@ -643,7 +692,7 @@ def _meeting(view: _PartyView, data: Mapping[str, Any]) -> Element | None:
 
 
 def _hand_over(view: _PartyView, data: Mapping[str, Any], colleagues: Sequence[Person]) -> Element | None:
-    roles = handable_roles(view.challenge, view.directory, view.viewer_id)
+    roles = handable_titles(view)
     if not roles:
         return None
     people = [p for p in colleagues if p.id != view.viewer_id]
@@ -652,8 +701,8 @@ def _hand_over(view: _PartyView, data: Mapping[str, Any], colleagues: Sequence[P
         choice_input(
             ids.ROLE,
             "Part to hand over",
-            [(title, role.value) for role, title in roles],
-            value=roles[0][0].value,
+            [(title, role) for role, title in roles],
+            value=roles[0][0],
             required=True,
             error_message="Choose which part to hand over.",
         ),
@@ -683,25 +732,43 @@ def _hand_over(view: _PartyView, data: Mapping[str, Any], colleagues: Sequence[P
     return show_card("Hand over", body, actions)
 
 
-def handable_roles(
-    challenge: Challenge, directory: Directory, viewer_id: str | None
-) -> list[tuple[Role, str]]:
-    """The parts `viewer_id` may hand over, titled: their own first, then those of the people they
-    line-manage (a partnership role only by the person who holds it)."""
-    if viewer_id is None:
-        return []
-    own: list[tuple[Role, str]] = []
-    managed: list[tuple[Role, str]] = []
-    for role in Role:
-        contact = challenge.parties.get(role)
-        if contact is None:
-            continue
-        if contact.person_id == viewer_id:
-            own.append((role, f"Your part: {role_title(role)}"))
-            continue
-        if role in PARTNERSHIP_ROLES:
-            continue
-        person = directory.person(contact.person_id)
-        if person is not None and person.line_manager_id == viewer_id:
-            managed.append((role, f"{person.name}'s part: {role_title(role)}"))
-    return own + managed
+def handable_titles(view: _PartyView) -> list[tuple[RoleId, str]]:
+    """The parts the viewer may hand over (the engine's list), titled for the choice on the card."""
+    out = []
+    for role, why in view.handable:
+        title = view.policy.role_title(role)
+        holder = view.challenge.parties.get(role)
+        if why == "own":
+            out.append((role, f"Your part: {title}"))
+        elif why == "vacant" or holder is None:
+            out.append((role, f"Part nobody holds: {title}"))
+        else:
+            out.append((role, f"{holder.name}'s part: {title}"))
+    return out
+
+
+def _take_part(view: _PartyView, data: Mapping[str, Any]) -> Element | None:
+    if not view.takeable:
+        return None
+    titles = [(view.policy.role_title(role), role) for role in view.takeable]
+    return show_card(
+        "Take this part",
+        [
+            text(
+                plain(
+                    "No person holds this part: the agency's contact was told by email. Taking it makes you the "
+                    "person who acts in it; everyone involved is told."
+                ),
+                subtle=True,
+            ),
+            choice_input(
+                ids.TAKE_ROLE,
+                "Part to take",
+                titles,
+                value=titles[0][1],
+                required=True,
+                error_message="Choose the part to take.",
+            ),
+        ],
+        [execute("Take the part", verbs.ACTION_VERBS[ActionKind.TAKE_PART], data, style="positive")],
+    )

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 
 from process.challenge import Challenge, Side, Status
 from process.directory import Contact
-from process.policy import ROLE_TITLES, Policy, Role
+from process.parties import actors
+from process.policy import Policy, RoleId
 
 
 def stage_title(policy: Policy, number: int) -> str:
@@ -29,34 +30,26 @@ def status_text(challenge: Challenge) -> str:
     return f"Closed at stage {challenge.stage}"
 
 
-def role_title(role: Role) -> str:
-    return ROLE_TITLES[role]
+def role_title(role: RoleId, policy: Policy) -> str:
+    return policy.role_title(role)
 
 
-def roles_text(roles: Iterable[Role]) -> str:
+def roles_text(roles: Iterable[RoleId], policy: Policy) -> str:
     """ "Raiser and Business Manager for QRT"."""
-    names = [ROLE_TITLES[r] for r in roles]
+    names = [policy.role_title(r) for r in roles]
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def side_contacts(challenge: Challenge, policy: Policy, side: Side) -> tuple[tuple[Role, Contact], ...]:
-    """Who acts for `side` at the challenge's current stage, one line per person (first role they hold)."""
-    stage = policy.stage(challenge.stage)
-    roles = stage.raiser_side if side is Side.RAISER else stage.challenged_side
-    seen: set[str] = set()
-    found: list[tuple[Role, Contact]] = []
-    for role in roles:
-        contact = challenge.parties.get(role)
-        if contact is not None and contact.key not in seen:
-            seen.add(contact.key)
-            found.append((role, contact))
-    return tuple(found)
+def side_contacts(challenge: Challenge, policy: Policy, side: Side) -> tuple[tuple[RoleId, Contact], ...]:
+    """The people who act for `side` now, one line per person (the engine's rule: never a mailbox, and those
+    who acted before standing in for a part nobody holds)."""
+    return tuple((a.role, a.contact) for a in actors(policy, challenge, side))
 
 
-def awaited(challenge: Challenge, policy: Policy) -> tuple[tuple[Role, Contact], ...]:
-    """The people whose move it is: the awaited side's parties at the current stage (none once it ended)."""
+def awaited(challenge: Challenge, policy: Policy) -> tuple[tuple[RoleId, Contact], ...]:
+    """The people whose move it is (none once it ended)."""
     if not challenge.is_open or challenge.awaiting is None:
         return ()
     return side_contacts(challenge, policy, challenge.awaiting)
@@ -66,6 +59,8 @@ def awaited_task(challenge: Challenge, policy: Policy) -> str:
     """What the awaited side is expected to do next."""
     if challenge.proposal is not None:
         return "to confirm the proposed agreed outcome"
+    if challenge.timescale_proposal is not None:
+        return "to confirm the proposed timescale"
     if challenge.awaiting is Side.CHALLENGED:
         return "to respond"
     if policy.stage(challenge.stage).final:
@@ -82,8 +77,8 @@ def whose_move(challenge: Challenge, policy: Policy) -> str:
         side = challenge.awaiting or Side.CHALLENGED
         stage = policy.stage(challenge.stage)
         roles = stage.raiser_side if side is Side.RAISER else stage.challenged_side
-        return f"The {roles_text(roles).lower()}, {awaited_task(challenge, policy)}"
-    names = " or ".join(f"{contact.name} ({role_title(role)})" for role, contact in people)
+        return f"Nobody yet: no person holds the part of {roles_text(roles, policy).lower()}"
+    names = " or ".join(f"{contact.name} ({role_title(role, policy)})" for role, contact in people)
     return f"{names}, {awaited_task(challenge, policy)}"
 
 

@@ -14,10 +14,12 @@ Challenge actions (button data also carries `challengeId` and `version`):
 | PROPOSE | `proposed_outcome` (read back as `text`) |
 | CONFIRM | none |
 | ESCALATE | `reason`, and the next stage's entry field ids (`reasons_for_escalation`, `stage_3_steps`...) |
-| TIMESCALE | `working_days` (a number; Teams may send it as text), `note` |
+| TIMESCALE (a proposal) | `working_days` (a number; Teams may send it as text), `note` |
 | MEETING | `held_on` (YYYY-MM-DD), `attendees`, `key_points`, `actions_agreed`, `timescales` |
 | WITHDRAW | `withdraw_reason` (read back as `reason`) |
-| HAND_OVER | `role` (a `process.policy.Role` value), `to_person_id`, `handover_note` (read back as `note`) |
+| TIMESCALE_CONFIRM | none |
+| HAND_OVER | `role` (a role id of the policy), `to_person_id`, `handover_note` (read back as `note`) |
+| TAKE_PART | `take_role` (read back as `role`) |
 | CLOSE | `outcome` |
 
 Raising (button data also carries `step`): `policy_id`; `child_name`, `date_of_birth` (YYYY-MM-DD),
@@ -53,6 +55,7 @@ KEY_POINTS: Final = "key_points"
 ACTIONS_AGREED: Final = "actions_agreed"
 TIMESCALES: Final = "timescales"
 ROLE: Final = "role"
+TAKE_ROLE: Final = "take_role"
 TO_PERSON_ID: Final = "to_person_id"
 HANDOVER_NOTE: Final = "handover_note"
 OUTCOME: Final = "outcome"
@@ -92,6 +95,7 @@ _READ_AS: dict[str, dict[str, str]] = {
     verbs.PROPOSE: {PROPOSED_OUTCOME: TEXT},
     verbs.WITHDRAW: {WITHDRAW_REASON: REASON},
     verbs.HAND_OVER: {HANDOVER_NOTE: NOTE},
+    verbs.TAKE_PART: {TAKE_ROLE: ROLE},
 }
 
 

@@ -19,7 +19,8 @@ from cards.times import moment, time_left
 from process.calendar import WorkingCalendar
 from process.challenge import Challenge, Notification, Side
 from process.challenge import NotificationKind as K
-from process.policy import Policy, Role
+from process.parties import vacancies
+from process.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,12 @@ def _facts(
 def _how_to_act(n: Notification, challenge: Challenge, policy: Policy) -> str:
     if n.recipient.person_id is not None:
         return f"To see the challenge, open Microsoft Teams and type: show {n.reference}"
+    if challenge.is_open and set(n.roles) & set(vacancies(policy, challenge)):
+        return (
+            "No person holds this part yet: this address is told, but cannot act. The person at your agency "
+            "who should take it on (a manager of the professional, or the agency's safeguarding lead) opens "
+            f"Microsoft Teams, types: show {n.reference}, and takes the part."
+        )
     raisers = side_contacts(challenge, policy, Side.RAISER)
     who = "; ".join(
         f"{contact.name} ({contact.email})" if contact.email else contact.name for _, contact in raisers
@@ -117,7 +124,7 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
     named = f"stage {n.stage} ({stage.name})"
     due = f" by {moment(n.due_at, calendar.timezone)}" if n.due_at is not None else ""
     due_at = moment(n.due_at, calendar.timezone) if n.due_at is not None else "its deadline"
-    role = n.roles[0] if n.roles else Role.RAISER
+    role = n.roles[0] if n.roles else policy.raiser_role
     kind = n.kind
     if kind is K.RAISED:
         urgent = " as urgent" if challenge.urgent else ""
@@ -141,6 +148,24 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
         subject, happened = "for your information", f"The challenge has reached {named}."
     elif kind is K.COPIED_IN:
         subject, happened = "copied in", f"The challenge is at {named}; you are copied in on it."
+    elif kind is K.TIMESCALE_PROPOSED:
+        subject = f"stage {n.stage} timescale proposed"
+        happened = (
+            f"A timescale has been proposed for {named}; it takes effect once the other side confirms it."
+        )
+    elif kind is K.COMING_TO_YOU:
+        nxt = policy.next_stage(n.stage)
+        to = f"stage {nxt.number} ({nxt.name})" if nxt else "the next stage"
+        subject = f"stage {n.stage} deadline passed: may come to you"
+        happened = (
+            f"The deadline for {named} passed at {due_at} without resolution. If it is escalated, it comes to you "
+            f"at {to}."
+        )
+    elif kind is K.PART_TAKEN:
+        holder = challenge.parties.get(role)
+        who = holder.name if holder is not None else "A colleague"
+        subject = "part taken"
+        happened = f"{who} has taken the part of {roles_text(n.roles, policy)} at {named}."
     elif kind is K.TIMESCALE_AGREED:
         subject = f"stage {n.stage} timescale agreed"
         happened = f"The timescale for stage {n.stage} has been agreed: it is now due {due_at}."
@@ -153,10 +178,12 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
         holder = challenge.parties.get(role)
         if holder is not None and holder.key == n.recipient.key:
             subject = "handed over to you"
-            happened = f"The part of {roles_text(n.roles)} in this challenge has been handed over to you."
+            happened = (
+                f"The part of {roles_text(n.roles, policy)} in this challenge has been handed over to you."
+            )
         else:
             subject = "handed over"
-            happened = f"Your part as {roles_text(n.roles)} in this challenge has been handed over."
+            happened = f"Your part as {roles_text(n.roles, policy)} in this challenge has been handed over."
     elif kind is K.CLOSED:
         subject, happened = "closed", f"The challenge has been closed at {named}, the final stage."
     elif kind is K.REMINDER:
@@ -168,11 +195,12 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
         )
     elif kind is K.ESCALATION_DECISION_NEEDED:
         subject = "decision needed"
-        happened = f"The agreed timescale for {named} passed at {due_at}."
+        agreed = "agreed timescale" if stage.timescale == "agreed" else "deadline"
+        happened = f"The {agreed} for {named} passed at {due_at}."
     else:
         subject = "final stage reached"
         happened = f"The challenge has reached {named}, the final stage."
-    needed = _needed(n, policy, due) if n.action_needed else _no_action(n)
+    needed = _needed(n, policy, due) if n.action_needed else _no_action(n, policy)
     if (
         n.action_needed
         and n.due_at is not None
@@ -186,21 +214,24 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
 
 def _needed(n: Notification, policy: Policy, due: str) -> str:
     stage = policy.stage(n.stage)
-    role = n.roles[0] if n.roles else Role.RAISER
+    role = n.roles[0] if n.roles else policy.raiser_role
     challenged = role in stage.challenged_side or role not in stage.raiser_side
     settle = "agree the outcome" if stage.final else "agree the outcome or escalate"
     kind = n.kind
     if kind is K.OUTCOME_PROPOSED:
         return f"Please confirm the proposed agreed outcome, or reply to it{due}."
+    if kind is K.TIMESCALE_PROPOSED:
+        return "Please confirm the proposed timescale, or propose another."
     if kind is K.RESPONSE:
         return f"Please read the response, then {settle}{due}."
     if kind is K.ESCALATION_DECISION_NEEDED:
         if stage.final:
-            return "Please decide what happens next: agree a new timescale, or agree the outcome."
+            return "Please decide what happens next: agree the outcome with the other side."
         nxt = policy.stage(n.stage + 1)
+        extend = ", agree a new timescale" if stage.timescale == "agreed" else ""
         return (
-            f"Please decide what happens next: escalate to stage {nxt.number} ({nxt.name}), agree a new "
-            "timescale, or agree the outcome."
+            f"Please decide what happens next: escalate to stage {nxt.number} ({nxt.name}){extend}, or agree "
+            "the outcome."
         )
     if kind is K.DEADLINE_PASSED:
         return "Please close the challenge with its outcome, or agree the outcome with the other side."
@@ -209,8 +240,8 @@ def _needed(n: Notification, policy: Policy, due: str) -> str:
     return f"Please take this stage forward with the other side and {settle}{due}."
 
 
-def _no_action(n: Notification) -> str:
-    roles = roles_text(n.roles) or "someone involved"
+def _no_action(n: Notification, policy: Policy) -> str:
+    roles = roles_text(n.roles, policy) or "someone involved"
     if n.kind is K.COPIED_IN:
         return f"No action needed: you are copied in as {roles}."
     if n.kind is K.CONSULTED:

@@ -142,26 +142,34 @@ def _child_step(
 ) -> list[Element]:
     wording = wording_for(policy)
     child = policy.child_fields
-    return [
+    body: list[Element] = [
         text(
             "These details are shown only to the people involved in the challenge, in their own chats with "
             "me; never in group chats, channels or emails, which carry the reference only.",
             subtle=True,
         ),
         text_input(ids.CHILD_NAME, child.name_label, value=values.get(ids.CHILD_NAME), max_length=MAX_NAME),
-        date_input(
-            ids.DATE_OF_BIRTH,
-            _optional(wording.date_of_birth_label, child.date_of_birth == "optional"),
-            value=values.get(ids.DATE_OF_BIRTH),
-            maximum=today.isoformat() if today else None,
-        ),
-        text_input(
-            ids.AGENCY_REFERENCE,
-            _optional(wording.agency_reference_label, child.agency_reference == "optional"),
-            value=values.get(ids.AGENCY_REFERENCE),
-            max_length=MAX_NAME,
-        ),
     ]
+    # Only what the partnership's own form asks for (Durham's asks for the family name alone).
+    if child.date_of_birth != "absent":
+        body.append(
+            date_input(
+                ids.DATE_OF_BIRTH,
+                _optional(wording.date_of_birth_label, child.date_of_birth == "optional"),
+                value=values.get(ids.DATE_OF_BIRTH),
+                maximum=today.isoformat() if today else None,
+            )
+        )
+    if child.agency_reference != "absent":
+        body.append(
+            text_input(
+                ids.AGENCY_REFERENCE,
+                _optional(wording.agency_reference_label, child.agency_reference == "optional"),
+                value=values.get(ids.AGENCY_REFERENCE),
+                max_length=MAX_NAME,
+            )
+        )
+    return body
 
 
 def _challenged_step(
@@ -646,11 +654,14 @@ def _child_facts(policy: Policy, values: Mapping[str, str]) -> list[tuple[str, s
     raw_birth = _value(values, ids.DATE_OF_BIRTH)
     born = _parse_date(raw_birth) if raw_birth else None
     birth = day(born, weekday=False) if born else raw_birth or "Not given"
-    return [
-        (policy.child_fields.name_label, plain(_value(values, ids.CHILD_NAME) or "Not given")),
-        (wording.date_of_birth_label, plain(birth)),
-        (wording.agency_reference_label, plain(_value(values, ids.AGENCY_REFERENCE) or "Not given")),
-    ]
+    lines = [(policy.child_fields.name_label, plain(_value(values, ids.CHILD_NAME) or "Not given"))]
+    if policy.child_fields.date_of_birth != "absent":
+        lines.append((wording.date_of_birth_label, plain(birth)))
+    if policy.child_fields.agency_reference != "absent":
+        lines.append(
+            (wording.agency_reference_label, plain(_value(values, ids.AGENCY_REFERENCE) or "Not given"))
+        )
+    return lines
 
 
 def _challenged_facts(directory: Directory, values: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -671,14 +682,14 @@ def _long_text(label: str, value: str) -> list[Element]:
 
 def _told(policy: Policy, start: int) -> list[tuple[str, str]]:
     stage = policy.stage(start)
-    lines = [("To act", roles_text(stage.challenged_side))]
+    lines = [("To act", roles_text(stage.challenged_side, policy))]
     if stage.consult:
-        lines.append(("Consulted", roles_text(stage.consult)))
+        lines.append(("Consulted", roles_text(stage.consult, policy)))
     if stage.informed:
-        lines.append(("Informed", roles_text(stage.informed)))
+        lines.append(("Informed", roles_text(stage.informed, policy)))
     copied = policy.copied_in_at(start)
     if copied:
-        lines.append(("Copied in", roles_text(copied)))
+        lines.append(("Copied in", roles_text(copied, policy)))
     return lines
 
 

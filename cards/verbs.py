@@ -15,6 +15,8 @@ PROPOSE: Final = "challenge.propose"
 CONFIRM: Final = "challenge.confirm"
 ESCALATE: Final = "challenge.escalate"
 TIMESCALE: Final = "challenge.timescale"
+CONFIRM_TIMESCALE: Final = "challenge.timescale.confirm"
+TAKE_PART: Final = "challenge.take"
 MEETING: Final = "challenge.meeting"
 WITHDRAW: Final = "challenge.withdraw"
 HAND_OVER: Final = "challenge.handover"
@@ -34,7 +36,9 @@ ACTION_VERBS: dict[ActionKind, str] = {
     ActionKind.PROPOSE_OUTCOME: PROPOSE,
     ActionKind.CONFIRM_OUTCOME: CONFIRM,
     ActionKind.ESCALATE: ESCALATE,
-    ActionKind.AGREE_TIMESCALE: TIMESCALE,
+    ActionKind.PROPOSE_TIMESCALE: TIMESCALE,
+    ActionKind.CONFIRM_TIMESCALE: CONFIRM_TIMESCALE,
+    ActionKind.TAKE_PART: TAKE_PART,
     ActionKind.RECORD_MEETING: MEETING,
     ActionKind.WITHDRAW: WITHDRAW,
     ActionKind.HAND_OVER: HAND_OVER,

@@ -14,18 +14,20 @@ from cards.inputs import action_inputs
 from dialogs.replies import CardAction
 from process.challenge import (
     Action,
-    AgreeTimescale,
     Close,
     ConfirmOutcome,
+    ConfirmTimescale,
     Escalate,
     HandOver,
     ProposeOutcome,
+    ProposeTimescale,
     RecordMeeting,
     Refused,
     Respond,
+    TakePart,
     Withdraw,
 )
-from process.policy import Policy, Role
+from process.policy import Policy, RoleId
 
 
 def _working_days(raw: object) -> int:
@@ -46,11 +48,10 @@ def _date(raw: str) -> date:
         raise Refused("Give the meeting date as a date, e.g. 2026-11-23.", "invalid") from None
 
 
-def _role(raw: str) -> Role:
-    try:
-        return Role(raw)
-    except ValueError:
-        raise Refused("Choose which of your parts in the challenge to hand over.", "invalid") from None
+def _role(raw: str, policy: Policy) -> RoleId:
+    if raw not in {r.id for r in policy.roles}:
+        raise Refused("Choose which part in the challenge you mean.", "invalid")
+    return raw
 
 
 def _escalate(action: CardAction, policy: Policy, stage: int) -> Escalate:
@@ -64,9 +65,11 @@ BUILDERS: dict[str, Callable[[CardAction, Policy, int], Action]] = {
     verbs.PROPOSE: lambda a, p, s: ProposeOutcome(a.text("text")),
     verbs.CONFIRM: lambda a, p, s: ConfirmOutcome(),
     verbs.ESCALATE: _escalate,
-    verbs.TIMESCALE: lambda a, p, s: AgreeTimescale(
+    verbs.TIMESCALE: lambda a, p, s: ProposeTimescale(
         _working_days(a.data.get("working_days")), a.text("note")
     ),
+    verbs.CONFIRM_TIMESCALE: lambda a, p, s: ConfirmTimescale(),
+    verbs.TAKE_PART: lambda a, p, s: TakePart(_role(a.text("role"), p)),
     verbs.MEETING: lambda a, p, s: RecordMeeting(
         _date(a.text("held_on")),
         a.text("attendees"),
@@ -75,7 +78,9 @@ BUILDERS: dict[str, Callable[[CardAction, Policy, int], Action]] = {
         a.text("timescales"),
     ),
     verbs.WITHDRAW: lambda a, p, s: Withdraw(a.text("reason")),
-    verbs.HAND_OVER: lambda a, p, s: HandOver(_role(a.text("role")), a.text("to_person_id"), a.text("note")),
+    verbs.HAND_OVER: lambda a, p, s: HandOver(
+        _role(a.text("role"), p), a.text("to_person_id"), a.text("note")
+    ),
     verbs.CLOSE: lambda a, p, s: Close(a.text("outcome")),
 }
 

@@ -8,13 +8,19 @@ from cards.challenge import challenge_card
 from dialogs.service import ChallengeService
 from process.challenge import ActionKind, Challenge
 from process.directory import Person
+from process.engine import Engine
 
 Audience = Literal["party", "group"]
 
 
-def is_party(challenge: Challenge, person: Person | None) -> bool:
-    """Parties are the people holding a role in the challenge; only they see the child's details."""
-    return person is not None and bool(challenge.roles_of(person.id))
+def is_party(challenge: Challenge, person: Person | None, engine: Engine | None = None) -> bool:
+    """Parties are the people holding a role in the challenge, and (with the engine) those who may take a part
+    that no person holds; only they see the child's details."""
+    if person is None:
+        return False
+    if challenge.roles_of(person.id):
+        return True
+    return engine is not None and bool(engine.takeable_roles(challenge, person.id))
 
 
 async def challenge_view(
@@ -26,12 +32,13 @@ async def challenge_view(
     notice: str | None = None,
 ) -> dict[str, Any]:
     """`viewer`'s card: a party's own actions in a 1:1 chat, a reference-level summary otherwise."""
-    if audience == "party" and not is_party(challenge, viewer):
+    engine = await service.engine(challenge.policy_id)
+    if audience == "party" and not is_party(challenge, viewer, engine):
         audience = "group"
     policy = service.policy(challenge.policy_id)
     directory = await service.directory()
-    engine = await service.engine(challenge.policy_id)
-    allowed = engine.allowed_actions(challenge, viewer.id) if audience == "party" and viewer else ()
+    now = service.clock()
+    allowed = engine.allowed_actions(challenge, viewer.id, now) if audience == "party" and viewer else ()
     events = await service.events(challenge.id) if audience == "party" else []
     user_ids = sorted(
         {
@@ -45,7 +52,7 @@ async def challenge_view(
         policy=policy,
         directory=directory,
         calendar=service.calendar(challenge.policy_id),
-        now=service.clock(),
+        now=now,
         viewer_id=viewer.id if viewer else None,
         allowed=allowed,
         audience=audience,
@@ -56,4 +63,7 @@ async def challenge_view(
         colleagues=directory.colleagues(viewer.agency_id)
         if viewer and ActionKind.HAND_OVER in allowed
         else (),
+        handable=engine.handable_roles(challenge, viewer.id) if viewer and audience == "party" else (),
+        takeable=engine.takeable_roles(challenge, viewer.id) if viewer and audience == "party" else (),
+        vacant=engine.vacancies(challenge) if challenge.is_open else (),
     )

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import get_args
 
 from process.directory import Contact
-from process.policy import Role
+from process.policy import RoleId
 
 #: The actor id of the deadline clock, which may remind and report breaches but do nothing else.
 SYSTEM = "system"
@@ -45,10 +46,12 @@ class ActionKind(StrEnum):
     PROPOSE_OUTCOME = "propose_outcome"
     CONFIRM_OUTCOME = "confirm_outcome"
     ESCALATE = "escalate"
-    AGREE_TIMESCALE = "agree_timescale"
+    PROPOSE_TIMESCALE = "propose_timescale"
+    CONFIRM_TIMESCALE = "confirm_timescale"
     RECORD_MEETING = "record_meeting"
     WITHDRAW = "withdraw"
     HAND_OVER = "hand_over"
+    TAKE_PART = "take_part"
     CLOSE = "close"
     REMIND = "remind"
     DEADLINE_PASSED = "deadline_passed"
@@ -79,6 +82,8 @@ class RaiseRequest:
     urgent: bool = False
     start_stage: int = 1
     fields: Mapping[str, str] = field(default_factory=dict)
+    #: The reference of the resolved challenge this one says is reoccurring (a `recurring` later start).
+    recurring_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,17 @@ class Proposal:
 
 
 @dataclass(frozen=True)
+class TimescaleProposal:
+    """A timescale one side proposes for the current stage; the other side confirms it."""
+
+    working_days: int
+    note: str
+    proposed_by: str
+    side: Side
+    at: datetime
+
+
+@dataclass(frozen=True)
 class MeetingRecord:
     """A meeting as the forms record it: date, attendees, key points, actions agreed, timescales."""
 
@@ -147,7 +163,7 @@ class Challenge:
     desired_outcome: str
     informal_evidence: str | None
     urgent: bool
-    parties: Mapping[Role, Contact]
+    parties: Mapping[RoleId, Contact]
     stages: tuple[StageRecord, ...]
     awaiting: Side | None
     entries: tuple[Entry, ...] = ()
@@ -157,6 +173,9 @@ class Challenge:
     fields: Mapping[str, str] = field(default_factory=dict)
     closed_at: datetime | None = None
     next_due_at: datetime | None = None
+    timescale_proposal: TimescaleProposal | None = None
+    #: The reference of the earlier challenge a reoccurring issue was raised against.
+    linked_to: str | None = None
 
     @property
     def current(self) -> StageRecord:
@@ -171,7 +190,7 @@ class Challenge:
     def is_open(self) -> bool:
         return self.status is Status.OPEN
 
-    def roles_of(self, person_id: str) -> frozenset[Role]:
+    def roles_of(self, person_id: str) -> frozenset[RoleId]:
         """Every role `person_id` holds on this challenge."""
         return frozenset(role for role, c in self.parties.items() if c.person_id == person_id)
 
@@ -201,9 +220,14 @@ class Escalate:
 
 
 @dataclass(frozen=True)
-class AgreeTimescale:
+class ProposeTimescale:
     working_days: int
     note: str = ""
+
+
+@dataclass(frozen=True)
+class ConfirmTimescale:
+    pass
 
 
 @dataclass(frozen=True)
@@ -222,9 +246,16 @@ class Withdraw:
 
 @dataclass(frozen=True)
 class HandOver:
-    role: Role
+    role: RoleId
     to_person_id: str
     note: str = ""
+
+
+@dataclass(frozen=True)
+class TakePart:
+    """A person takes a part that no person holds (it is vacant, or only a mailbox was found for it)."""
+
+    role: RoleId
 
 
 @dataclass(frozen=True)
@@ -247,28 +278,16 @@ Action = (
     | ProposeOutcome
     | ConfirmOutcome
     | Escalate
-    | AgreeTimescale
+    | ProposeTimescale
+    | ConfirmTimescale
     | RecordMeeting
     | Withdraw
     | HandOver
+    | TakePart
     | Close
     | Remind
     | DeadlinePassed
 )
-
-ACTION_KINDS: dict[type[object], ActionKind] = {
-    Respond: ActionKind.RESPOND,
-    ProposeOutcome: ActionKind.PROPOSE_OUTCOME,
-    ConfirmOutcome: ActionKind.CONFIRM_OUTCOME,
-    Escalate: ActionKind.ESCALATE,
-    AgreeTimescale: ActionKind.AGREE_TIMESCALE,
-    RecordMeeting: ActionKind.RECORD_MEETING,
-    Withdraw: ActionKind.WITHDRAW,
-    HandOver: ActionKind.HAND_OVER,
-    Close: ActionKind.CLOSE,
-    Remind: ActionKind.REMIND,
-    DeadlinePassed: ActionKind.DEADLINE_PASSED,
-}
 
 
 class NotificationKind(StrEnum):
@@ -282,6 +301,7 @@ class NotificationKind(StrEnum):
     CONSULTED = "consulted"
     INFORMED = "informed"
     COPIED_IN = "copied_in"
+    TIMESCALE_PROPOSED = "timescale_proposed"
     TIMESCALE_AGREED = "timescale_agreed"
     MEETING_RECORDED = "meeting_recorded"
     WITHDRAWN = "withdrawn"
@@ -291,6 +311,9 @@ class NotificationKind(StrEnum):
     DEADLINE_PASSED = "deadline_passed"
     ESCALATION_DECISION_NEEDED = "escalation_decision_needed"
     FINAL_STAGE_REACHED = "final_stage_reached"
+    #: The next escalation contact, told as soon as a deadline passes that the challenge may come to them.
+    COMING_TO_YOU = "coming_to_you"
+    PART_TAKEN = "part_taken"
 
 
 @dataclass(frozen=True)
@@ -299,7 +322,7 @@ class Notification:
 
     kind: NotificationKind
     recipient: Contact
-    roles: tuple[Role, ...]
+    roles: tuple[RoleId, ...]
     challenge_id: str
     reference: str
     stage: int
@@ -336,3 +359,14 @@ class Refused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.code = code
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() and i else ch.lower() for i, ch in enumerate(name))
+
+
+#: Each action's kind, named after its class (`ProposeOutcome` -> `propose_outcome`), so nothing keeps the
+#: two lists in step by hand.
+ACTION_KINDS: dict[type[object], ActionKind] = {
+    cls: ActionKind(_snake(cls.__name__)) for cls in get_args(Action)
+}

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from process.directory import Directory
 from process.directory_file import DirectoryError, load_directory_file
-from process.policy import PARTNERSHIP_ROLES, POLICY_DIR, Policy, Role
+from process.policy import POLICY_DIR, Policy, RoleId
 
 TOP_LEVEL = "(top level)"
 
@@ -66,15 +66,15 @@ def _stage_title(policy: Policy, index: int) -> str:
     return f"stage {stage.number} ({stage.name})"
 
 
-def _roles(roles: Iterable[Role]) -> str:
-    return ", ".join(sorted(r.value for r in roles))
+def _roles(roles: Iterable[RoleId]) -> str:
+    return ", ".join(sorted(roles))
 
 
 # ----- where each role is used --------------------------------------------------------------------------------
 
 
 class RoleUse(NamedTuple):
-    role: Role
+    role: RoleId
     field: str
     side: bool  # on a side of a stage: the holder is asked to act there
 
@@ -99,8 +99,8 @@ def role_uses(policy: Policy) -> Iterator[RoleUse]:
         yield RoleUse(copy.role, _join("copy_in", j, "role"), False)
 
 
-def _uses_by_role(policy: Policy, *, sides_only: bool = False) -> dict[Role, list[str]]:
-    found: dict[Role, list[str]] = {}
+def _uses_by_role(policy: Policy, *, sides_only: bool = False) -> dict[RoleId, list[str]]:
+    found: dict[RoleId, list[str]] = {}
     for use in role_uses(policy):
         if use.side or not sides_only:
             found.setdefault(use.role, []).append(use.field)
@@ -130,49 +130,43 @@ def raised_by_roles_exist(policy: Policy, directory: Directory | None) -> Iterat
             )
 
 
-def no_role_on_both_sides(policy: Policy, directory: Directory | None) -> Iterator[Finding]:
-    """One role on both sides of a stage: its holder would be answering their own challenge."""
-    for i, stage in enumerate(policy.stages):
-        both = set(stage.raiser_side) & set(stage.challenged_side)
-        if both:
-            yield Finding(
-                _join("stages", i, "challenged_side"),
-                f"{_stage_title(policy, i)} puts {_roles(both)} on both the raiser's side and the challenged "
-                "side; each role acts for one side",
-            )
-
-
 def partnership_roles_are_held(policy: Policy, directory: Directory | None) -> Iterator[Finding]:
     """A partnership-wide role the policy uses that the directory gives to nobody in this partnership."""
     if directory is None:
         return
-    listed = sorted(role.value for (pid, role) in directory.partnership_roles if pid == policy.id)
+    listed = sorted(post for (pid, post) in directory.partnership_roles if pid == policy.id)
     have = (
         f"partnership_roles for {policy.id} lists: {', '.join(listed)}"
         if listed
         else f"the directory has no partnership_roles for {policy.id}"
     )
     for role, fields in _uses_by_role(policy).items():
-        if role in PARTNERSHIP_ROLES and not directory.partnership_contacts(policy.id, role):
+        if role in policy.partnership_roles and not directory.partnership_contacts(
+            policy.id, policy.role(role).post
+        ):
             yield Finding(
                 fields[0],
-                f"nobody could fill {role.value}: no contact holds it for {policy.id} in the directory "
+                f"nobody could fill {role}: no contact holds it for {policy.id} in the directory "
                 f"({have}){_also(fields)}",
             )
 
 
-def _mailbox_only(policy: Policy, directory: Directory, role: Role) -> str | None:
+def _mailbox_only(policy: Policy, directory: Directory, role: RoleId) -> str | None:
     """Why a partnership role goes to a mailbox (None: a person holds it, or it is not a partnership role,
     or nobody holds it, which `partnership_roles_are_held` reports)."""
-    contacts = directory.partnership_contacts(policy.id, role) if role in PARTNERSHIP_ROLES else ()
+    contacts = (
+        directory.partnership_contacts(policy.id, policy.role(role).post)
+        if role in policy.partnership_roles
+        else ()
+    )
     if not contacts or contacts[0].person_id is not None:
         return None
     if any(c.person_id for c in contacts):
         return (
-            f"the first contact listed for {role.value} ({contacts[0].name}), who is given the role, is a "
+            f"the first contact listed for {role} ({contacts[0].name}), who is given the role, is a "
             "mailbox; list the person first"
         )
-    return f"only a mailbox ({contacts[0].name}) holds {role.value}"
+    return f"only a mailbox ({contacts[0].name}) holds {role}"
 
 
 def acting_roles_are_people(policy: Policy, directory: Directory | None) -> Iterator[Finding]:
@@ -200,6 +194,25 @@ def acting_roles_are_people(policy: Policy, directory: Directory | None) -> Iter
             )
 
 
+def agency_posts_are_held(policy: Policy, directory: Directory | None) -> Iterator[Finding]:
+    """A role found as an agency post (e.g. `head_teacher`) that no person in the directory holds: that way
+    of finding it can never find anyone, so the role falls through to its next way, or stays vacant."""
+    if directory is None:
+        return
+    held = {role for person in directory.people.values() for role in person.job_roles}
+    for i, spec in enumerate(policy.roles):
+        for j, way in enumerate(spec.found):
+            if way.who == "agency_post" and way.post not in held:
+                fallback = (
+                    "its next way of finding" if j + 1 < len(spec.found) else "nobody: the part stays vacant"
+                )
+                yield Finding(
+                    _join("roles", i, "found", j, "post"),
+                    f"no person in the directory has job role {way.post!r}, so {spec.id} is never found this "
+                    f"way and goes to {fallback}",
+                )
+
+
 def partnership_has_agencies(policy: Policy, directory: Directory | None) -> Iterator[Finding]:
     """A directory without any agency of this partnership: no challenge could name the agency challenged."""
     if directory is None:
@@ -216,14 +229,14 @@ def partnership_has_agencies(policy: Policy, directory: Directory | None) -> Ite
 def informal_evidence_is_collected(policy: Policy, directory: Directory | None) -> Iterator[Finding]:
     """`requires_informal_evidence` on a stage no challenge starts at: the form asks for the evidence of
     informal challenge only when raising, so a stage reached by escalation never gets it."""
-    starts = {1, *policy.urgent_start_stages}
+    starts = {1, *(start.stage for start in policy.later_starts)}
     for i, stage in enumerate(policy.stages):
         if stage.requires_informal_evidence and stage.number not in starts:
             yield Finding(
                 _join("stages", i, "requires_informal_evidence"),
                 f"{_stage_title(policy, i)} requires evidence of informal challenge, but the form collects "
                 "it only when a challenge is raised and no challenge starts at this stage; add "
-                f"{stage.number} to urgent_start_stages or drop the requirement",
+                f"stage {stage.number} to later_starts or drop the requirement",
             )
 
 
@@ -266,7 +279,7 @@ def entry_field_ids_are_unique(policy: Policy, directory: Directory | None) -> I
 
 CHECKS: tuple[Check, ...] = (
     raised_by_roles_exist,
-    no_role_on_both_sides,
+    agency_posts_are_held,
     partnership_roles_are_held,
     acting_roles_are_people,
     partnership_has_agencies,

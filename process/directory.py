@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from process.policy import Role
-
 
 @dataclass(frozen=True)
 class Contact:
@@ -67,14 +65,14 @@ class Directory:
 
     people: Mapping[str, Person]
     agencies: Mapping[str, Agency]
-    partnership_roles: Mapping[tuple[str, Role], tuple[Contact, ...]] = field(default_factory=dict)
+    partnership_roles: Mapping[tuple[str, str], tuple[Contact, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(
         cls,
         people: Iterable[Person],
         agencies: Iterable[Agency],
-        partnership_roles: Mapping[tuple[str, Role], tuple[Contact, ...]] | None = None,
+        partnership_roles: Mapping[tuple[str, str], tuple[Contact, ...]] | None = None,
     ) -> Directory:
         return cls(
             people={p.id: p for p in people},
@@ -110,8 +108,16 @@ class Directory:
                 return agency.escalation_contacts[number]
         return ()
 
-    def partnership_contacts(self, partnership_id: str, role: Role) -> tuple[Contact, ...]:
-        return self.partnership_roles.get((partnership_id, role), ())
+    def partnership_contacts(self, partnership_id: str, post: str) -> tuple[Contact, ...]:
+        """Who holds the partnership's post (`partnership_business_manager`, `partnership_admin`...)."""
+        return self.partnership_roles.get((partnership_id, post), ())
+
+    def agency_post(self, agency_id: str | None, post: str) -> Person | None:
+        """The person of an agency whose job roles include `post` (e.g. a school's `head_teacher`)."""
+        return next(
+            (p for p in self.colleagues(agency_id or "") if post in p.job_roles),
+            None,
+        )
 
     def colleagues(self, agency_id: str) -> tuple[Person, ...]:
         """People of one agency, for handing a role over to a colleague."""

@@ -13,7 +13,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from process.directory import Agency, Contact, Directory, Person
-from process.policy import Role
 
 DEMO_DIRECTORY = Path(__file__).parent / "directories" / "demo.yaml"
 
@@ -59,7 +58,9 @@ class _PersonEntry(_Model):
 class _DirectoryFile(_Model):
     agencies: list[_AgencyEntry]
     people: list[_PersonEntry]
-    partnership_roles: dict[str, dict[Role, list[_ContactEntry]]] = {}
+    partnership_roles: dict[
+        str, dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], list[_ContactEntry]]
+    ] = {}
 
 
 def load_directory_file(path: str | Path = DEMO_DIRECTORY) -> Directory:
@@ -129,7 +130,7 @@ def load_directory_file(path: str | Path = DEMO_DIRECTORY) -> Directory:
             for a in parsed.agencies
         ],
         partnership_roles={
-            (partnership, role): tuple(contact(c, f"{partnership} {role.value}") for c in contacts)
+            (partnership, role): tuple(contact(c, f"{partnership} {role}") for c in contacts)
             for partnership, roles in parsed.partnership_roles.items()
             for role, contacts in roles.items()
         },

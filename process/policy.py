@@ -1,23 +1,32 @@
 """A partnership's professional challenge procedure, as data.
 
-Each partnership ships one YAML file (see `process/policies/`). The file is validated when it is loaded, so a
-malformed procedure is refused at start-up with the file, the field and the reason, never half-applied later.
+Each partnership ships one YAML file (see `process/policies/` and `docs/POLICY.md`). The file is validated when
+it is loaded, so a malformed procedure is refused at start-up with the file, the field and the reason, never
+half-applied later.
+
+Roles are data too: each policy declares the parts people play in one of its challenges (their titles, which
+side they are on, and how the directory finds the person), so a procedure with its own role names needs no
+code. A policy that declares no roles gets `STANDARD_ROLES`, the parts both shipped procedures name.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 POLICY_DIR = Path(__file__).parent / "policies"
 
+#: A role's id, as a policy declares it (`raiser`, `challenged_line_manager`, `head_of_safeguarding`...).
+RoleId = str
 
-class Role(StrEnum):
-    """The parts people play in one challenge, in the procedures' own words."""
+_ID = r"^[a-z0-9_]+$"
+
+
+class Role:
+    """The ids of the standard roles (see `STANDARD_ROLES`); a policy may declare others of its own."""
 
     RAISER = "raiser"
     RAISER_LINE_MANAGER = "raiser_line_manager"
@@ -35,36 +44,6 @@ class Role(StrEnum):
     QRT_BUSINESS_MANAGER = "qrt_business_manager"
 
 
-#: Roles held for the whole partnership (from its directory), not for one side of a challenge.
-PARTNERSHIP_ROLES: frozenset[Role] = frozenset(
-    {
-        Role.BUSINESS_MANAGER,
-        Role.PARTNERSHIP_ADMIN,
-        Role.HEAD_OF_SAFEGUARDING,
-        Role.INDEPENDENT_SCRUTINEER,
-        Role.EXECUTIVE,
-        Role.QRT_BUSINESS_MANAGER,
-    }
-)
-
-ROLE_TITLES: dict[Role, str] = {
-    Role.RAISER: "Raiser",
-    Role.RAISER_LINE_MANAGER: "Raiser's line manager",
-    Role.RAISER_SENIOR_MANAGER: "Raiser's senior manager",
-    Role.RAISER_SAFEGUARDING_LEAD: "Raiser's safeguarding lead",
-    Role.CHALLENGED_PROFESSIONAL: "Professional challenged",
-    Role.CHALLENGED_LINE_MANAGER: "Professional's line manager",
-    Role.CHALLENGED_SENIOR_MANAGER: "Agency senior manager",
-    Role.CHALLENGED_SAFEGUARDING_LEAD: "Agency safeguarding lead",
-    Role.BUSINESS_MANAGER: "Partnership business manager",
-    Role.PARTNERSHIP_ADMIN: "Partnership admin",
-    Role.HEAD_OF_SAFEGUARDING: "Head of Safeguarding",
-    Role.INDEPENDENT_SCRUTINEER: "Independent Scrutineer",
-    Role.EXECUTIVE: "Partnership Executive",
-    Role.QRT_BUSINESS_MANAGER: "Business Manager for QRT",
-}
-
-
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file, the field and the reason."""
 
@@ -73,15 +52,158 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+RoleSide = Literal["raiser", "challenged", "partnership"]
+Whose = Literal["raiser", "challenged"]
+
+
+class FindBy(_Model):
+    """One way of finding who holds a role, tried in the order a role lists them.
+
+    - `raiser`: the person raising the challenge; `challenged`: the professional challenged.
+    - `line_manager`: `levels` up the line-manager chain of the raiser or the challenged professional (`of`).
+    - `safeguarding_lead`: the safeguarding lead of the raiser's or the challenged agency (`of`).
+    - `agency_post`: the person of that agency whose directory job roles include `post` (e.g. every school's
+      `head_teacher`).
+    - `partnership_post`: the partnership's own post named `post` in the directory (default: the role's id).
+    - `escalation_contact`: the agency's escalation contact for stage `stage` (the contact table).
+    """
+
+    who: Literal[
+        "raiser",
+        "challenged",
+        "line_manager",
+        "safeguarding_lead",
+        "agency_post",
+        "partnership_post",
+        "escalation_contact",
+    ]
+    of: Whose | None = None
+    levels: Annotated[int, Field(ge=1, le=5)] = 1
+    post: Annotated[str, Field(pattern=_ID)] | None = None
+    stage: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> FindBy:
+        if self.who in ("line_manager", "safeguarding_lead", "agency_post", "escalation_contact"):
+            if self.of is None:
+                raise ValueError(f"'{self.who}' needs 'of': raiser or challenged")
+        elif self.of is not None:
+            raise ValueError(f"'{self.who}' takes no 'of'")
+        if self.who == "agency_post" and self.post is None:
+            raise ValueError("'agency_post' needs 'post': the directory job role to look for")
+        if self.who == "escalation_contact" and self.stage is None:
+            raise ValueError("'escalation_contact' needs 'stage': whose contact-table entry to use")
+        if self.levels != 1 and self.who != "line_manager":
+            raise ValueError("'levels' is for 'line_manager' only")
+        return self
+
+
+class RoleSpec(_Model):
+    """A part people play in a challenge: its id, the title cards show, its side, and how it is found."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    title: Annotated[str, Field(min_length=1, max_length=80)]
+    side: RoleSide
+    found: Annotated[tuple[FindBy, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _side_matches(self) -> RoleSpec:
+        for way in self.found:
+            whose = way.of or (way.who if way.who in ("raiser", "challenged") else None)
+            if self.side == "partnership" and way.who != "partnership_post":
+                raise ValueError("a partnership role is found as a 'partnership_post'")
+            if self.side != "partnership" and way.who == "partnership_post":
+                raise ValueError(
+                    f"a {self.side}-side role is found in its own agency, not as a partnership post"
+                )
+            if whose is not None and whose != self.side:
+                raise ValueError(f"a {self.side}-side role cannot be found from the {whose}'s side")
+        return self
+
+    @property
+    def post(self) -> str:
+        """The directory's post of a partnership role (its own id unless it says otherwise)."""
+        return next((w.post for w in self.found if w.who == "partnership_post" and w.post), self.id)
+
+
+def _way(who: str, **more: Any) -> FindBy:
+    return FindBy(who=who, **more)
+
+
+#: The parts both shipped procedures name, for a policy that declares no `roles` of its own.
+STANDARD_ROLES: tuple[RoleSpec, ...] = (
+    RoleSpec(id=Role.RAISER, title="Raiser", side="raiser", found=(_way("raiser"),)),
+    RoleSpec(
+        id=Role.RAISER_LINE_MANAGER,
+        title="Raiser's line manager",
+        side="raiser",
+        found=(_way("line_manager", of="raiser"), _way("escalation_contact", of="raiser", stage=2)),
+    ),
+    RoleSpec(
+        id=Role.RAISER_SENIOR_MANAGER,
+        title="Raiser's senior manager",
+        side="raiser",
+        found=(_way("line_manager", of="raiser", levels=2), _way("escalation_contact", of="raiser", stage=3)),
+    ),
+    RoleSpec(
+        id=Role.RAISER_SAFEGUARDING_LEAD,
+        title="Raiser's safeguarding lead",
+        side="raiser",
+        found=(_way("safeguarding_lead", of="raiser"), _way("escalation_contact", of="raiser", stage=3)),
+    ),
+    RoleSpec(
+        id=Role.CHALLENGED_PROFESSIONAL,
+        title="Professional challenged",
+        side="challenged",
+        found=(_way("challenged"),),
+    ),
+    RoleSpec(
+        id=Role.CHALLENGED_LINE_MANAGER,
+        title="Professional's line manager",
+        side="challenged",
+        found=(_way("line_manager", of="challenged"), _way("escalation_contact", of="challenged", stage=2)),
+    ),
+    RoleSpec(
+        id=Role.CHALLENGED_SENIOR_MANAGER,
+        title="Agency senior manager",
+        side="challenged",
+        found=(
+            _way("line_manager", of="challenged", levels=2),
+            _way("escalation_contact", of="challenged", stage=3),
+        ),
+    ),
+    RoleSpec(
+        id=Role.CHALLENGED_SAFEGUARDING_LEAD,
+        title="Agency safeguarding lead",
+        side="challenged",
+        found=(
+            _way("safeguarding_lead", of="challenged"),
+            _way("escalation_contact", of="challenged", stage=3),
+        ),
+    ),
+    *(
+        RoleSpec(id=role_id, title=title, side="partnership", found=(_way("partnership_post"),))
+        for role_id, title in (
+            (Role.BUSINESS_MANAGER, "Partnership business manager"),
+            (Role.PARTNERSHIP_ADMIN, "Partnership admin"),
+            (Role.HEAD_OF_SAFEGUARDING, "Head of Safeguarding"),
+            (Role.INDEPENDENT_SCRUTINEER, "Independent Scrutineer"),
+            (Role.EXECUTIVE, "Partnership Executive"),
+            (Role.QRT_BUSINESS_MANAGER, "Business Manager for QRT"),
+        )
+    ),
+)
+
+
 class IssueCategory(_Model):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    id: Annotated[str, Field(pattern=_ID)]
     label: Annotated[str, Field(min_length=1)]
 
 
 class FormField(_Model):
     """A field of the partnership's form that a stage records."""
 
-    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    id: Annotated[str, Field(pattern=_ID)]
     label: Annotated[str, Field(min_length=1)]
     kind: Literal["text", "date"] = "text"
     required: bool = True
@@ -91,14 +213,32 @@ class Meeting(_Model):
     """A meeting a stage may hold, e.g. Rochdale's multi-agency discussion."""
 
     name: Annotated[str, Field(min_length=1)]
-    chair: Role | None = None
+    chair: RoleId | None = None
 
 
 class CopyIn(_Model):
-    """A role copied in on every challenge from a stage onwards (Durham's QRT business manager)."""
+    """A role copied in on every challenge from a stage onwards (Durham's QRT business manager).
 
-    role: Role
+    `updates: stage_changes` tells them when a challenge is raised, changes stage and ends; `updates: all` also
+    sends every response, proposal, agreed timescale and meeting record (Rochdale: "updated until the matter
+    is resolved").
+    """
+
+    role: RoleId
     from_stage: Annotated[int, Field(ge=1)]
+    updates: Literal["stage_changes", "all"] = "stage_changes"
+
+
+class LaterStart(_Model):
+    """A stage a challenge may be raised straight at, and on what condition.
+
+    `urgent`: the raiser says resolution is urgent (Rochdale: "Go straight to Stage 3-4"); `recurring`: the
+    issue is reoccurring after a resolved challenge to the same agency about the same issue (Durham 5.4), which
+    the new challenge is linked to.
+    """
+
+    stage: Annotated[int, Field(ge=2)]
+    when: Literal["urgent", "recurring"]
 
 
 class Stage(_Model):
@@ -107,16 +247,16 @@ class Stage(_Model):
     description: Annotated[str, Field(min_length=1)]
     limit_working_days: Annotated[int, Field(ge=1, le=60)] | None
     timescale: Literal["fixed", "agreed"] = "fixed"
-    raiser_side: Annotated[tuple[Role, ...], Field(min_length=1)]
-    challenged_side: Annotated[tuple[Role, ...], Field(min_length=1)]
-    consult: tuple[Role, ...] = ()
-    informed: tuple[Role, ...] = ()
+    raiser_side: Annotated[tuple[RoleId, ...], Field(min_length=1)]
+    challenged_side: Annotated[tuple[RoleId, ...], Field(min_length=1)]
+    consult: tuple[RoleId, ...] = ()
+    informed: tuple[RoleId, ...] = ()
     response_label: Annotated[str, Field(min_length=1)] = "Response"
     requires_informal_evidence: bool = False
     entry_fields: tuple[FormField, ...] = ()
     meeting: Meeting | None = None
     final: bool = False
-    closed_by: tuple[Role, ...] = ()
+    closed_by: tuple[RoleId, ...] = ()
 
     @model_validator(mode="after")
     def _final_stage_is_closed_by_someone(self) -> Stage:
@@ -124,21 +264,61 @@ class Stage(_Model):
             raise ValueError("a final stage must say who closes it (closed_by)")
         if self.timescale == "agreed" and self.limit_working_days is None:
             raise ValueError("an agreed timescale needs limit_working_days as its cap")
+        both = sorted(set(self.raiser_side) & set(self.challenged_side))
+        if both:
+            raise ValueError(f"role {', '.join(both)} is on both sides of stage {self.number}")
         return self
+
+    def roles_used(self) -> dict[str, tuple[RoleId, ...]]:
+        """Every role the stage names, by the field that names it."""
+        return {
+            "raiser_side": self.raiser_side,
+            "challenged_side": self.challenged_side,
+            "consult": self.consult,
+            "informed": self.informed,
+            "closed_by": self.closed_by,
+            "meeting.chair": (self.meeting.chair,) if self.meeting and self.meeting.chair else (),
+        }
 
 
 class ChildFields(_Model):
-    """Which child-identifying fields the partnership's form asks for, and what it calls them."""
+    """Which child-identifying fields the partnership's form asks for, and what it calls them.
+
+    `absent` means the form does not ask (Durham's form has a family name only), so the bot does not either.
+    """
 
     name_label: Annotated[str, Field(min_length=1)]
-    date_of_birth: Literal["required", "optional"]
-    agency_reference: Literal["required", "optional"]
+    date_of_birth: Literal["required", "optional", "absent"]
+    agency_reference: Literal["required", "optional", "absent"]
+
+
+class FormWording(_Model):
+    """The words of the partnership's own form: its title and the labels of what the raiser writes."""
+
+    title: Annotated[str, Field(min_length=1)] = "Professional challenge form"
+    concern_label: Annotated[str, Field(min_length=1)] = "The concern"
+    desired_outcome_label: Annotated[str, Field(min_length=1)] = "The outcome you would like to see"
+    agency_reference_label: Annotated[str, Field(min_length=1)] = "Agency reference number"
+    date_of_birth_label: Annotated[str, Field(min_length=1)] = "Date of birth"
+    informal_evidence_label: Annotated[str, Field(min_length=1)] | None = None
+    urgent_note: Annotated[str, Field(min_length=1)] = (
+        "If it is urgent, telephone the person you are challenging as well: do not wait for a reply to a "
+        "message."
+    )
+
+    @property
+    def form_name(self) -> str:
+        return self.title
+
+
+#: Texts a policy carries that a deployment may have written itself rather than taken from the procedure.
+GuidanceText = Literal["immediate_risk", "not_for_complaints", "issue_categories"]
 
 
 class Policy(_Model):
     """One partnership's whole procedure; `stages` are in order, starting at 1."""
 
-    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    id: Annotated[str, Field(pattern=_ID)]
     partnership: Annotated[str, Field(min_length=1)]
     short_name: Annotated[str, Field(min_length=1)]
     procedure: Annotated[str, Field(min_length=1)]
@@ -147,17 +327,21 @@ class Policy(_Model):
     closures: tuple[str, ...] = ()
     due_time: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "17:00"
     total_limit_working_days: Annotated[int, Field(ge=1)] | None = None
+    roles: tuple[RoleSpec, ...] = STANDARD_ROLES
     raised_by: tuple[str, ...] = ()
     escalated_by: Literal["raiser_side", "either_side"] = "raiser_side"
-    urgent_start_stages: tuple[int, ...] = ()
+    later_starts: tuple[LaterStart, ...] = ()
     on_deadline_passed: Literal["escalate", "ask_raiser"] = "ask_raiser"
     reminder_working_days_before: Annotated[int, Field(ge=0, le=10)] = 1
-    final_stage_notify: tuple[Role, ...] = ()
+    final_stage_notify: tuple[RoleId, ...] = ()
     copy_in: tuple[CopyIn, ...] = ()
     child_fields: ChildFields
-    issue_categories: Annotated[tuple[IssueCategory, ...], Field(min_length=1)]
+    form: FormWording = FormWording()
+    issue_categories: tuple[IssueCategory, ...] = ()
     immediate_risk: Annotated[str, Field(min_length=1)]
     not_for_complaints: Annotated[str, Field(min_length=1)]
+    #: Which of the texts above are the deployment's own words, not the procedure's (shown as such).
+    deployment_text: tuple[GuidanceText, ...] = ()
     stages: Annotated[tuple[Stage, ...], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -168,9 +352,9 @@ class Policy(_Model):
         finals = [s.number for s in self.stages if s.final]
         if finals != [numbers[-1]]:
             raise ValueError("exactly the last stage must be marked final")
-        for n in self.urgent_start_stages:
-            if n not in numbers or n == 1:
-                raise ValueError(f"urgent_start_stages names stage {n}, which is not a later stage")
+        for start in self.later_starts:
+            if start.stage not in numbers:
+                raise ValueError(f"later_starts names stage {start.stage}, which does not exist")
         for c in self.copy_in:
             if c.from_stage not in numbers:
                 raise ValueError(f"copy_in names stage {c.from_stage}, which does not exist")
@@ -179,7 +363,34 @@ class Policy(_Model):
             raise ValueError("issue category ids must be unique")
         for d in self.closures:
             _check_closure(d)
+        self._roles_are_consistent()
         return self
+
+    def _roles_are_consistent(self) -> None:
+        declared = [r.id for r in self.roles]
+        if len(set(declared)) != len(declared):
+            raise ValueError("role ids must be unique")
+        for base in ("raiser", "challenged"):
+            holders = [r.id for r in self.roles if r.found[0].who == base]
+            if len(holders) != 1:
+                raise ValueError(f"exactly one role must be found first as the '{base}'; found {holders}")
+        known = set(declared)
+        used: list[tuple[str, RoleId]] = [(f"copy_in.{j}.role", c.role) for j, c in enumerate(self.copy_in)]
+        used += [(f"final_stage_notify.{j}", r) for j, r in enumerate(self.final_stage_notify)]
+        for i, stage in enumerate(self.stages):
+            for where, roles in stage.roles_used().items():
+                used += [(f"stages.{i}.{where}.{j}", r) for j, r in enumerate(roles)]
+        for where, role in used:
+            if role not in known:
+                raise ValueError(f"{where} names role {role!r}, which the policy does not declare in roles")
+        for stage in self.stages:
+            for side, roles in (("raiser", stage.raiser_side), ("challenged", stage.challenged_side)):
+                for role in roles:
+                    if self.role(role).side not in (side, "partnership"):
+                        raise ValueError(
+                            f"stage {stage.number} puts the {self.role(role).side}-side role {role!r} on the "
+                            f"{side} side"
+                        )
 
     def stage(self, number: int) -> Stage:
         """The stage numbered `number`; KeyError if the procedure has no such stage."""
@@ -191,12 +402,58 @@ class Policy(_Model):
     def final_stage(self) -> Stage:
         return self.stages[-1]
 
+    def role(self, role_id: RoleId) -> RoleSpec:
+        """The declared role `role_id`; KeyError if the policy has none."""
+        for spec in self.roles:
+            if spec.id == role_id:
+                return spec
+        raise KeyError(f"{self.short_name} declares no role {role_id!r}")
+
+    def role_title(self, role_id: RoleId) -> str:
+        """The title cards show for a role; an id the policy no longer declares is shown in words."""
+        try:
+            return self.role(role_id).title
+        except KeyError:
+            return role_id.replace("_", " ").capitalize()
+
+    @property
+    def raiser_role(self) -> RoleId:
+        """The role of the person who raised the challenge."""
+        return next(r.id for r in self.roles if r.found[0].who == "raiser")
+
+    @property
+    def challenged_role(self) -> RoleId:
+        """The role of the professional challenged."""
+        return next(r.id for r in self.roles if r.found[0].who == "challenged")
+
+    @property
+    def partnership_roles(self) -> frozenset[RoleId]:
+        return frozenset(r.id for r in self.roles if r.side == "partnership")
+
+    @property
+    def urgent_start_stages(self) -> tuple[int, ...]:
+        """Stages an urgent challenge may be raised at."""
+        return tuple(s.stage for s in self.later_starts if s.when == "urgent")
+
+    @property
+    def recurring_start_stages(self) -> tuple[int, ...]:
+        """Stages a reoccurring issue may be raised straight at."""
+        return tuple(s.stage for s in self.later_starts if s.when == "recurring")
+
     def category(self, category_id: str) -> IssueCategory | None:
         return next((c for c in self.issue_categories if c.id == category_id), None)
 
-    def copied_in_at(self, stage_number: int) -> tuple[Role, ...]:
-        """Roles copied in on a challenge that is at `stage_number`."""
-        return tuple(c.role for c in self.copy_in if stage_number >= c.from_stage)
+    def copied_in_at(self, stage_number: int, *, every_update: bool = False) -> tuple[RoleId, ...]:
+        """Roles copied in on a challenge at `stage_number`: on stage changes, or (every_update) on everything."""
+        return tuple(
+            c.role
+            for c in self.copy_in
+            if stage_number >= c.from_stage and (not every_update or c.updates == "all")
+        )
+
+    def next_stage(self, number: int) -> Stage | None:
+        """The stage after `number`, or None at the final stage."""
+        return self.stages[number] if number < len(self.stages) else None
 
 
 def _check_closure(text: str) -> None:

@@ -452,7 +452,7 @@ def plain(value: object) -> object:
 
 def _recipient(n: Notification) -> dict[str, object]:
     return {
-        "roles": [r.value for r in n.roles],
+        "roles": list(n.roles),
         "name": n.recipient.name,
         "person_id": n.recipient.person_id,
         "email": n.recipient.email,
@@ -517,7 +517,7 @@ class _Run:
         self.entries.append(entry)
         c = self.challenge
         person = self.directory.person(entry.actor)
-        roles = roles_before or (frozenset(r.value for r in c.roles_of(entry.actor)) if c else frozenset())
+        roles = roles_before or (frozenset(c.roles_of(entry.actor)) if c else frozenset())
         line: dict[str, object] = {
             "step": entry.step,
             "at": instant(entry.at),
@@ -571,7 +571,7 @@ class _Run:
         """Apply one action; a refusal is recorded, not raised. True when it was applied."""
         c = self.challenge
         assert c is not None
-        roles = frozenset(r.value for r in c.roles_of(actor))
+        roles = frozenset(c.roles_of(actor))
         entry = _Entry(
             step.number, at, actor, kind, step.note if actor != SYSTEM or step.action is None else None
         )
@@ -736,7 +736,7 @@ class _Run:
                 "agreed_outcome": c.agreed_outcome,
                 "closed_at": instant(c.closed_at),
                 "parties": {
-                    role.value: {"name": who.name, "person_id": who.person_id, "email": who.email}
+                    role: {"name": who.name, "person_id": who.person_id, "email": who.email}
                     for role, who in c.parties.items()
                 },
             }
@@ -767,6 +767,15 @@ def simulate(policy: Policy, directory: Directory, scenario: Scenario) -> Simula
             scenario.path,
             [f"policy: the scenario is for {scenario.policy_id!r}, the policy file is {policy.id!r}"],
         )
+    # Roles are the policy's own: a step naming a role the policy does not declare is a mistake in the file.
+    known = [r.id for r in policy.roles]
+    wrong = [
+        f"step {step.number}.role: {role!r} is not one of {', '.join(known)}"
+        for step in scenario.steps
+        if isinstance(role := getattr(step.action, "role", None), str) and role not in known
+    ]
+    if wrong:
+        raise ScenarioError(scenario.path, wrong)
     return _Run(policy, directory, scenario).run()
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import AuditEvent, Challenge, ChildDetails, Decision, Side, StageRecord, Status
 from process.directory import Contact
-from process.policy import Role
+from process.policy import RoleId
 from storage.clock import Clock, utc_now
 from storage.codec import (
     contact_columns,
@@ -31,6 +31,8 @@ from storage.codec import (
     proposal_from_json,
     proposal_to_json,
     text_map,
+    timescale_proposal_from_json,
+    timescale_proposal_to_json,
 )
 from storage.db import Database, upsert
 from storage.errors import ConflictError, NotFound
@@ -292,6 +294,8 @@ def _columns(c: Challenge) -> dict[str, Any]:
         "awaiting": c.awaiting.value if c.awaiting is not None else None,
         "entries": entries_to_json(c.entries),
         "proposal": proposal_to_json(c.proposal),
+        "timescale_proposal": timescale_proposal_to_json(c.timescale_proposal),
+        "linked_to": c.linked_to,
         "agreed_outcome": c.agreed_outcome,
         "meetings": meetings_to_json(c.meetings),
         "fields": dict(c.fields),
@@ -314,7 +318,7 @@ async def _write_parties_and_stages(conn: AsyncConnection, c: Challenge) -> None
         await conn.execute(
             challenge_parties.insert(),
             [
-                {"challenge_id": c.id, "role": role.value, **contact_columns(contact)}
+                {"challenge_id": c.id, "role": role, **contact_columns(contact)}
                 for role, contact in c.parties.items()
             ],
         )
@@ -370,7 +374,7 @@ async def _load(
         query = query.limit(limit)
     rows = (await conn.execute(query)).all()
     children: dict[str, Row[Any]] = {}
-    parties: dict[str, dict[Role, Contact]] = defaultdict(dict)
+    parties: dict[str, dict[RoleId, Contact]] = defaultdict(dict)
     stages: dict[str, list[StageRecord]] = defaultdict(list)
     ids = [row.id for row in rows]
     for start in range(0, len(ids), _BATCH):
@@ -380,7 +384,7 @@ async def _load(
         for party in await conn.execute(
             select(challenge_parties).where(challenge_parties.c.challenge_id.in_(batch))
         ):
-            parties[party.challenge_id][Role(party.role)] = contact_from_row(party)
+            parties[party.challenge_id][party.role] = contact_from_row(party)
         for stage in await conn.execute(
             select(challenge_stages)
             .where(challenge_stages.c.challenge_id.in_(batch))
@@ -403,7 +407,7 @@ async def _load(
 
 
 def _challenge(
-    row: Row[Any], child: Row[Any], parties: dict[Role, Contact], stages: list[StageRecord]
+    row: Row[Any], child: Row[Any], parties: dict[RoleId, Contact], stages: list[StageRecord]
 ) -> Challenge:
     return Challenge(
         id=row.id,
@@ -429,6 +433,8 @@ def _challenge(
         awaiting=Side(row.awaiting) if row.awaiting is not None else None,
         entries=entries_from_json(row.entries),
         proposal=proposal_from_json(row.proposal),
+        timescale_proposal=timescale_proposal_from_json(row.timescale_proposal),
+        linked_to=row.linked_to,
         agreed_outcome=row.agreed_outcome,
         meetings=meetings_from_json(row.meetings),
         fields=text_map(row.fields),

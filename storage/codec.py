@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from process.challenge import Entry, MeetingRecord, Proposal, Side
+from process.challenge import Entry, MeetingRecord, Proposal, Side, TimescaleProposal
 from process.directory import Contact
 
 JsonObject = dict[str, Any]
@@ -99,6 +99,30 @@ def proposal_from_json(data: Mapping[str, Any] | None) -> Proposal | None:
         return None
     return Proposal(
         text=data["text"],
+        proposed_by=data["proposed_by"],
+        side=Side(data["side"]),
+        at=instant_from_json(data["at"]),
+    )
+
+
+def timescale_proposal_to_json(proposal: TimescaleProposal | None) -> JsonObject | None:
+    if proposal is None:
+        return None
+    return {
+        "working_days": proposal.working_days,
+        "note": proposal.note,
+        "proposed_by": proposal.proposed_by,
+        "side": proposal.side.value,
+        "at": instant_to_json(proposal.at),
+    }
+
+
+def timescale_proposal_from_json(data: Mapping[str, Any] | None) -> TimescaleProposal | None:
+    if data is None:
+        return None
+    return TimescaleProposal(
+        working_days=int(data["working_days"]),
+        note=data["note"],
         proposed_by=data["proposed_by"],
         side=Side(data["side"]),
         at=instant_from_json(data["at"]),

@@ -13,7 +13,6 @@ from sqlalchemy import Row, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.directory import Agency, Contact, Directory, Person
-from process.policy import Role
 from storage.codec import contact_columns, contact_from_row
 from storage.db import Database
 from storage.schema import agencies, agency_escalation_contacts, partnership_role_contacts, people
@@ -51,7 +50,7 @@ class DirectoryStore:
                 for row in await conn.execute(select(agencies).order_by(agencies.c.id))
             ]
             person_list = [_person(row) for row in await conn.execute(select(people).order_by(people.c.id))]
-            roles: dict[tuple[str, Role], list[Contact]] = defaultdict(list)
+            roles: dict[tuple[str, str], list[Contact]] = defaultdict(list)
             for row in await conn.execute(
                 select(partnership_role_contacts).order_by(
                     partnership_role_contacts.c.partnership_id,
@@ -59,7 +58,7 @@ class DirectoryStore:
                     partnership_role_contacts.c.position,
                 )
             ):
-                roles[(row.partnership_id, Role(row.role))].append(contact_from_row(row))
+                roles[(row.partnership_id, row.role)].append(contact_from_row(row))
         return Directory.build(person_list, agency_list, {key: tuple(found) for key, found in roles.items()})
 
     async def replace_all(self, directory: Directory) -> None:
@@ -116,7 +115,7 @@ class DirectoryStore:
                 [
                     {
                         "partnership_id": partnership_id,
-                        "role": Role(role).value,
+                        "role": role,
                         "position": position,
                         **contact_columns(contact),
                     }

@@ -20,7 +20,6 @@ from sqlalchemy import Row, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import Notification, NotificationKind
-from process.policy import Role
 from storage.codec import contact_from_json, contact_to_json
 from storage.db import Database
 from storage.schema import UNSENT_STATUS, outbox
@@ -62,7 +61,7 @@ async def enqueue(conn: AsyncConnection, notifications: Iterable[Notification], 
             "reference": n.reference,
             "kind": n.kind.value,
             "recipient": contact_to_json(n.recipient),
-            "roles": [role.value for role in n.roles],
+            "roles": list(n.roles),
             "stage": n.stage,
             "due_at": n.due_at,
             "action_needed": n.action_needed,
@@ -208,7 +207,7 @@ def _item(row: Row[Any]) -> OutboxItem:
     notification = Notification(
         kind=NotificationKind(m["kind"]),
         recipient=contact_from_json(m["recipient"]),
-        roles=tuple(Role(role) for role in m["roles"]),
+        roles=tuple(str(role) for role in m["roles"]),
         challenge_id=m["challenge_id"],
         reference=m["reference"],
         stage=m["stage"],

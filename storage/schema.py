@@ -129,6 +129,8 @@ challenges = Table(
     Column("awaiting", String(16)),
     Column("entries", _json(), nullable=False),
     Column("proposal", _json()),
+    Column("timescale_proposal", _json()),
+    Column("linked_to", String(32)),
     Column("agreed_outcome", Text),
     Column("meetings", _json(), nullable=False),
     Column("fields", _json(), nullable=False),

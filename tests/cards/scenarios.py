@@ -19,19 +19,21 @@ from typing import Any
 from process.challenge import (
     SYSTEM,
     Action,
-    AgreeTimescale,
     AuditEvent,
     Challenge,
     Close,
     ConfirmOutcome,
+    ConfirmTimescale,
     DeadlinePassed,
     Escalate,
     HandOver,
     Notification,
     ProposeOutcome,
+    ProposeTimescale,
     RecordMeeting,
     Remind,
     Respond,
+    TakePart,
     Withdraw,
 )
 from process.engine import Engine
@@ -105,14 +107,17 @@ class Walk:
             last_notifications=decision.notifications,
         )
 
-    def by(self, role: Role) -> str:
+    def by(self, role: str) -> str:
         return holder(self.partnership, role)
 
 
-def raised(partnership: str, *, urgent_start: int | None = None) -> Walk:
-    """A challenge just raised by the invented raiser (at an urgent later stage if `urgent_start`)."""
+def raised(partnership: str, *, urgent_start: int | None = None, lonely: bool = False) -> Walk:
+    """A challenge just raised by the invented raiser (at an urgent later stage if `urgent_start`; against
+    the agency reached only through mailboxes, whose professional has no manager recorded, if `lonely`)."""
     engine = Engine(POLICIES[partnership], DIRECTORY)
     changes: dict[str, Any] = {}
+    if lonely:
+        changes = {"challenged_agency_id": f"{partnership}_c", "challenged_person_id": f"{partnership}_lone"}
     if urgent_start is not None:
         changes = {"urgent": True, "start_stage": urgent_start, "informal_evidence": EVIDENCE}
         changes["fields"] = ENTRY_FIELDS[partnership].get(urgent_start, {})
@@ -168,8 +173,14 @@ def states(partnership: str) -> Iterator[tuple[str, Walk]]:
             yield f"stage {number} meeting recorded", fresh.then(meeting, fresh.by(stage.raiser_side[0]))
         if stage.timescale == "agreed":
             yield (
+                f"stage {number} timescale proposed",
+                fresh.then(ProposeTimescale(5, "Zephyr-note"), fresh.by(stage.raiser_side[0])),
+            )
+            yield (
                 f"stage {number} timescale agreed",
-                fresh.then(AgreeTimescale(5, "Zephyr-note"), fresh.by(stage.raiser_side[0])),
+                fresh.then(ProposeTimescale(5, "Zephyr-note"), fresh.by(stage.raiser_side[0])).then(
+                    ConfirmTimescale(), fresh.by(stage.challenged_side[0])
+                ),
             )
         if stage.final:
             yield f"stage {number} closed", fresh.then(Close(OUTCOME), fresh.by(stage.closed_by[0]))
@@ -190,6 +201,11 @@ def states(partnership: str) -> Iterator[tuple[str, Walk]]:
     yield "handed over at stage 1", handed
     for start in policy.urgent_start_stages:
         yield f"urgent start at stage {start}", raised(partnership, urgent_start=start)
+    lonely = raised(partnership, lonely=True)
+    lonely = lonely.then(Respond(RESPONSE), f"{partnership}_lone")
+    lonely = lonely.then(Escalate(REASON), lonely.by(policy.stage(1).raiser_side[0]))
+    yield "stage 2 with a part nobody holds", lonely
+    yield "stage 2 part taken", lonely.then(TakePart(Role.CHALLENGED_LINE_MANAGER), f"{partnership}_c_lead")
 
 
 @cache

@@ -14,9 +14,9 @@ import pytest
 
 from cards import inputs as ids
 from cards import verbs
-from cards.challenge import CARD_BUDGET, SHORTENED_NOTE, challenge_card, handable_roles
+from cards.challenge import CARD_BUDGET, SHORTENED_NOTE, challenge_card
 from process.challenge import MAX_TEXT, ActionKind, Escalate, ProposeOutcome, Respond, Side
-from process.policy import ROLE_TITLES, Role
+from process.policy import Role
 from tests.cardcheck import assert_valid_card
 from tests.cards.scenarios import (
     DIRECTORY,
@@ -47,7 +47,9 @@ EXPECTED_INPUTS = {
     ActionKind.PROPOSE_OUTCOME: [ids.PROPOSED_OUTCOME],
     ActionKind.CONFIRM_OUTCOME: [],
     ActionKind.ESCALATE: [ids.REASON],
-    ActionKind.AGREE_TIMESCALE: [ids.WORKING_DAYS, ids.NOTE],
+    ActionKind.PROPOSE_TIMESCALE: [ids.WORKING_DAYS, ids.NOTE],
+    ActionKind.CONFIRM_TIMESCALE: [],
+    ActionKind.TAKE_PART: [ids.TAKE_ROLE],
     ActionKind.RECORD_MEETING: [
         ids.HELD_ON,
         ids.ATTENDEES,
@@ -64,7 +66,7 @@ EXPECTED_INPUTS = {
 def party_card(walk: Walk, viewer_id: str, **extra: Any) -> dict[str, Any]:
     """The card `viewer_id` sees in their 1:1 chat, with the engine's answers for them."""
     engine, challenge = walk.engine, walk.challenge
-    allowed = engine.allowed_actions(challenge, viewer_id)
+    allowed = engine.allowed_actions(challenge, viewer_id, walk.now)
     viewer = DIRECTORY.person(viewer_id)
     assert viewer is not None
     options: dict[str, Any] = dict(
@@ -79,6 +81,9 @@ def party_card(walk: Walk, viewer_id: str, **extra: Any) -> dict[str, Any]:
         user_ids=["aad-1", "aad-2"],
         next_contacts=engine.next_escalation_contacts(challenge),
         colleagues=DIRECTORY.colleagues(viewer.agency_id),
+        handable=engine.handable_roles(challenge, viewer_id),
+        takeable=engine.takeable_roles(challenge, viewer_id),
+        vacant=engine.vacancies(challenge),
     )
     options.update(extra)
     return challenge_card(challenge, **options)
@@ -109,14 +114,14 @@ def test_every_party_sees_a_valid_card_with_exactly_their_allowed_actions(name: 
     for viewer_id in parties(walk):
         card = party_card(walk, viewer_id)
         assert_valid_card(card)
-        allowed = walk.engine.allowed_actions(challenge, viewer_id)
+        allowed = walk.engine.allowed_actions(challenge, viewer_id, walk.now)
         executes = [a for a in button_actions(card) if a["type"] == "Action.Execute"]
         assert {a["verb"] for a in executes} == {verbs.ACTION_VERBS[k] for k in allowed}, viewer_id
         for action in executes:
             assert action["data"] == {"challengeId": challenge.id, "version": challenge.version}
         shown = {a["title"]: a for a in button_actions(card) if a["type"] == "Action.ShowCard"}
         for kind in allowed:
-            if kind is ActionKind.CONFIRM_OUTCOME:
+            if kind in (ActionKind.CONFIRM_OUTCOME, ActionKind.CONFIRM_TIMESCALE):
                 continue
             form = next(
                 s
@@ -136,8 +141,8 @@ def test_party_cards_show_the_child_the_concern_and_what_was_written(name: str, 
     card = party_card(walk, walk.by(Role.RAISER))
     words = readable(card)
     assert f"{policy.child_fields.name_label}: {INVENTED_CHILD.name}" in words
-    assert "14 Mar 2019" in words
-    assert "INV-0001" in words
+    assert ("14 Mar 2019" in words) is (walk.policy.child_fields.date_of_birth != "absent")
+    assert ("INV-0001" in words) is (walk.policy.child_fields.agency_reference != "absent")
     assert challenge.concern in words and challenge.desired_outcome in words
     for entry in challenge.entries:
         assert entry.text[:200] in words
@@ -183,7 +188,7 @@ def test_stage_2_card_reads_as_durham_wrote_it() -> None:
     assert "Stage: Stage 2 of 5 — Line Manager" in words
     assert "Due: Thu 26 Nov 2026, 17:00" in words
     assert "Time left: 3 working days left" in words
-    assert "Whose move: Morgan Challengedline (Professional's line manager), to respond" in words
+    assert "Whose move: Morgan Challengedline (Line Manager), to respond" in words
     assert "Line Manager's response" in words
     assert "The IRO's concern" in words and "What we would like to see happening" in words
     assert "Morgan Challengedline (you)" in words
@@ -261,9 +266,13 @@ def test_typed_markdown_cannot_become_a_link_or_heading_on_the_card() -> None:
 def test_hand_over_offers_the_viewers_own_parts_and_those_of_people_they_manage() -> None:
     walk = raised("rochdale")
     manager = walk.by(Role.CHALLENGED_LINE_MANAGER)
-    roles = dict(handable_roles(walk.challenge, DIRECTORY, manager))
-    assert roles[Role.CHALLENGED_LINE_MANAGER] == f"Your part: {ROLE_TITLES[Role.CHALLENGED_LINE_MANAGER]}"
-    assert roles[Role.CHALLENGED_PROFESSIONAL] == "Charlie Challenged's part: Professional challenged"
+    card = party_card(walk, manager)
+    form = next(a for a in button_actions(card) if a["title"] == "Hand over")
+    choice = next(e for e in elements(form["card"]) if e.get("id") == ids.ROLE)
+    roles = {c["value"]: c["title"] for c in choice["choices"]}
+    title = walk.policy.role_title(Role.CHALLENGED_LINE_MANAGER)
+    assert roles[Role.CHALLENGED_LINE_MANAGER] == f"Your part: {title}"
+    assert roles[Role.CHALLENGED_PROFESSIONAL] == "Charlie Challenged's part: Practitioner challenged"
     assert Role.RAISER not in roles
 
 

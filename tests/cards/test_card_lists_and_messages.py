@@ -105,7 +105,7 @@ def test_my_challenges_lists_open_ones_soonest_due_first_with_a_show_button() ->
     assert "Your open challenges (2)" in words
     assert "DSCP · Stage 2 of 5 — Line Manager" in words
     assert "Due Thu 26 Nov 2026, 17:00 · 3 working days left" in words
-    assert "Whose move: Morgan Challengedline (Professional's line manager), to respond" in words
+    assert "Whose move: Morgan Challengedline (Line Manager), to respond" in words
     assert "RBSCP · Stage 1 of 4 — Practitioner to Practitioner" in words
     for private in PRIVATE_STRINGS:
         assert private not in everything(card)
@@ -118,7 +118,7 @@ def test_my_challenges_marks_the_viewers_own_move_and_overdue_stages() -> None:
     card = _list([walk.challenge], walk.by(Role.CHALLENGED_LINE_MANAGER), due + timedelta(hours=1))
     assert_valid_card(card)
     words = readable(card)
-    assert "Your move: Morgan Challengedline (Professional's line manager), to respond" in words
+    assert "Your move: Morgan Challengedline (Line Manager), to respond" in words
     overdue = next(e for e in card["body"][1]["items"][0]["columns"][0]["items"] if "Overdue" in e["text"])
     assert overdue["color"] == "Attention"
     assert "Overdue since Thu 26 Nov 2026, 17:00" in overdue["text"]

@@ -164,8 +164,10 @@ def test_process_step_offers_each_partnerships_procedure() -> None:
 
 
 def test_child_step_uses_each_forms_labels_and_keeps_dates_of_birth_in_the_past() -> None:
-    durham = readable(step_card("child", POLICIES["durham"], {}))
-    assert "Family name" in durham and "Date of birth (optional)" in durham
+    durham = step_card("child", POLICIES["durham"], {})
+    # The Compliance Challenge Form asks for the family name only.
+    assert "Family name" in readable(durham)
+    assert input_ids(durham) == [ids.CHILD_NAME]
     rochdale = step_card("child", POLICIES["rochdale"], {})
     words = readable(rochdale)
     assert "Name of Child/Young Person" in words and "D.O.B" in words and "Agency Reference Number" in words
@@ -177,7 +179,7 @@ def test_challenged_step_lists_the_partnerships_agencies_and_people_but_not_the_
     policy = POLICIES["durham"]
     card = step_card("challenged", policy, {}, raiser_agency_id="durham_a")
     agencies, people = of_type(card, "Input.ChoiceSet")
-    assert {c["value"] for c in agencies["choices"]} == {"durham_b", "durham_u"}
+    assert {c["value"] for c in agencies["choices"]} == {"durham_b", "durham_c", "durham_u"}
     titles = [c["title"] for c in people["choices"]]
     assert "Charlie Challenged — Challenged Agency" in titles
     assert not any("Raiser" in t and "Raising Agency" in t for t in titles)
@@ -391,17 +393,21 @@ def test_review_card_shows_everything_entered_with_confirm_back_and_cancel(partn
     card = raise_review_card(policy=policy, directory=DIRECTORY, values=values)
     assert_valid_card(card)
     words = readable(card)
+    absent = {
+        "14 Mar 2019": policy.child_fields.date_of_birth == "absent",
+        "INV-0001": policy.child_fields.agency_reference == "absent",
+    }
+    for unasked, missing in absent.items():
+        assert (unasked not in words) is missing, unasked
     for expected in (
         "Jordan Testchild",
-        "14 Mar 2019",
-        "INV-0001",
         "Challenged Agency",
         "Charlie Challenged",
         policy.issue_categories[0].label,
         "Concern with [a link](http://x)",
         values[ids.DESIRED_OUTCOME],
         "Starts at: Stage 1 of",
-        "To act: Professional challenged",
+        f"To act: {policy.role_title(policy.challenged_role)}",
     ):
         assert expected in words, expected
     assert [(a["verb"], a["data"]) for a in card["actions"]] == [

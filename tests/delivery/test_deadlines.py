@@ -77,33 +77,52 @@ def rochdale(role: Role) -> str:
     return holder("rochdale", role)
 
 
-async def test_durham_challenge_left_alone_is_reminded_breached_and_escalated_to_the_final_stage(
+async def test_durham_challenge_nobody_answers_is_put_to_the_iro_at_each_deadline_up_to_the_final_stage(
     delivery_factory: Callable[..., Delivery], smtp_server: SmtpServer
 ) -> None:
     d = delivery_factory(mailer=Mailer(smtp_server.settings()))
     decision = await d.service.raise_challenge(durham(Role.RAISER), "durham", raise_request("durham"))
     await d.notifier.drain()
-    steps = await walk(d, decision.challenge.id)
+    # Left alone, the clock stops at the first deadline and asks the IRO; nothing moves on by itself.
+    alone = await walk(d, decision.challenge.id)
+    assert [s.at for s in alone] == [london("2026-11-23"), london("2026-11-24")]
+    challenge = await d.service.repository.get(decision.challenge.id)
+    assert challenge is not None and challenge.stage == 1 and await d.scheduler.next_wake() is None
+    reminder, breach = alone[0].told, alone[1].told
+    assert reminder == {"reminder": {durham(Role.CHALLENGED_PROFESSIONAL)}}
+    assert breach["escalation_decision_needed"] == {durham(Role.RAISER)}
+    assert breach["coming_to_you"] == {durham(Role.CHALLENGED_LINE_MANAGER)}
+    assert breach["deadline_passed"] == {durham(Role.CHALLENGED_PROFESSIONAL)}
+
+
+async def test_durham_iro_escalating_at_each_deadline_reaches_the_final_stage_within_16_working_days(
+    delivery_factory: Callable[..., Delivery], smtp_server: SmtpServer
+) -> None:
+    d = delivery_factory(mailer=Mailer(smtp_server.settings()))
+    decision = await d.service.raise_challenge(durham(Role.RAISER), "durham", raise_request("durham"))
+    await d.notifier.drain()
+    steps = await walk(d, decision.challenge.id, raiser_escalates=True)
 
     assert [s.at for s in steps] == [
         london("2026-11-23"),  # reminder: one working day before stage 1's deadline
-        london("2026-11-24"),  # stage 1 (1 working day) passes: escalated automatically to stage 2
+        london("2026-11-24"),  # stage 1 (1 working day) passes: the IRO escalates to stage 2
         london("2026-11-26"),
         london("2026-11-27"),  # stage 2 (3 working days) passes: stage 3
         london("2026-12-03"),
         london("2026-12-04"),  # stage 3 (5 working days) passes: stage 4
         london("2026-12-14"),
-        london("2026-12-15"),  # stage 4 (7 working days) passes: stage 5, the final stage
+        london("2026-12-15"),  # stage 4 (7 working days, the 16th working day) passes: stage 5
     ]
-    reminder, breach = steps[0].told, steps[1].told
-    assert reminder == {"reminder": {durham(Role.CHALLENGED_PROFESSIONAL)}}
-    assert durham(Role.RAISER) in breach["escalated"]
-    assert durham(Role.CHALLENGED_LINE_MANAGER) in breach["escalated"]
-    assert durham(Role.CHALLENGED_SAFEGUARDING_LEAD) in breach["consulted"]
-    assert durham(Role.QRT_BUSINESS_MANAGER) in breach["copied_in"]
-    final = steps[-1].told
+    after_first_escalation = steps[2].told
+    assert durham(Role.CHALLENGED_LINE_MANAGER) in after_first_escalation["escalated"]
+    assert durham(Role.CHALLENGED_SAFEGUARDING_LEAD) in after_first_escalation["consulted"]
+    assert durham(Role.QRT_BUSINESS_MANAGER) in after_first_escalation["copied_in"]
+    # Stage 2 passing unresolved: the DSCP Business Manager is told that it will come to them.
+    assert durham(Role.BUSINESS_MANAGER) in steps[3].told["coming_to_you"]
+    final = await d.outbox.for_challenge(decision.challenge.id)
     # The partnership leads are told the final stage is reached (they act at it, so as its escalation).
-    assert {durham(Role.BUSINESS_MANAGER), durham(Role.EXECUTIVE)} <= set().union(*final.values())
+    at_stage_5 = {item.notification.recipient.person_id for item in final if item.notification.stage == 5}
+    assert {durham(Role.BUSINESS_MANAGER), durham(Role.EXECUTIVE)} <= at_stage_5
     challenge = await d.service.repository.get(decision.challenge.id)
     assert challenge is not None and challenge.stage == 5
     events = [e.kind for e in await d.service.events(challenge.id)]
@@ -127,7 +146,7 @@ async def test_durham_deadlines_skip_the_august_bank_holiday_weekend(
 
     # British Summer Time: 17:00 in London is 16:00 UTC.
     assert [s.at for s in steps] == [london("2026-08-28", 16), london("2026-09-01", 16)]
-    assert "reminder" in steps[0].told and "escalated" in steps[1].told
+    assert "reminder" in steps[0].told and "escalation_decision_needed" in steps[1].told
 
 
 async def test_rochdale_across_christmas_asks_the_raiser_and_tells_the_next_contacts(
@@ -146,7 +165,7 @@ async def test_rochdale_across_christmas_asks_the_raiser_and_tells_the_next_cont
     assert instants[2:4] == [london("2027-01-13"), london("2027-01-14")]
     breach = steps[1].told
     assert breach["escalation_decision_needed"] == {rochdale(Role.RAISER)}
-    assert rochdale(Role.CHALLENGED_LINE_MANAGER) in breach["deadline_passed"]
+    assert rochdale(Role.CHALLENGED_LINE_MANAGER) in breach["coming_to_you"]
     assert rochdale(Role.CHALLENGED_PROFESSIONAL) in breach["deadline_passed"]
     for step in steps:
         assert step.at.date() not in {

@@ -34,7 +34,6 @@ PLAYGROUND_TENANT = "00000000-0000-0000-0000-0000000000001"
 MEGAN_AAD = "00000000-0000-0000-0000-0000000000021"
 ALEX_AAD = "00000000-0000-0000-0000-0000000000020"
 ADELE_AAD = "00000000-0000-0000-0000-0000000000022"
-ISAIAH_AAD = "00000000-0000-0000-0000-0000000000023"
 
 
 async def _run_tick(env: dict[str, str], *arguments: str) -> tuple[int, str, str]:
@@ -151,21 +150,20 @@ async def test_tick_command_reminds_then_breaches_and_tells_the_right_people(
     assert code == 0, err
     assert out.startswith("reminders=0 deadlines=1 conflicts=0"), out
     rows = await _rows(url, challenge_id)
-    # Durham's stage 1 deadline escalates to stage 2 by itself: Megan's line manager (Adele) is asked to
-    # respond, Alex and Megan are told, the agency's safeguarding lead (Isaiah) is consulted. Alex, Adele
-    # and Isaiah never wrote to the bot: each gets a new 1:1 chat in the Playground tenant (the service URL
-    # is the one Megan's chat uses there); the QRT mailbox gets email.
-    assert _told(rows, NotificationKind.ESCALATED) == {"adele": "teams", "alex": "teams", "megan": "teams"}
-    assert _told(rows, NotificationKind.CONSULTED) == {"isaiah": "teams"}
-    assert _told(rows, NotificationKind.COPIED_IN) == {"Business Manager for QRT": "email"}
-    escalated = [r for r in rows if r.notification.kind is NotificationKind.ESCALATED]
-    assert {r.notification.stage for r in escalated} == {2}
+    # Durham's stage 1 deadline is put to the IRO (5.2: the IRO decides whether to instigate Stage 2): Alex is
+    # asked to decide, Megan's line manager (Adele) is told it may come to her, Megan that the deadline passed.
+    # Alex and Adele never wrote to the bot: each gets a new 1:1 chat in the Playground tenant (the service URL
+    # is the one Megan's chat uses there).
+    assert _told(rows, NotificationKind.ESCALATION_DECISION_NEEDED) == {"alex": "teams"}
+    assert _told(rows, NotificationKind.COMING_TO_YOU) == {"adele": "teams"}
+    assert _told(rows, NotificationKind.DEADLINE_PASSED) == {"megan": "teams"}
+    assert not _told(rows, NotificationKind.ESCALATED)
     created = [r for r in fake_connector.requests if r.operation == "create_conversation"]
     members = sorted(r.body["members"][0]["aadObjectId"] for r in created)
-    assert members == sorted([ALEX_AAD, ADELE_AAD, ISAIAH_AAD])
+    assert members == sorted([ALEX_AAD, ADELE_AAD])
     megan_chat = [r for r in fake_connector.requests if r.conversation_id == "a:megan"]
-    assert len(megan_chat) == 3  # raised, reminder, escalated: each once
-    assert "delivered=5 (teams=4 email=1) retried=0 failed=0" in out
+    assert len(megan_chat) == 3  # raised, reminder, deadline passed: each once
+    assert "delivered=3 (teams=3 email=0) retried=0 failed=0" in out
     assert {row.status for row in rows} == {DeliveryStatus.DELIVERED}
     emailed = {rcpt for rcpts, _ in smtp_server.messages for rcpt in rcpts}
     assert emailed == {row.notification.recipient.email for row in rows if row.channel == "email"}

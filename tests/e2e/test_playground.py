@@ -31,6 +31,8 @@ DURHAM_PROCEDURE = (
     "(Compliance Challenge)"
 )
 ESCALATED = "The challenge has been escalated to stage 2"
+DEADLINE_PASSED = "The deadline for stage 1 (Informal discussion) passed"
+DECIDE = "Please decide what happens next: escalate to stage 2"
 RESPONSE = "The report was delayed by sickness; it will be shared by Friday."
 REFERENCE = re.compile(r"\bDUR-\d{4}-\d{4}\b")
 DUE = re.compile(r"\bdue (\w{3} \d{1,2} \w{3} \d{4}, \d{2}:\d{2})")
@@ -249,7 +251,7 @@ def test_an_action_card_updates_in_place_after_a_click(
     STORY.add("answered")
 
 
-def test_a_passing_deadline_brings_a_proactive_message(
+def test_a_passing_deadline_asks_the_iro_to_decide_and_the_iro_escalates(
     timed: None, bot: BotProcess, alex: Browser, megan: Browser
 ) -> None:
     needs("answered")
@@ -258,17 +260,28 @@ def test_a_passing_deadline_brings_a_proactive_message(
     result = bot.tick((due + timedelta(hours=1)).isoformat())
     assert "deadlines=1" in result.stdout, (result.stdout, result.stderr)
     assert re.search(r"teams=[1-9]", result.stdout), result.stdout
-    # The demo directory's escalation contacts are mailboxes and no SMTP server runs here: those
-    # deliveries fail (exit 1) and are reported; anything else failing is a fault.
     failed = [line for line in result.stderr.splitlines() if ": failed: " in line]
     assert all("no SMTP server configured" in line for line in failed), result.stderr
     assert result.returncode == (1 if failed else 0), (result.returncode, result.stderr)
-    megan_new = megan.wait_for_more_messages(megan_before)[megan_before:]
+    # Durham 5.2: the IRO decides whether to instigate Stage 2; the clock does not escalate by itself.
     alex_new = alex.wait_for_more_messages(alex_before)[alex_before:]
-    assert any(ESCALATED in m and "No action needed" in m for m in megan_new), megan_new
-    assert any(ESCALATED in m and "Open the challenge" in m for m in alex_new), alex_new
+    megan_new = megan.wait_for_more_messages(megan_before)[megan_before:]
+    assert any(DEADLINE_PASSED in m and DECIDE in m and "Open the challenge" in m for m in alex_new), alex_new
+    assert any(DEADLINE_PASSED in m and "No action needed" in m for m in megan_new), megan_new
+    alex.screenshot("06-deadline-alex-asked-to-decide")
     megan.screenshot("06-deadline-megan")
-    alex.screenshot("06-deadline-alex")
+
+    alex.click("Open the challenge", within=DEADLINE_PASSED)
+    alex.wait_text("deadline missed")  # the challenge card, as it is now
+    megan_before = len(megan.messages())
+    alex.click("Escalate to stage 2", within="deadline missed")
+    alex.fill("Escalate to stage 2", {"Reason for escalating": "No agreement within 1 working day."})
+    alex.screenshot("06-alex-escalates")
+    alex.click("Escalate to stage 2")
+    alex.wait_text("Stage 2 of 5")
+    megan_new = megan.wait_for_more_messages(megan_before)[megan_before:]
+    assert any(ESCALATED in m and "No action needed" in m for m in megan_new), megan_new
+    alex.screenshot("06-escalated-alex")
     # Stage 2 brings in Megan's line manager, Adele Vance, who has no Playground window: the bot opens a
     # 1:1 chat with her through a Playground it knows, which answers createConversation with 201 but every
     # message to that new chat with 500 (it only shows its own user's chats). The bot keeps the message
@@ -279,7 +292,8 @@ def test_a_passing_deadline_brings_a_proactive_message(
         created = [e for e in entries if e["type"] == "createConversation"]
         refused = failures(entries)
         assert all(e["status"] == 201 for e in created), created
-        assert len(refused) == len(created), (window.name, refused)
+        # Each message to a chat the Playground made for Adele is refused (and retried), nothing else.
+        assert len(refused) >= len(created), (window.name, refused)
         assert all(r.endswith("message 500") for r in refused), (window.name, refused)
         created_anywhere += len(created)
     assert created_anywhere >= 1

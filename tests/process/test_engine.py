@@ -11,15 +11,17 @@ import yaml
 
 from process.challenge import (
     SYSTEM,
-    AgreeTimescale,
+    ActionKind,
     ChildDetails,
     Close,
     ConfirmOutcome,
+    ConfirmTimescale,
     DeadlinePassed,
     Escalate,
     HandOver,
     NotificationKind,
     ProposeOutcome,
+    ProposeTimescale,
     RecordMeeting,
     Refused,
     Remind,
@@ -126,7 +128,7 @@ def test_durham_challenge_is_raised_by_the_iro_only() -> None:
 
 def test_durham_has_no_urgent_start_at_a_later_stage() -> None:
     e = engine("durham")
-    with pytest.raises(Refused, match="starts every challenge at stage 1"):
+    with pytest.raises(Refused, match="start at stage 3 when the issue is reoccurring"):
         e.raise_challenge(
             raise_request("durham", urgent=True, start_stage=3, informal_evidence="Phoned twice."),
             holder("durham", R.RAISER),
@@ -191,8 +193,8 @@ def test_rochdale_stage_1_does_not_copy_in_the_partnership_admin() -> None:
         ({"child": ChildDetails("Jordan Testchild", date(2027, 1, 1), "INV-1")}, "in the future"),
         ({"child": ChildDetails("Jordan Testchild", date(1980, 1, 1), "INV-1")}, "adult"),
         ({"child": ChildDetails("", date(2019, 1, 1), "INV-1")}, "name of child"),
-        ({"start_stage": 3}, "Only an urgent challenge"),
-        ({"urgent": True, "start_stage": 2, "informal_evidence": "x"}, "start at stage 3, 4"),
+        ({"start_stage": 3}, "start at stage 3 when urgent; stage 4 when urgent"),
+        ({"urgent": True, "start_stage": 2, "informal_evidence": "x"}, "start at stage 3 when urgent"),
         ({"challenged_person_id": "durham_challenged"}, "no longer in the directory|does not work for"),
         ({"challenged_person_id": None}, "Choose the professional"),
         (
@@ -304,7 +306,8 @@ def test_durham_stage_5_needs_reasons_for_escalation_and_tells_the_executive() -
         MONDAY_MORNING,
     )
     c = final.challenge
-    assert c.stage == 5 and c.current.due_at is None and c.next_due_at is None
+    # Stage 5 has no limit of its own, but no stage is due after the procedure's 16 working days (5.1).
+    assert c.stage == 5 and c.current.due_at == e.total_due(c) == utc(2026, 12, 15, 17, 0)
     assert c.fields == {"reasons_for_escalation": "Pattern of non-attendance."}
     assert told(final)["durham_executive"] is NotificationKind.ESCALATED
     with pytest.raises(Refused, match="final stage"):
@@ -316,22 +319,38 @@ def test_durham_stage_5_needs_reasons_for_escalation_and_tells_the_executive() -
 
 def test_durham_stage_timescales_are_fixed() -> None:
     e, decision = raised("durham")
-    with pytest.raises(Refused, match="fixes stage 1 at 1 working days"):
-        e.apply(decision.challenge, AgreeTimescale(1), holder("durham", R.RAISER), MONDAY_MORNING)
+    with pytest.raises(Refused, match="fixes stage 1's timescale"):
+        e.apply(decision.challenge, ProposeTimescale(1), holder("durham", R.RAISER), MONDAY_MORNING)
 
 
-def test_rochdale_timescale_is_agreed_and_capped_at_10_working_days() -> None:
+def test_rochdale_timescale_is_proposed_by_one_side_and_confirmed_by_the_other_capped_at_10() -> None:
     e, decision = raised("rochdale")
     raiser = holder("rochdale", R.RAISER)
+    professional = holder("rochdale", R.CHALLENGED_PROFESSIONAL)
     with pytest.raises(Refused, match="may not exceed 10 working days"):
-        e.apply(decision.challenge, AgreeTimescale(11), raiser, MONDAY_MORNING)
-    agreed = e.apply(decision.challenge, AgreeTimescale(3), raiser, MONDAY_MORNING)
+        e.apply(decision.challenge, ProposeTimescale(11), raiser, MONDAY_MORNING)
+    proposed = e.apply(decision.challenge, ProposeTimescale(3), raiser, MONDAY_MORNING)
+    # Proposing changes nothing yet: the stage keeps its 10-day cap until the other side confirms.
+    assert proposed.challenge.current.due_at == decision.challenge.current.due_at
+    assert {n.recipient.person_id for n in proposed.notifications if n.action_needed} == {professional}
+    with pytest.raises(Refused, match="other side"):
+        e.apply(proposed.challenge, ConfirmTimescale(), raiser, MONDAY_MORNING)
+    agreed = e.apply(proposed.challenge, ConfirmTimescale(), professional, MONDAY_MORNING)
     assert agreed.challenge.current.due_at == utc(2026, 11, 26, 17, 0)
-    extended = e.apply(
-        agreed.challenge, AgreeTimescale(5), holder("rochdale", R.CHALLENGED_PROFESSIONAL), MONDAY_MORNING
-    )
+    assert agreed.challenge.timescale_proposal is None
+    longer = e.apply(agreed.challenge, ProposeTimescale(5), professional, MONDAY_MORNING)
+    extended = e.apply(longer.challenge, ConfirmTimescale(), raiser, MONDAY_MORNING)
     assert extended.challenge.current.due_at == utc(2026, 11, 30, 17, 0)
-    assert extended.events[0].summary == "Stage 1 timescale extended: 5 working days"
+    assert extended.events[0].summary == "Stage 1 timescale extended by both sides: 5 working days"
+
+
+def test_the_challenged_side_alone_cannot_extend_its_own_deadline() -> None:
+    e, decision = raised("rochdale")
+    professional = holder("rochdale", R.CHALLENGED_PROFESSIONAL)
+    proposed = e.apply(decision.challenge, ProposeTimescale(10), professional, MONDAY_MORNING)
+    assert proposed.challenge.current.due_at == decision.challenge.current.due_at
+    with pytest.raises(Refused):
+        e.apply(proposed.challenge, ConfirmTimescale(), professional, MONDAY_MORNING)
 
 
 def test_rochdale_timescale_that_already_ran_out_is_refused() -> None:
@@ -339,10 +358,20 @@ def test_rochdale_timescale_that_already_ran_out_is_refused() -> None:
     with pytest.raises(Refused, match="already run out"):
         e.apply(
             decision.challenge,
-            AgreeTimescale(1),
+            ProposeTimescale(1),
             holder("rochdale", R.RAISER),
             MONDAY_MORNING + timedelta(days=3),
         )
+
+
+def test_a_stage_that_used_its_full_cap_is_not_offered_a_new_timescale() -> None:
+    e, decision = raised("rochdale")
+    raiser = holder("rochdale", R.RAISER)
+    after = decision.challenge.current.due_at + timedelta(minutes=1)
+    assert ActionKind.PROPOSE_TIMESCALE in e.allowed_actions(decision.challenge, raiser, MONDAY_MORNING)
+    assert ActionKind.PROPOSE_TIMESCALE not in e.allowed_actions(decision.challenge, raiser, after)
+    with pytest.raises(Refused, match="used all the time"):
+        e.apply(decision.challenge, ProposeTimescale(10), raiser, after)
 
 
 def test_rochdale_stage_3_records_the_multi_agency_discussion() -> None:
@@ -408,7 +437,9 @@ def test_only_the_raiser_withdraws_and_everyone_involved_is_told() -> None:
 # ----- the clock --------------------------------------------------------------------------------------------
 
 
-def test_durham_stage_1_breach_escalates_to_line_manager_automatically() -> None:
+def test_durham_stage_1_breach_is_put_to_the_iro_and_the_line_manager_is_told_it_may_come_to_them() -> None:
+    # Durham 5.2: "The IRO will decide as to whether this can be resolved informally and if not will
+    # instigate Stage 2": the clock does not escalate.
     e, decision = raised("durham")
     c = decision.challenge
     # Stage 1 is one working day: its reminder falls due at Monday 17:00, the deadline at Tuesday 17:00.
@@ -422,11 +453,50 @@ def test_durham_stage_1_breach_escalates_to_line_manager_automatically() -> None
     assert isinstance(e.due_action(c, c.next_due_at), DeadlinePassed)
     breach = e.apply(c, DeadlinePassed(), SYSTEM, c.next_due_at)
     c = breach.challenge
+    assert [ev.kind for ev in breach.events] == ["deadline_passed"]
+    assert c.stage == 1 and c.current.breached and c.is_open
+    kinds = told(breach)
+    assert kinds["durham_raiser"] is NotificationKind.ESCALATION_DECISION_NEEDED
+    assert kinds["durham_challenged_lm"] is NotificationKind.COMING_TO_YOU
+    assert kinds["durham_challenged"] is NotificationKind.DEADLINE_PASSED
+    raiser = holder("durham", R.RAISER)
+    # One click each: escalate with the reason, or agree the outcome; a fixed timescale cannot be extended.
+    options = e.allowed_actions(c, raiser, utc(2026, 11, 24, 17, 1))
+    assert {ActionKind.ESCALATE, ActionKind.PROPOSE_OUTCOME} <= set(options)
+    assert ActionKind.PROPOSE_TIMESCALE not in options
+    assert e.due_action(c, utc(2026, 12, 31, 17, 0)) is None
+
+
+def test_durham_stage_2_passing_tells_the_business_manager_it_will_come_to_them() -> None:
+    e, decision = raised("durham")
+    c = e.apply(
+        decision.challenge, Escalate("No response."), holder("durham", R.RAISER), MONDAY_MORNING
+    ).challenge
+    breach = e.apply(c, DeadlinePassed(), SYSTEM, c.current.due_at)
+    kinds = told(breach)
+    assert kinds["durham_bm"] is NotificationKind.COMING_TO_YOU
+    assert kinds["durham_challenged_sl"] in (NotificationKind.COMING_TO_YOU, NotificationKind.DEADLINE_PASSED)
+    assert kinds["durham_raiser"] is NotificationKind.ESCALATION_DECISION_NEEDED
+    assert breach.challenge.stage == 2
+
+
+def test_automatic_escalation_is_a_policy_option(tmp_path: Path) -> None:
+    data = yaml.safe_load(Path("process/policies/durham.yaml").read_text(encoding="utf-8"))
+    data["on_deadline_passed"] = "escalate"
+    path = tmp_path / "auto.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    e = Engine(load_policy(path), role_directory())
+    c = e.raise_challenge(
+        raise_request("durham"),
+        holder("durham", R.RAISER),
+        MONDAY_MORNING,
+        challenge_id="c1",
+        reference="T-1",
+    ).challenge
+    breach = e.apply(c, DeadlinePassed(), SYSTEM, c.current.due_at)
     assert [ev.kind for ev in breach.events] == ["deadline_passed", "escalated"]
-    assert c.stage == 2 and c.stages[0].breached and c.stages[0].reason == "Deadline passed"
-    assert c.current.due_at == utc(2026, 11, 27, 17, 0)
+    assert breach.challenge.stage == 2 and breach.challenge.stages[0].reason == "Deadline passed"
     assert told(breach)["durham_challenged_lm"] is NotificationKind.ESCALATED
-    assert told(breach)["durham_raiser"] is NotificationKind.ESCALATED
 
 
 def test_rochdale_breach_asks_the_raiser_to_escalate_and_warns_the_next_contact() -> None:
@@ -440,9 +510,41 @@ def test_rochdale_breach_asks_the_raiser_to_escalate_and_warns_the_next_contact(
     assert breach.challenge.stage == 1 and breach.challenge.current.breached
     kinds = told(breach)
     assert kinds["rochdale_raiser"] is NotificationKind.ESCALATION_DECISION_NEEDED
-    assert kinds["rochdale_challenged_lm"] is NotificationKind.DEADLINE_PASSED
+    assert kinds["rochdale_challenged_lm"] is NotificationKind.COMING_TO_YOU
+    assert kinds["rochdale_raiser_lm"] is NotificationKind.COMING_TO_YOU
+    # "Ensure your safeguarding lead is consulted and updated throughout the challenge process."
+    assert kinds["rochdale_raiser_sl"] is NotificationKind.DEADLINE_PASSED
+    assert kinds["rochdale_challenged_sl"] is NotificationKind.DEADLINE_PASSED
     assert breach.challenge.next_due_at is None
     assert e.due_action(breach.challenge, due + timedelta(days=5)) is None
+
+
+def test_rochdale_stage_2_breach_asks_the_line_manager_who_can_act_not_the_practitioner() -> None:
+    e, decision = raised("rochdale")
+    c = e.apply(
+        decision.challenge, Escalate("Unresolved."), holder("rochdale", R.RAISER), MONDAY_MORNING
+    ).challenge
+    due = c.current.due_at
+    breach = e.apply(c, DeadlinePassed(), SYSTEM, due)
+    asked = {n.recipient.person_id for n in breach.notifications if n.action_needed}
+    assert asked == {"rochdale_raiser_lm"}
+    after = due + timedelta(minutes=1)
+    lm_options = e.allowed_actions(breach.challenge, "rochdale_raiser_lm", after)
+    assert ActionKind.ESCALATE in lm_options
+    # The full 10 working days are used: a new timescale would always be refused, so it is not offered.
+    assert ActionKind.PROPOSE_TIMESCALE not in lm_options
+    assert ActionKind.ESCALATE not in e.allowed_actions(breach.challenge, "rochdale_raiser", after)
+
+
+def test_reminders_reach_the_safeguarding_leads_the_stage_consults() -> None:
+    e, decision = raised("rochdale")
+    c = decision.challenge
+    at = c.next_due_at
+    reminded = e.apply(c, Remind(), SYSTEM, at)
+    kinds = {n.recipient.person_id: (n.kind, n.action_needed) for n in reminded.notifications}
+    assert kinds["rochdale_challenged"] == (NotificationKind.REMINDER, True)
+    assert kinds["rochdale_raiser_sl"] == (NotificationKind.REMINDER, False)
+    assert kinds["rochdale_challenged_sl"] == (NotificationKind.REMINDER, False)
 
 
 def test_people_cannot_act_as_the_clock_and_the_clock_cannot_act_as_people() -> None:
@@ -476,8 +578,16 @@ def test_next_escalation_contact_in_rochdale_school_is_the_head_teacher_then_edu
         "rochdale", challenged_agency_id="rochdale_school", challenged_person_id="omar", child=INVENTED_CHILD
     )
     c = e.raise_challenge(request, "ruth", MONDAY_MORNING, challenge_id="c", reference="r").challenge
-    assert [x.name for x in e.next_escalation_contacts(c)] == ["Sam Taylor", "Helen Price"]
-    assert [x.email for x in e.escalation_contacts(c, 3)] == ["education.safeguarding@example.org"]
+    # "Stage 2 escalations: school head teacher", for every school: the directory's head_teacher post;
+    # the raiser's line manager takes Stage 2 forward on the other side.
+    assert [x.name for x in e.next_escalation_contacts(c)] == ["Helen Price", "Dev Mistry"]
+    assert c.parties[R.CHALLENGED_LINE_MANAGER].name == "Helen Price"
+    assert c.parties[R.CHALLENGED_SAFEGUARDING_LEAD].name == "Sam Taylor"
+    # Stage 3 goes to the senior manager (the head teacher, two levels up) and the contact table's mailbox.
+    assert [x.email for x in e.escalation_contacts(c, 3)] == [
+        "helen.price@example.org",
+        "education.safeguarding@example.org",
+    ]
     assert c.parties[R.RAISER_LINE_MANAGER].name == "Dev Mistry"
     assert c.parties[R.PARTNERSHIP_ADMIN].email == "rbscp.admin@example.org"
 

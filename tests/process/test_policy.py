@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from process.directory_file import DEMO_DIRECTORY, DirectoryError, load_directory_file
-from process.policy import PolicyError, Role, load_policy, shipped_policies
+from process.policy import STANDARD_ROLES, PolicyError, Role, load_policy, shipped_policies
 
 
 def test_durham_has_five_stages_within_the_forms_16_working_days() -> None:
@@ -37,10 +37,50 @@ def test_rochdale_has_four_agreed_stages_capped_at_10_working_days() -> None:
     for stage in rochdale.stages:
         assert set(stage.consult) == {Role.RAISER_SAFEGUARDING_LEAD, Role.CHALLENGED_SAFEGUARDING_LEAD}
     assert (
-        rochdale.stage(3).meeting is not None and rochdale.stage(3).meeting.chair is Role.HEAD_OF_SAFEGUARDING
+        rochdale.stage(3).meeting is not None and rochdale.stage(3).meeting.chair == Role.HEAD_OF_SAFEGUARDING
     )
     assert Role.INDEPENDENT_SCRUTINEER in rochdale.stage(4).informed
     assert "EHASH" in rochdale.immediate_risk and "complaints" in rochdale.not_for_complaints
+    # From Stage 3 the partnership is "updated until the matter is resolved": every update, not only stages.
+    assert rochdale.copied_in_at(3, every_update=True) == (Role.PARTNERSHIP_ADMIN,)
+    # The Resolution Notice has no issue categories and says nothing of complaints: both are the deployment's.
+    assert set(rochdale.deployment_text) == {"issue_categories", "not_for_complaints"}
+    assert rochdale.form.title == "RBSCP Resolution Notice"
+
+
+def test_each_shipped_policy_declares_its_own_roles_with_the_procedures_titles() -> None:
+    durham, rochdale = load_policy("durham"), load_policy("rochdale")
+    assert durham.role_title(durham.raiser_role) == "IRO"
+    assert durham.role_title(Role.BUSINESS_MANAGER) == "DSCP Business Manager"
+    assert rochdale.role_title(rochdale.raiser_role) == "Raising practitioner"
+    for policy in (durham, rochdale):
+        assert policy.roles is not STANDARD_ROLES
+        used = {r for stage in policy.stages for roles in stage.roles_used().values() for r in roles}
+        assert used <= {r.id for r in policy.roles}
+
+
+def test_durham_asks_only_what_its_form_asks_and_puts_a_passed_deadline_to_the_iro() -> None:
+    durham = load_policy("durham")
+    assert (durham.child_fields.date_of_birth, durham.child_fields.agency_reference) == ("absent", "absent")
+    assert durham.on_deadline_passed == "ask_raiser"
+    assert durham.recurring_start_stages == (3,) and durham.urgent_start_stages == ()
+    assert durham.deployment_text == ("immediate_risk",)
+
+
+def test_a_procedure_with_its_own_role_names_loads(tmp_path: Path) -> None:
+    data = yaml.safe_load(Path("process/policies/durham.yaml").read_text())
+    data["roles"][0] = {
+        "id": "referrer",
+        "title": "Referring clinician",
+        "side": "raiser",
+        "found": [{"who": "raiser"}],
+    }
+    for stage in data["stages"]:
+        stage["raiser_side"] = ["referrer" if r == "raiser" else r for r in stage["raiser_side"]]
+    path = tmp_path / "ours.yaml"
+    path.write_text(yaml.safe_dump(data))
+    policy = load_policy(path)
+    assert policy.raiser_role == "referrer" and policy.role_title("referrer") == "Referring clinician"
 
 
 def test_shipped_policies_are_listed() -> None:
@@ -60,9 +100,25 @@ def _write(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
     [
         (lambda d: d["stages"][1].update(limit_working_days="ten"), "stages.1.limit_working_days", "integer"),
         (lambda d: d.update(nation="FRA"), "nation", "ENG"),
-        (lambda d: d["stages"][0].update(raiser_side=["boss"]), "stages.0.raiser_side.0", "raiser"),
+        (lambda d: d["stages"][0].update(raiser_side=["boss"]), "(top level)", "names role 'boss'"),
+        (
+            lambda d: d["stages"][0].update(challenged_side=["raiser"]),
+            "stages.0",
+            "on both sides",
+        ),
+        (
+            lambda d: d["roles"][0].update(found=[{"who": "line_manager"}]),
+            "roles.0.found.0",
+            "needs 'of'",
+        ),
+        (
+            lambda d: d["stages"][1].update(raiser_side=["challenged_senior_manager"]),
+            "(top level)",
+            "challenged-side role 'challenged_senior_manager' on the raiser side",
+        ),
         (lambda d: d["stages"].pop(1), "(top level)", "numbered 1, 2, 3"),
-        (lambda d: d.update(urgent_start_stages=[7]), "(top level)", "not a later stage"),
+        (lambda d: d.update(later_starts=[{"stage": 7, "when": "urgent"}]), "(top level)", "stage 7, which"),
+        (lambda d: d.update(later_starts=[{"stage": 1, "when": "urgent"}]), "later_starts.0.stage", "2"),
         (lambda d: d.update(closures=["29/12/2026"]), "(top level)", "closure '29/12/2026' is not a date"),
         (lambda d: d["stages"][3].update(final=False), "(top level)", "last stage must be marked final"),
         (lambda d: d.update(surprise=True), "surprise", "Extra inputs"),

@@ -42,7 +42,7 @@ def test_every_schema_problem_is_listed_on_its_own_line_with_its_line_number(tmp
     def break_three_things(d: dict[str, Any]) -> None:
         d["nation"] = "FRA"
         d["stages"][1]["limit_working_days"] = "ten"
-        d["stages"][2]["raiser_side"] = ["boss"]
+        d["stages"][2]["raiser_side"] = [7]
         del d["stages"][3]["name"]
 
     path = _write(tmp_path, "rochdale", break_three_things)
@@ -57,7 +57,7 @@ def test_every_schema_problem_is_listed_on_its_own_line_with_its_line_number(tmp
         key = problem.field.split(".")[-1]
         if not key.isdigit() and key != "name":  # a missing field is reported at its stage
             assert text[line - 1].lstrip(" -").startswith(f"{key}:"), (problem, text[line - 1])
-    assert "(got 'boss')" in problems[2].reason and "(got 'FRA')" in problems[0].reason
+    assert "(got 7)" in problems[2].reason and "(got 'FRA')" in problems[0].reason
     assert str(problems[0]).startswith(f"{path}: field nation: Input should be")
 
 
@@ -103,20 +103,30 @@ SEMANTIC_CASES: list[tuple[Callable[..., object], str, Change, Change | None, st
         lambda d: d.update(raised_by=["iro", "social_worker"]),
         None,
         "raised_by.1",
-        "no person in the directory has job role 'social_worker'; job roles in the directory: iro",
+        "no person in the directory has job role 'social_worker'; job roles in the directory: head_teacher, iro",
     ),
     (
-        check.no_role_on_both_sides,
-        "durham",
-        lambda d: _stage(d, 2).update(challenged_side=["challenged_line_manager", "raiser"]),
+        check.agency_posts_are_held,
+        "rochdale",
+        lambda d: d["roles"][5]["found"][0].update(post="headmistress"),
         None,
-        "stages.1.challenged_side",
-        "stage 2 (Line Manager) puts raiser on both",
+        "roles.5.found.0.post",
+        "no person in the directory has job role 'headmistress'; its next way of finding",
     ),
     (
         check.partnership_roles_are_held,
         "durham",
-        lambda d: _stage(d, 3).update(informed=["head_of_safeguarding"]),
+        lambda d: (
+            d["roles"].append(
+                {
+                    "id": "head_of_safeguarding",
+                    "title": "Head of Safeguarding",
+                    "side": "partnership",
+                    "found": [{"who": "partnership_post"}],
+                }
+            ),
+            _stage(d, 3).update(informed=["head_of_safeguarding"]),
+        ),
         None,
         "stages.2.informed.0",
         "nobody could fill head_of_safeguarding",
@@ -148,7 +158,7 @@ SEMANTIC_CASES: list[tuple[Callable[..., object], str, Change, Change | None, st
     (
         check.informal_evidence_is_collected,
         "rochdale",
-        lambda d: d.update(urgent_start_stages=[4]),
+        lambda d: d.update(later_starts=[{"stage": 4, "when": "urgent"}]),
         None,
         "stages.2.requires_informal_evidence",
         "no challenge starts at this stage",
@@ -242,12 +252,12 @@ def test_the_command_prints_each_problem_and_exits_1(
 ) -> None:
     def two_problems(d: dict[str, Any]) -> None:
         d["raised_by"] = ["social_worker"]
-        _stage(d, 2)["challenged_side"] = ["raiser"]
+        _stage(d, 2)["closed_by"] = ["raiser"]
 
     path = _write(tmp_path, "durham", two_problems)
     assert main(["policy", "check", str(path), "--directory", str(DEMO_DIRECTORY)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(": ")[1] for line in out] == ["field raised_by.0", "field stages.1.challenged_side"]
+    assert [line.split(": ")[1] for line in out] == ["field raised_by.0", "field stages.1.closed_by"]
     assert all(line.startswith(f"{path}: field ") for line in out)
 
 

@@ -328,15 +328,8 @@ def test_every_mistake_in_a_scenario_is_listed_and_exits_2(
     data["steps"] = [
         {"at": "2026-03-02", "by": "megan", "do": "reply"},
         {"at": "2026-03-03 10:00", "by": "alex", "do": "escalate", "reasons": "typo"},
-        {"at": "2026-03-03 10:00", "by": "alex", "do": "agree_timescale", "working_days": "five"},
+        {"at": "2026-03-03 10:00", "by": "alex", "do": "propose_timescale", "working_days": "five"},
         {"wait_until": "2026-03-04 10:00", "by": "alex"},
-        {
-            "at": "2026-03-05 10:00",
-            "by": "adele",
-            "do": "hand_over",
-            "role": "boss",
-            "to_person_id": "isaiah",
-        },
     ]
     data["expect"] = {"colour": "red"}
     code, out, err = _simulate(_scenario(tmp_path, data), capsys)
@@ -350,10 +343,21 @@ def test_every_mistake_in_a_scenario_is_listed_and_exits_2(
         "step 2: reasons is not a field of Escalate; its fields: reason, fields",
         "step 3.working_days: 'five' is not a whole number",
         "step 4: a wait_until step has only note and expect besides; found by",
-        "step 5.role: 'boss' is not one of raiser, ",
         "expect: colour cannot be expected",
     ):
         assert words in err, (words, err)
+
+
+def test_a_role_the_policy_does_not_declare_is_a_mistake_in_the_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _durham()
+    data["steps"] = [
+        {"at": "2026-03-05 10:00", "by": "adele", "do": "hand_over", "role": "boss", "to_person_id": "isaiah"}
+    ]
+    code, out, err = _simulate(_scenario(tmp_path, data), capsys)
+    assert code == 2 and out == ""
+    assert "step 1.role: 'boss' is not one of raiser, challenged_professional, " in err
 
 
 def test_steps_go_forward_in_time(tmp_path: Path) -> None:

@@ -12,14 +12,15 @@ from sqlalchemy import func, select
 
 from process.challenge import (
     SYSTEM,
-    AgreeTimescale,
     ChildDetails,
     ConfirmOutcome,
+    ConfirmTimescale,
     DeadlinePassed,
     Decision,
     Escalate,
     HandOver,
     ProposeOutcome,
+    ProposeTimescale,
     RecordMeeting,
     Refused,
     Remind,
@@ -79,7 +80,10 @@ async def test_rochdale_urgent_challenge_round_trips_every_field_through_each_st
     senior = holder("rochdale", Role.CHALLENGED_SENIOR_MANAGER)
     raiser_senior = holder("rochdale", Role.RAISER_SENIOR_MANAGER)
     now = MONDAY + timedelta(hours=2)
-    await _apply(repo, engine, c.id, AgreeTimescale(8, "Both agencies need a week."), senior, now)
+    await _apply(repo, engine, c.id, ProposeTimescale(8, "Both agencies need a week."), senior, now)
+    proposed = await repo.get(c.id)
+    assert proposed is not None and proposed.timescale_proposal is not None
+    await _apply(repo, engine, c.id, ConfirmTimescale(), raiser_senior, now)
     await _apply(repo, engine, c.id, Respond("We will review the plan with the family."), senior, now)
     await _apply(
         repo,
@@ -123,7 +127,9 @@ async def test_rochdale_urgent_challenge_round_trips_every_field_through_each_st
     assert len(stored.stages) == 2 and stored.stages[0].ended_at is not None and stored.stages[0].reason
     assert stored.stages[0].timescale_working_days == 8
     assert escalated.challenge.stage == 4 == stored.stage
-    assert stored.version == 6
+    assert (
+        stored.version == 7
+    )  # created, proposed and confirmed a timescale, responded, met, escalated, proposed
     assert all(
         t.tzinfo is not None for t in (stored.raised_at, stored.stages[-1].started_at, stored.proposal.at)
     )
@@ -176,7 +182,9 @@ async def test_clock_actions_round_trip_reminded_and_breached_stages(repo: Chall
     breached = await _apply(repo, engine, c.id, DeadlinePassed(), SYSTEM, due)
     stored = await repo.get(c.id)
     assert stored == breached.challenge
-    assert stored is not None and stored.stages[0].breached and stored.stage == 2
+    assert (
+        stored is not None and stored.stages[0].breached and stored.stage == 1 and stored.next_due_at is None
+    )
 
 
 async def test_instants_come_back_as_the_same_instant_in_utc(repo: ChallengeRepository) -> None:

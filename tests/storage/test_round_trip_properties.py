@@ -29,12 +29,14 @@ from process.challenge import (
     Status,
 )
 from process.directory import Contact
-from process.policy import Role
+from process.policy import STANDARD_ROLES
 from storage.challenges import ChallengeRepository
 from storage.db import Database
 from storage.outbox import Outbox
 from tests.support.clock import FakeClock
 from tests.support.directory import MONDAY
+
+ROLE_IDS = [r.id for r in STANDARD_ROLES]
 
 # PostgreSQL text cannot hold NUL, and lone surrogates are not text at all.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
@@ -100,7 +102,7 @@ CHALLENGES = st.builds(
     desired_outcome=TEXT,
     informal_evidence=OPTIONAL_TEXT,
     urgent=st.booleans(),
-    parties=st.dictionaries(st.sampled_from(Role), CONTACTS, max_size=8),
+    parties=st.dictionaries(st.sampled_from(ROLE_IDS), CONTACTS, max_size=8),
     stages=st.lists(STAGES, min_size=1, max_size=4).map(tuple),
     awaiting=st.none() | st.sampled_from(Side),
     entries=st.lists(ENTRIES, max_size=3).map(tuple),
@@ -142,7 +144,7 @@ def decisions(draw: st.DrawFn) -> tuple[Decision, Decision]:
                     Notification,
                     kind=st.sampled_from(NotificationKind),
                     recipient=CONTACTS,
-                    roles=st.lists(st.sampled_from(Role), max_size=3).map(tuple),
+                    roles=st.lists(st.sampled_from(ROLE_IDS), max_size=3).map(tuple),
                     challenge_id=st.just(c.id),
                     reference=st.just("unset"),
                     stage=SMALL,

@@ -110,7 +110,7 @@ def holder(partnership: str, role: Role) -> str:
     """The person id holding `role` on a challenge raised with `raise_form(partnership)`."""
     who = ROLE_HOLDERS[role]
     if who is None:
-        raise KeyError(f"{role.value} is held by a mailbox, not a person")
+        raise KeyError(f"{role} is held by a mailbox, not a person")
     return pid(partnership, who)
 
 
@@ -179,7 +179,7 @@ def invented_directory(partnerships: tuple[str, ...] = PARTNERSHIPS) -> Director
             Agency(f"{p}.unit", f"{_SHORT[p]} Business Unit", p),
         ]
         for role, who in ROLE_HOLDERS.items():
-            if role.value.startswith(("raiser", "challenged")):
+            if role.startswith(("raiser", "challenged")):
                 continue
             if who is None:
                 roles[(p, role)] = (admin_mailbox(p),)

@@ -70,7 +70,18 @@ def _people(p: str) -> list[Person]:
         Person(f"{p}_qrt", "Quinn Qrt", u, f"qrt@{p}.example"),
         Person(f"{p}_unit_colleague", "Rowan Unitmate", u, f"unit.mate@{p}.example"),
         Person(f"{p}_outsider", "Oakley Outsider", b, f"outsider@{p}.example"),
+        # An agency reached only through mailboxes: a professional with no manager recorded, and its lead.
+        Person(f"{p}_lone", "Lou Lonely", f"{p}_c", f"lone@{p}.example", aad_object_id=f"aad-{p}-lone"),
+        Person(f"{p}_c_lead", "Cam Mailboxlead", f"{p}_c", f"c.lead@{p}.example"),
+        Person(f"{p}_c_clerk", "Kit Clerk", f"{p}_c", f"c.clerk@{p}.example"),
     ]
+
+
+def mailbox(p: str, stage: int) -> Contact:
+    """The mailbox agency's escalation contact for a stage: a shared inbox, never a person."""
+    return Contact(
+        name=f"Safeguarding Inbox {stage}", email=f"inbox{stage}@{p}-c.example", phone="0100 000 0000"
+    )
 
 
 PARTNERSHIP_ROLE_HOLDERS = {
@@ -100,7 +111,7 @@ def role_directory(partnerships: tuple[str, ...] = ("durham", "rochdale")) -> Di
     """A directory where every role of a challenge is held by a different invented person."""
     people: list[Person] = []
     agencies: list[Agency] = []
-    roles: dict[tuple[str, Role], tuple[Contact, ...]] = {}
+    roles: dict[tuple[str, str], tuple[Contact, ...]] = {}
     for p in partnerships:
         group = _people(p)
         by_id = {person.id: person for person in group}
@@ -115,13 +126,20 @@ def role_directory(partnerships: tuple[str, ...] = ("durham", "rochdale")) -> Di
                 escalation_contacts={3: (by_id[f"{p}_challenged_sm"].contact(),)},
             ),
             Agency(f"{p}_u", "Partnership Business Unit", p),
+            Agency(
+                f"{p}_c",
+                "Mailbox Agency",
+                p,
+                safeguarding_lead_id=f"{p}_c_lead",
+                escalation_contacts={n: (mailbox(p, n),) for n in (1, 2, 3, 4)},
+            ),
         ]
         for role, suffix in PARTNERSHIP_ROLE_HOLDERS.items():
             roles[(p, role)] = (by_id[f"{p}_{suffix}"].contact(),)
     return Directory.build(people, agencies, roles)
 
 
-def holder(partnership: str, role: Role) -> str:
+def holder(partnership: str, role: str) -> str:
     """The id of the person holding `role` in `role_directory()`."""
     return f"{partnership}_{ROLE_HOLDERS[role]}"
 
@@ -129,8 +147,10 @@ def holder(partnership: str, role: Role) -> str:
 def raise_request(partnership: str, **changes: object) -> RaiseRequest:
     """A complete, valid form for a challenge against `{partnership}_challenged`."""
     category = {"durham": "lack_of_report", "rochdale": "procedures_not_applied"}[partnership]
+    # Durham's Compliance Challenge Form asks for the family name only.
+    child = INVENTED_CHILD if partnership != "durham" else ChildDetails(name=INVENTED_CHILD.name)
     values: dict[str, object] = dict(
-        child=INVENTED_CHILD,
+        child=child,
         challenged_agency_id=f"{partnership}_b",
         challenged_person_id=f"{partnership}_challenged",
         issue_category=category,

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.wiring import Runtime
 from cards import verbs as v
+from process.challenge import ConfirmTimescale
 from tests.cardcheck import assert_valid_card
 from tests.teams.harness import Person, texts, verbs
 
@@ -85,7 +86,7 @@ async def test_durham_raise_walks_the_form_and_tells_the_professional(runtime: R
 async def test_raise_step_errors_are_shown_by_the_input_and_the_input_is_kept(runtime: Runtime) -> None:
     person = alex(runtime)
     await person.say("raise")
-    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
+    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
     card = await person.press(
         v.RAISE_NEXT, {"step": "child"}, child_name="", date_of_birth="2099-01-01", agency_reference="KEPT-1"
     )
@@ -126,7 +127,7 @@ async def test_megan_responds_from_her_card_and_the_card_updates_in_place(runtim
     listing = await her.say_card("my challenges")
     assert_valid_card(listing)
     assert "DUR-2026-0001" in texts(listing)
-    assert "Your move: Megan Bowen \\(Professional challenged\\), to respond" in texts(listing)
+    assert "Your move: Megan Bowen \\(Professional\\), to respond" in texts(listing)
     card = await her.press(v.SHOW, {"reference": "DUR-2026-0001"})
     assert v.RESPOND in verbs(card)
     updated = await her.press_on(card, v.RESPOND, text="The report was sent this morning.")
@@ -157,7 +158,7 @@ async def test_an_action_forged_for_someone_elses_part_is_refused(runtime: Runti
     adele = Person(runtime.bot, "Adele Vance", ADELE)
     forged = {"challengeId": stored.id, "version": stored.version}
     card = await adele.press(v.RESPOND, forged, text="Answering for Megan.")
-    assert "Only the professional challenged can respond" in texts(card)
+    assert "Only the professional can respond" in texts(card)
     stranger = Person(runtime.bot, "Unknown Person", STRANGER)
     card = await stranger.press(v.WITHDRAW, forged, reason="Forged.")
     assert "directory" in texts(card)
@@ -255,7 +256,9 @@ async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime:
     assert stored is not None and stored.stage == 3 and stored.urgent
 
 
-async def test_rochdale_raiser_agrees_a_timescale_within_the_cap(runtime: Runtime) -> None:
+async def test_rochdale_raiser_proposes_a_timescale_within_the_cap_and_the_other_side_confirms(
+    runtime: Runtime,
+) -> None:
     person = alex(runtime)
     await fill_rochdale_form_up_to_urgency(person)
     await person.press(
@@ -265,5 +268,13 @@ async def test_rochdale_raiser_agrees_a_timescale_within_the_cap(runtime: Runtim
     assert v.TIMESCALE in verbs(card)
     refused = await person.press_on(card, v.TIMESCALE, working_days="11")
     assert "may not exceed 10 working days" in texts(refused)
-    agreed = await person.press_on(refused, v.TIMESCALE, working_days="3", note="Agreed by phone.")
-    assert "Thu 26 Nov 2026" in texts(agreed)
+    proposed = await person.press_on(refused, v.TIMESCALE, working_days="3", note="Agreed by phone.")
+    stored = await runtime.service.find("RBS-2026-0001")
+    assert stored is not None and stored.timescale_proposal is not None
+    # Proposing changes nothing yet, and the proposer cannot confirm it.
+    assert "Thu 26 Nov 2026" not in texts(proposed)
+    assert v.CONFIRM_TIMESCALE not in verbs(proposed) and v.TIMESCALE in verbs(proposed)
+    result = await runtime.service.act(stored, stored.version, ConfirmTimescale(), "omar")
+    assert result.outcome == "applied", result.notice
+    refreshed = await person.press(v.REFRESH, {"challengeId": stored.id, "version": stored.version + 1})
+    assert "Thu 26 Nov 2026" in texts(refreshed)

@@ -68,7 +68,7 @@ async def test_a_button_the_procedure_does_not_allow_is_refused_with_its_reason(
     challenge = decision.challenge
     actor_id = f"{partnership}_{actor_suffix}"
     engine = await service.engine(partnership)
-    allowed = engine.allowed_actions(challenge, actor_id)
+    allowed = engine.allowed_actions(challenge, actor_id, NOW)
     actor = Person(everyone.bot, actor_id, f"aad-{actor_id}")
     refused_verbs = 0
     for verb, inputs in INPUTS.items():

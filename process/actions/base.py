@@ -1,0 +1,96 @@
+"""What every action declares: who may take it at which stage (`permitted`) and what it does (`apply`).
+
+The engine asks `permitted` both to refuse an action and to list what a person may do now, so a card never
+offers what the engine would refuse: an action whose state makes it impossible (nothing to confirm, a
+timescale that has already run out) is refused by `permitted`, not later by `apply`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from process.challenge import MAX_TEXT, ActionKind, Challenge, Decision, Refused, Side
+from process.policy import Policy, RoleId, Stage
+
+if TYPE_CHECKING:
+    from process.engine import Engine
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One person (or the clock) acting on one challenge at one instant."""
+
+    engine: Engine
+    challenge: Challenge
+    actor_id: str
+    now: datetime
+
+    @property
+    def policy(self) -> Policy:
+        return self.engine.policy
+
+    @property
+    def stage(self) -> Stage:
+        return self.policy.stage(self.challenge.stage)
+
+    @cached_property
+    def side(self) -> Side | None:
+        return self.engine.side_of(self.challenge, self.actor_id)
+
+    @cached_property
+    def roles(self) -> frozenset[RoleId]:
+        return self.challenge.roles_of(self.actor_id)
+
+    @property
+    def where(self) -> str:
+        return f"at stage {self.stage.number} ({self.stage.name})"
+
+    def sides_text(self, roles: tuple[RoleId, ...]) -> str:
+        names = [self.policy.role_title(r).lower() for r in roles]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+    def needs_side(self, doing: str) -> Side:
+        """The actor's side at this stage; Refused if they act for neither."""
+        if self.side is None:
+            raise Refused(f"Only the people involved {self.where} can {doing}.")
+        return self.side
+
+
+class ActionSpec:
+    """One action: its kind, whether the clock or a person takes it, who may, and what it changes."""
+
+    kind: ClassVar[ActionKind]
+    by_clock: ClassVar[bool] = False
+
+    def permitted(self, turn: Turn) -> None:
+        """Raise `Refused` (with a reason the person can act on) unless the actor may take it now."""
+        raise NotImplementedError
+
+    def apply(self, turn: Turn, action: Any) -> Decision:
+        """The decision the action makes; may still refuse what the person wrote (`invalid`)."""
+        raise NotImplementedError
+
+
+#: Control characters other than tab and line breaks: never part of what a person wrote (and PostgreSQL
+#: refuses NUL), so they are refused rather than stored.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def written(value: str | None, what: str, *, limit: int = MAX_TEXT, required: bool = True) -> str:
+    """What a person wrote, trimmed; Refused (`invalid`) when empty, too long or holding control characters."""
+    cleaned = (value or "").strip()
+    if _CONTROL.search(cleaned):
+        raise Refused(
+            f"{what[0].upper()}{what[1:]} contains control characters; please type it again.", "invalid"
+        )
+    if required and not cleaned:
+        raise Refused(f"Please fill in {what}.", "invalid")
+    if len(cleaned) > limit:
+        raise Refused(
+            f"{what[0].upper()}{what[1:]} is {len(cleaned)} characters; keep it to {limit}.", "invalid"
+        )
+    return cleaned

@@ -302,10 +302,12 @@ class Notifier:
             return
         directory = await self.service.directory()
         person = directory.person(n.recipient.person_id)
+        agency = directory.agency(challenge.challenged_agency_id)
+        note = agency.escalation_note if agency is not None else None
         problems: list[str] = []
         if self.teams is not None and person is not None and person.aad_object_id:
             try:
-                await self.teams.send(person, self._activity(n, challenge, now))
+                await self.teams.send(person, self._activity(n, challenge, now, note))
             except TeamsUnreachable as unreachable:
                 problems.append(f"Teams: {unreachable}")
             except TeamsRetryLater as later:
@@ -323,7 +325,7 @@ class Notifier:
             )
             await self._fail(item, now, report, "; ".join(problems))
             return
-        subject, body = self._text(n, challenge, now)
+        subject, body = self._text(n, challenge, now, note)
         try:
             await self.mailer.send(address, subject, body)
         except MailError as error:
@@ -334,7 +336,7 @@ class Notifier:
             return
         await self._delivered(item, now, report, "email")
 
-    def _activity(self, n: Notification, challenge: Challenge, now: datetime) -> Activity:
+    def _activity(self, n: Notification, challenge: Challenge, now: datetime, note: str | None) -> Activity:
         policy = self.service.policy(challenge.policy_id)
         calendar = self.service.calendar(challenge.policy_id)
         card = notification_card(
@@ -344,15 +346,20 @@ class Notifier:
             calendar=calendar,
             now=now,
             recipient_can_act=n.action_needed,
+            agency_note=note,
         )
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-        activity.summary, _ = self._text(n, challenge, now)
+        activity.summary, _ = self._text(n, challenge, now, note)
         return activity
 
-    def _text(self, n: Notification, challenge: Challenge, now: datetime) -> tuple[str, str]:
+    def _text(
+        self, n: Notification, challenge: Challenge, now: datetime, note: str | None
+    ) -> tuple[str, str]:
         policy = self.service.policy(challenge.policy_id)
         calendar = self.service.calendar(challenge.policy_id)
-        return notification_text(n, challenge=challenge, policy=policy, calendar=calendar, now=now)
+        return notification_text(
+            n, challenge=challenge, policy=policy, calendar=calendar, now=now, agency_note=note
+        )
 
     async def _delivered(self, item: OutboxItem, now: datetime, report: DrainReport, channel: str) -> None:
         if await self.outbox.mark_delivered(item.id, self.worker_id, now, channel):

@@ -151,6 +151,10 @@ def challenge_card(
         text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
         facts(_state_facts(challenge, policy, calendar, now)),
     ]
+    agency = directory.agency(challenge.challenged_agency_id)
+    if agency is not None and agency.escalation_note and challenge.is_open:
+        # The agency's own rule for every escalation to it (the police: "must include a telephone call").
+        body.append(text(plain(agency.escalation_note), color="Warning"))
     if audience == "group":
         body.append(
             text(
@@ -339,6 +343,7 @@ class _PartyView:
     def _concern(self) -> list[Element]:
         c = self.challenge
         category = self.policy.category(c.issue_category)
+        priority = self.policy.priority(c.priority)
         raiser = c.parties.get(self.policy.raiser_role)
         raiser_agency = self.directory.agency(c.raiser_agency_id)
         agency = self.directory.agency(c.challenged_agency_id)
@@ -351,8 +356,14 @@ class _PartyView:
                 [
                     ("Raised", plain(f"{self.when(c.raised_at)} by {raised_by}")),
                     ("Agency challenged", plain(agency.name if agency else c.challenged_agency_id)),
-                    ("Identified issue", plain(category.label if category else c.issue_category)),
+                    *(
+                        [("Identified issue", plain(category.label if category else c.issue_category))]
+                        if c.issue_category
+                        else []
+                    ),
+                    *([("Priority", plain(priority.label))] if priority else []),
                     ("Urgent", "Yes" if c.urgent else "No"),
+                    *([("Reoccurring after", plain(c.linked_to))] if c.linked_to else []),
                 ]
             ),
             *self._labelled(self.wording.concern_label, c.concern),
@@ -587,9 +598,6 @@ def _escalate(view: _PartyView, data: Mapping[str, Any], next_contacts: Sequence
                 plain("It will go to: " + "; ".join(contact_text(x) for x in next_contacts)), spacing="Small"
             )
         )
-    agency = view.directory.agency(c.challenged_agency_id)
-    if agency is not None and agency.escalation_note:
-        body.append(text(plain(agency.escalation_note), color="Warning"))
     if c.urgent:
         body.append(text(plain(view.wording.urgent_note), color="Warning"))
     body.append(_written(ids.REASON, "Reason for escalating", "Please give the reason for escalating."))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from cards.commands import commands_facts, raise_button
 from cards.layout import Card, Element, card, heading, section, text
 from cards.text import plain, shorten
-from cards.welcome import immediate_risk_block
+from cards.welcome import guidance, immediate_risk_block
 from process.policy import Policy
 
 #: How much of an unrecognised message is quoted back.
@@ -27,5 +27,7 @@ def help_card(policies: Sequence[Policy], *, unknown: str | None = None) -> Card
         immediate_risk_block(policies),
     ]
     for policy in policies:
-        body.append(text(plain(f"{policy.short_name}: {policy.not_for_complaints}"), subtle=True))
+        body.append(
+            text(plain(f"{policy.short_name}: {guidance(policy, 'not_for_complaints')}"), subtle=True)
+        )
     return card(body, actions=[raise_button()])

@@ -24,7 +24,8 @@ Challenge actions (button data also carries `challengeId` and `version`):
 
 Raising (button data also carries `step`): `policy_id`; `child_name`, `date_of_birth` (YYYY-MM-DD),
 `agency_reference`; `challenged_agency_id`, `challenged_person_id` (`not_listed` when the person is not in
-the directory), `challenged_name`, `challenged_email`; `issue_category`, `concern`, `desired_outcome`;
+the directory), `challenged_name`, `challenged_email`; `issue_category` (when the form has categories), `priority` (when the procedure sets priorities),
+`concern`, `desired_outcome`;
 `urgent` ("true"/"false"), `start_stage` ("1", "3"...), `informal_evidence`, and `entry_<field id>` for the
 entry fields of a stage an urgent challenge may start at (e.g. `entry_stage_3_steps`).
 """
@@ -70,6 +71,7 @@ CHALLENGED_PERSON_ID: Final = "challenged_person_id"
 CHALLENGED_NAME: Final = "challenged_name"
 CHALLENGED_EMAIL: Final = "challenged_email"
 ISSUE_CATEGORY: Final = "issue_category"
+PRIORITY: Final = "priority"
 CONCERN: Final = "concern"
 DESIRED_OUTCOME: Final = "desired_outcome"
 URGENT: Final = "urgent"

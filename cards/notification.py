@@ -40,6 +40,7 @@ def notification_card(
     calendar: WorkingCalendar,
     now: datetime,
     recipient_can_act: bool,
+    agency_note: str | None = None,
 ) -> Card:
     """What happened, what is needed by when, and an "Open the challenge" button if the recipient can act."""
     message = _message(n, challenge, policy, calendar)
@@ -52,6 +53,7 @@ def notification_card(
             style="attention" if n.action_needed else "emphasis",
         ),
         facts(_facts(n, challenge, policy, calendar, now)),
+        *([text(plain(agency_note), color="Warning")] if agency_note else []),
         text(
             "The child's details are not shown here. The people involved see them in their own chat with me.",
             subtle=True,
@@ -71,6 +73,7 @@ def notification_text(
     policy: Policy,
     calendar: WorkingCalendar,
     now: datetime,
+    agency_note: str | None = None,
 ) -> tuple[str, str]:
     """The (subject, body) of an email for `n`, in plain text: reference, stage, deadline, what is needed and
     how to act. No child data."""
@@ -78,6 +81,9 @@ def notification_text(
     lines = [message.happened, ""]
     lines += [f"{title}: {value}" for title, value in _facts(n, challenge, policy, calendar, now)]
     lines += ["", message.needed, "", _how_to_act(n, challenge, policy)]
+    if agency_note:
+        # The agency's own rule for every escalation to it (e.g. the police: "must include a telephone call").
+        lines += ["", agency_note]
     lines += [
         "",
         "This message carries no details of the child. They are shown only in Microsoft Teams, to the people "

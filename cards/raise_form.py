@@ -33,7 +33,7 @@ from cards.layout import (
 )
 from cards.text import plain
 from cards.times import day
-from cards.welcome import immediate_risk_block
+from cards.welcome import guidance, immediate_risk_block
 from process.challenge import MAX_NAME, MAX_TEXT, ChildDetails, RaiseRequest
 from process.directory import Agency, Directory, Person
 from process.policy import Policy
@@ -262,14 +262,29 @@ def _issue_step(
     policy: Policy, directory: Directory, values: Mapping[str, str], today: date | None, _: str | None
 ) -> list[Element]:
     wording = wording_for(policy)
+    body: list[Element] = []
+    if policy.issue_categories:
+        body.append(
+            choice_input(
+                ids.ISSUE_CATEGORY,
+                "Identified issue",
+                [(c.label, c.id) for c in policy.issue_categories],
+                value=values.get(ids.ISSUE_CATEGORY),
+                style="expanded",
+            )
+        )
+    if policy.priorities:
+        body.append(
+            choice_input(
+                ids.PRIORITY,
+                "Priority (it sets the time each stage has)",
+                [(p.label, p.id) for p in policy.priorities],
+                value=values.get(ids.PRIORITY),
+                style="expanded",
+            )
+        )
     return [
-        choice_input(
-            ids.ISSUE_CATEGORY,
-            "Identified issue",
-            [(c.label, c.id) for c in policy.issue_categories],
-            value=values.get(ids.ISSUE_CATEGORY),
-            style="expanded",
-        ),
+        *body,
         text_input(
             ids.CONCERN,
             wording.concern_label,
@@ -284,7 +299,7 @@ def _issue_step(
             multiline=True,
             max_length=MAX_TEXT,
         ),
-        text(plain(policy.not_for_complaints), subtle=True),
+        text(plain(guidance(policy, "not_for_complaints")), subtle=True),
     ]
 
 
@@ -488,8 +503,10 @@ def _check_challenged(
 
 def _check_issue(policy: Policy, values: Mapping[str, str], errors: dict[str, str]) -> None:
     wording = wording_for(policy)
-    if policy.category(_value(values, ids.ISSUE_CATEGORY)) is None:
+    if policy.issue_categories and policy.category(_value(values, ids.ISSUE_CATEGORY)) is None:
         errors[ids.ISSUE_CATEGORY] = "Choose one of the issues on the form."
+    if policy.priorities and policy.priority(_value(values, ids.PRIORITY)) is None:
+        errors[ids.PRIORITY] = "Choose the priority."
     for key, label in (
         (ids.CONCERN, wording.concern_label),
         (ids.DESIRED_OUTCOME, wording.desired_outcome_label),
@@ -584,6 +601,7 @@ def raise_request_from(values: Mapping[str, str], *, policy: Policy | None = Non
         urgent=_value(values, ids.URGENT) == ids.TOGGLE_ON,
         start_stage=start,
         fields=fields,
+        priority=_value(values, ids.PRIORITY) or None,
     )
 
 
@@ -624,8 +642,15 @@ def raise_review_card(
         facts(_challenged_facts(directory, values)),
         section("The issue"),
     ]
-    category = policy.category(_value(values, ids.ISSUE_CATEGORY))
-    body.append(facts([("Identified issue", plain(category.label if category else "Not chosen"))]))
+    issue_facts = []
+    if policy.issue_categories:
+        category = policy.category(_value(values, ids.ISSUE_CATEGORY))
+        issue_facts.append(("Identified issue", plain(category.label if category else "Not chosen")))
+    if policy.priorities:
+        priority = policy.priority(_value(values, ids.PRIORITY))
+        issue_facts.append(("Priority", plain(priority.label if priority else "Not chosen")))
+    if issue_facts:
+        body.append(facts(issue_facts))
     body += _long_text(wording.concern_label, _value(values, ids.CONCERN))
     body += _long_text(wording.desired_outcome_label, _value(values, ids.DESIRED_OUTCOME))
     body.append(section("Urgency and stage"))

@@ -10,13 +10,24 @@ from cards.text import plain
 from process.policy import Policy
 
 
+def guidance(policy: Policy, key: str) -> str:
+    """`immediate_risk` or `not_for_complaints` of a policy, marked when it is this service's own wording and
+    not the procedure's (the policy's `deployment_text`), so nobody takes it for the partnership's words."""
+    words: str = getattr(policy, key)
+    if key in policy.deployment_text:
+        return f"{words} (This service's guidance: the {policy.short_name} procedure does not say this.)"
+    return words
+
+
 def immediate_risk_block(policies: Sequence[Policy]) -> Element:
     """Each partnership's route for a child at immediate risk, in red, before anything else is offered."""
     items: list[Element] = [
         text("A child at immediate risk is not a challenge.", weight="Bolder", color="Attention")
     ]
     for policy in policies:
-        items.append(text(plain(f"{policy.short_name}: {policy.immediate_risk}"), color="Attention"))
+        items.append(
+            text(plain(f"{policy.short_name}: {guidance(policy, 'immediate_risk')}"), color="Attention")
+        )
     return container(items, style="attention")
 
 
@@ -45,6 +56,6 @@ def welcome_card(policies: Sequence[Policy]) -> Card:
             )
         body.append(section("Not for complaints"))
         for policy in policies:
-            body.append(text(plain(f"{policy.short_name}: {policy.not_for_complaints}")))
+            body.append(text(plain(f"{policy.short_name}: {guidance(policy, 'not_for_complaints')}")))
     body += [section("What you can type"), commands_facts(policies)]
     return card(body, actions=[raise_button()])

@@ -56,8 +56,28 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
         state = dialog_context.active_dialog.state
         state["values"] = {}
         state["step"] = 0
+        # Someone who may not raise under any procedure served here is told now, not after the form.
+        refusals = await self._refusals(dialog_context)
+        if refusals and len(refusals) == len(self.service.policies):
+            await show_card(
+                dialog_context.context,
+                message_card("You cannot raise a challenge here", " ".join(dict.fromkeys(refusals.values()))),
+            )
+            return await dialog_context.end_dialog()
         await self._show(dialog_context, state)
         return Dialog.end_of_turn
+
+    async def _refusals(self, dc: DialogContext) -> dict[str, str]:
+        """Why the person may not raise, by procedure (procedures they may raise under are left out)."""
+        person = await self.service.person_for(dc.context.activity.from_property.aad_object_id)
+        refusals: dict[str, str] = {}
+        for policy_id in self.service.policies:
+            engine = await self.service.engine(policy_id)
+            try:
+                engine.may_raise(person.id if person else "")
+            except Refused as refused:
+                refusals[policy_id] = refused.reason
+        return refusals
 
     async def continue_dialog(self, dialog_context: DialogContext) -> DialogTurnResult:
         state = dialog_context.active_dialog.state
@@ -110,6 +130,10 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
             policies=list(self.service.policies.values()),
             raiser_agency_id=raiser.agency_id if raiser else None,
         )
+        if step == "process" and not errors:
+            refused = (await self._refusals(dc)).get(values.get("policy_id", ""))
+            if refused:
+                errors = {"policy_id": refused}
         if errors:
             await self._show(dc, state, errors=errors)
             return Dialog.end_of_turn

@@ -72,9 +72,10 @@ class RaiseRequest:
 
     child: ChildDetails
     challenged_agency_id: str
-    issue_category: str
     concern: str
     desired_outcome: str
+    #: One of the form's issue categories; empty when the partnership's form has none.
+    issue_category: str = ""
     challenged_person_id: str | None = None
     challenged_name: str | None = None
     challenged_email: str | None = None
@@ -84,6 +85,8 @@ class RaiseRequest:
     fields: Mapping[str, str] = field(default_factory=dict)
     #: The reference of the resolved challenge this one says is reoccurring (a `recurring` later start).
     recurring_of: str | None = None
+    #: One of the policy's priorities, when its stages' limits depend on it.
+    priority: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ class Challenge:
     timescale_proposal: TimescaleProposal | None = None
     #: The reference of the earlier challenge a reoccurring issue was raised against.
     linked_to: str | None = None
+    #: The priority chosen at raising, when the policy's limits depend on it.
+    priority: str | None = None
 
     @property
     def current(self) -> StageRecord:

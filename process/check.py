@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from process.directory import Directory
 from process.directory_file import DirectoryError, load_directory_file
-from process.policy import POLICY_DIR, Policy, RoleId
+from process.policy import POLICY_DIR, Policy, RoleId, Stage
 
 TOP_LEVEL = "(top level)"
 
@@ -418,19 +418,26 @@ def check_policy_file(path: str | Path, directory: Directory | str | Path | None
     return list(check_policy(path, directory).problems)
 
 
+def _limit(stage: Stage) -> str:
+    """A stage's time limit in a few words: "3 working days", "agreed, at most 10", "48 hours", "open"."""
+    if stage.limit_hours is not None:
+        return f"{stage.limit_hours} hours"
+    if stage.limit_by_priority is not None:
+        return "by priority (" + ", ".join(f"{k} {v}" for k, v in stage.limit_by_priority.items()) + ")"
+    if stage.limit_working_days is None:
+        return "open"
+    days = f"{stage.limit_working_days} working day{'' if stage.limit_working_days == 1 else 's'}"
+    return f"agreed, at most {days}" if stage.timescale == "agreed" else days
+
+
 def summary(policy: Policy, directory: str | Path | None = None) -> str:
     """What a file that passed holds, in one parenthesis: stages, timescales, who raises, urgent starts."""
-    limits = ["open" if s.limit_working_days is None else str(s.limit_working_days) for s in policy.stages]
-    if any(s.timescale == "agreed" for s in policy.stages):
-        timescales = f"timescales agreed, capped at {' / '.join(limits)} working days"
-    else:
-        timescales = f"limits of {' + '.join(limits)} working days"
-    parts = [f"{len(policy.stages)} stages", timescales]
+    parts = [f"{len(policy.stages)} stages", "limits: " + "; ".join(_limit(s) for s in policy.stages)]
     if policy.total_limit_working_days is not None:
         parts.append(f"{policy.total_limit_working_days} working days in all")
     parts.append(f"{len(policy.issue_categories)} issue categories")
     parts.append(f"raised by {', '.join(policy.raised_by)}" if policy.raised_by else "raised by anyone")
-    if policy.urgent_start_stages:
-        parts.append(f"urgent start at stage {' or '.join(str(n) for n in policy.urgent_start_stages)}")
+    for start in policy.later_starts:
+        parts.append(f"{'urgent' if start.when == 'urgent' else 'reoccurring'} start at stage {start.stage}")
     parts.append(f"checked against {directory}" if directory is not None else "no directory given")
     return ", ".join(parts)

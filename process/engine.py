@@ -268,6 +268,7 @@ class Engine:
         )
         start = request.start_stage
         linked = self.check_start(start, request.urgent, request.recurring_of, earlier, agency_id, category)
+        priority = self.check_priority(request.priority)
         stage = policy.stage(start)
         if stage.requires_informal_evidence and not evidence:
             raise Refused(
@@ -300,6 +301,7 @@ class Engine:
             awaiting=Side.CHALLENGED,
             fields=fields,
             linked_to=linked,
+            priority=priority,
         )
         challenge = self._with_next_due(replace(challenge, stages=(self.start_stage(challenge, start, now),)))
         how = " as urgent" if request.urgent else (f" as reoccurring after {linked}" if linked else "")
@@ -360,6 +362,17 @@ class Engine:
         if self.policy.category(category_id or "") is None:
             raise Refused("Choose one of the issue categories on the form.", "invalid")
         return category_id or ""
+
+    def check_priority(self, priority_id: str | None) -> str | None:
+        """The priority chosen at raising: one of the policy's, when it has any; none otherwise."""
+        if not self.policy.priorities:
+            if priority_id:
+                raise Refused(f"The {self.policy.short_name} procedure sets no priorities.", "invalid")
+            return None
+        if self.policy.priority(priority_id) is None:
+            labels = ", ".join(p.label for p in self.policy.priorities)
+            raise Refused(f"Choose the priority: {labels}.", "invalid")
+        return priority_id
 
     def check_start(
         self,
@@ -504,8 +517,13 @@ class Engine:
         procedure's total limit, unless that had already passed when the stage started."""
         return self._due(challenge, challenge.current.started_at, working_days)
 
-    def _due(self, challenge: Challenge, started_at: datetime, working_days: int | None) -> datetime | None:
-        own = self.calendar.due_at(started_at, working_days) if working_days is not None else None
+    def _due(
+        self, challenge: Challenge, started_at: datetime, working_days: int | None, hours: int | None = None
+    ) -> datetime | None:
+        if hours is not None:
+            own: datetime | None = self.calendar.due_after_hours(started_at, hours)
+        else:
+            own = self.calendar.due_at(started_at, working_days) if working_days is not None else None
         total = self.total_due(challenge)
         if total is None or total <= started_at:
             return own
@@ -513,12 +531,15 @@ class Engine:
 
     def start_stage(self, challenge: Challenge, number: int, now: datetime) -> StageRecord:
         """The record of stage `number` starting at `now`, with its due instant."""
-        limit = self.policy.stage(number).limit_working_days
+        stage = self.policy.stage(number)
+        days = stage.limit_working_days
+        if stage.limit_by_priority is not None and challenge.priority is not None:
+            days = stage.limit_by_priority[challenge.priority]
         return StageRecord(
             number=number,
             started_at=now,
-            due_at=self._due(challenge, now, limit),
-            timescale_working_days=limit,
+            due_at=self._due(challenge, now, days, stage.limit_hours),
+            timescale_working_days=days,
         )
 
     def due_action(self, challenge: Challenge, now: datetime) -> Remind | DeadlinePassed | None:

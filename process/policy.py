@@ -241,11 +241,25 @@ class LaterStart(_Model):
     when: Literal["urgent", "recurring"]
 
 
+class Priority(_Model):
+    """A priority the raiser chooses, which can set a stage's time limit (e.g. high 2, low 10 working days)."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    label: Annotated[str, Field(min_length=1)]
+
+
 class Stage(_Model):
+    """One stage. Its time limit is one of: `limit_working_days`; `limit_hours` (clock hours, "within 48
+    hours"); `limit_by_priority` (working days for each of the policy's priorities); or none (`null`)."""
+
     number: Annotated[int, Field(ge=1)]
     name: Annotated[str, Field(min_length=1)]
     description: Annotated[str, Field(min_length=1)]
-    limit_working_days: Annotated[int, Field(ge=1, le=60)] | None
+    limit_working_days: Annotated[int, Field(ge=1, le=60)] | None = None
+    limit_hours: Annotated[int, Field(ge=1, le=24 * 30)] | None = None
+    limit_by_priority: dict[Annotated[str, Field(pattern=_ID)], Annotated[int, Field(ge=1, le=60)]] | None = (
+        None
+    )
     timescale: Literal["fixed", "agreed"] = "fixed"
     raiser_side: Annotated[tuple[RoleId, ...], Field(min_length=1)]
     challenged_side: Annotated[tuple[RoleId, ...], Field(min_length=1)]
@@ -262,6 +276,13 @@ class Stage(_Model):
     def _final_stage_is_closed_by_someone(self) -> Stage:
         if self.final and not self.closed_by:
             raise ValueError("a final stage must say who closes it (closed_by)")
+        limits = [
+            name
+            for name in ("limit_working_days", "limit_hours", "limit_by_priority")
+            if getattr(self, name) is not None
+        ]
+        if len(limits) > 1:
+            raise ValueError(f"stage {self.number} gives {' and '.join(limits)}: give one time limit")
         if self.timescale == "agreed" and self.limit_working_days is None:
             raise ValueError("an agreed timescale needs limit_working_days as its cap")
         both = sorted(set(self.raiser_side) & set(self.challenged_side))
@@ -331,6 +352,8 @@ class Policy(_Model):
     raised_by: tuple[str, ...] = ()
     escalated_by: Literal["raiser_side", "either_side"] = "raiser_side"
     later_starts: tuple[LaterStart, ...] = ()
+    #: Priorities the raiser chooses from, when a stage's limit depends on it (`limit_by_priority`).
+    priorities: tuple[Priority, ...] = ()
     on_deadline_passed: Literal["escalate", "ask_raiser"] = "ask_raiser"
     reminder_working_days_before: Annotated[int, Field(ge=0, le=10)] = 1
     final_stage_notify: tuple[RoleId, ...] = ()
@@ -363,6 +386,15 @@ class Policy(_Model):
             raise ValueError("issue category ids must be unique")
         for d in self.closures:
             _check_closure(d)
+        priorities = {p.id for p in self.priorities}
+        for stage in self.stages:
+            if stage.limit_by_priority is not None and set(stage.limit_by_priority) != priorities:
+                raise ValueError(
+                    f"stage {stage.number}'s limit_by_priority must give a limit for each of the priorities "
+                    f"({', '.join(sorted(priorities)) or 'none declared'})"
+                )
+        if self.priorities and not any(s.limit_by_priority for s in self.stages):
+            raise ValueError("priorities are declared but no stage's limit_by_priority uses them")
         self._roles_are_consistent()
         return self
 
@@ -450,6 +482,9 @@ class Policy(_Model):
             for c in self.copy_in
             if stage_number >= c.from_stage and (not every_update or c.updates == "all")
         )
+
+    def priority(self, priority_id: str | None) -> Priority | None:
+        return next((p for p in self.priorities if p.id == priority_id), None)
 
     def next_stage(self, number: int) -> Stage | None:
         """The stage after `number`, or None at the final stage."""

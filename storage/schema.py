@@ -131,6 +131,7 @@ challenges = Table(
     Column("proposal", _json()),
     Column("timescale_proposal", _json()),
     Column("linked_to", String(32)),
+    Column("priority", String(32)),
     Column("agreed_outcome", Text),
     Column("meetings", _json(), nullable=False),
     Column("fields", _json(), nullable=False),

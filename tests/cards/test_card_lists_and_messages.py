@@ -132,3 +132,16 @@ def test_my_challenges_with_none_open_says_how_to_start() -> None:
     assert EMPTY_TEXT in readable(card)
     assert card["actions"][0]["verb"] == verbs.RAISE_START
     assert_valid_card(_list([], "durham_raiser", resolved.now))
+
+
+def test_words_the_procedure_does_not_contain_are_marked_as_this_services_own() -> None:
+    from cards.welcome import welcome_card
+    from process.policy import load_policy
+
+    durham, rochdale = load_policy("durham"), load_policy("rochdale")
+    words = " ".join(readable(welcome_card([durham, rochdale])).split())
+    # Durham's procedure names no immediate-risk route; Rochdale's (EHASH) is its own words.
+    assert "This service's guidance: the DSCP procedure does not say this." in words
+    assert " ".join(rochdale.immediate_risk.split()) + " (This service" not in words
+    # Durham's complaints line is the procedure's (section 3); Rochdale's is not.
+    assert "This service's guidance: the RBSCP procedure does not say this." in words

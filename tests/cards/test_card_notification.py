@@ -174,3 +174,60 @@ def test_handing_over_tells_the_new_holder_and_the_old_one_differently() -> None
         card_for(walk, old)
     )
     assert "No action needed" in readable(card_for(walk, old))
+
+
+def test_every_card_and_email_about_the_police_says_to_telephone() -> None:
+    # Rochdale's contact table: "All escalations to GMP must include a telephone call to ensure the correct
+    # officer is being contacted."
+    from cards.challenge import challenge_card
+    from process.directory_file import load_directory_file
+    from process.engine import Engine
+    from process.policy import load_policy
+    from tests.support.people import MONDAY_MORNING, raise_request
+
+    directory = load_directory_file()
+    engine = Engine(load_policy("rochdale"), directory)
+    request = raise_request(
+        "rochdale",
+        challenged_agency_id="rochdale_police",
+        challenged_person_id=None,
+        challenged_name="PC Invented",
+        challenged_email="pc.invented@example.org",
+    )
+    decision = engine.raise_challenge(
+        request, "ruth", MONDAY_MORNING, challenge_id="p", reference="RBS-2026-0007"
+    )
+    note = directory.agency("rochdale_police").escalation_note  # type: ignore[union-attr]
+    assert note and "telephone call" in note
+    for n in decision.notifications:
+        card = notification_card(
+            n,
+            challenge=decision.challenge,
+            policy=engine.policy,
+            calendar=engine.calendar,
+            now=MONDAY_MORNING,
+            recipient_can_act=n.action_needed,
+            agency_note=note,
+        )
+        assert note in readable(card)
+        _, body = notification_text(
+            n,
+            challenge=decision.challenge,
+            policy=engine.policy,
+            calendar=engine.calendar,
+            now=MONDAY_MORNING,
+            agency_note=note,
+        )
+        assert note in body
+    for audience in ("party", "group"):
+        card = challenge_card(
+            decision.challenge,
+            policy=engine.policy,
+            directory=directory,
+            calendar=engine.calendar,
+            now=MONDAY_MORNING,
+            viewer_id="ruth",
+            allowed=(),
+            audience=audience,  # type: ignore[arg-type]
+        )
+        assert note in readable(card)

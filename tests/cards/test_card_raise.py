@@ -179,7 +179,7 @@ def test_challenged_step_lists_the_partnerships_agencies_and_people_but_not_the_
     policy = POLICIES["durham"]
     card = step_card("challenged", policy, {}, raiser_agency_id="durham_a")
     agencies, people = of_type(card, "Input.ChoiceSet")
-    assert {c["value"] for c in agencies["choices"]} == {"durham_b", "durham_c", "durham_u"}
+    assert {c["value"] for c in agencies["choices"]} == {"durham_b", "durham_c", "durham_d", "durham_u"}
     titles = [c["title"] for c in people["choices"]]
     assert "Charlie Challenged — Challenged Agency" in titles
     assert not any("Raiser" in t and "Raising Agency" in t for t in titles)

@@ -74,6 +74,9 @@ def _people(p: str) -> list[Person]:
         Person(f"{p}_lone", "Lou Lonely", f"{p}_c", f"lone@{p}.example", aad_object_id=f"aad-{p}-lone"),
         Person(f"{p}_c_lead", "Cam Mailboxlead", f"{p}_c", f"c.lead@{p}.example"),
         Person(f"{p}_c_clerk", "Kit Clerk", f"{p}_c", f"c.clerk@{p}.example"),
+        # A raiser with no manager recorded, in an agency with no safeguarding lead.
+        Person(f"{p}_solo", "Sol Solo", f"{p}_d", f"solo@{p}.example", job_roles=frozenset({"iro"})),
+        Person(f"{p}_d_deputy", "Dee Deputy", f"{p}_d", f"deputy@{p}.example"),
     ]
 
 
@@ -126,6 +129,7 @@ def role_directory(partnerships: tuple[str, ...] = ("durham", "rochdale")) -> Di
                 escalation_contacts={3: (by_id[f"{p}_challenged_sm"].contact(),)},
             ),
             Agency(f"{p}_u", "Partnership Business Unit", p),
+            Agency(f"{p}_d", "Agency Without Managers", p),
             Agency(
                 f"{p}_c",
                 "Mailbox Agency",

@@ -121,6 +121,21 @@ async def test_stranger_not_in_the_directory_cannot_raise(runtime: Runtime) -> N
     assert "directory" in texts(card)
 
 
+async def test_someone_who_may_not_raise_under_a_procedure_is_told_at_its_first_step(
+    runtime: Runtime,
+) -> None:
+    # Durham: "Where the Independent Review officer identifies an issue": the IRO raises. Megan is a health
+    # visitor: she learns it when she chooses the procedure, not after filling in the form.
+    person = megan(runtime)
+    await person.say("raise")
+    card = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
+    assert "raised by the IRO" in texts(card)
+    assert "Step 1 of" in texts(card)
+    # Rochdale's procedure "applies to all professionals": she may go on under it.
+    card = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
+    assert "Step 2 of" in texts(card)
+
+
 async def test_megan_responds_from_her_card_and_the_card_updates_in_place(runtime: Runtime) -> None:
     await raise_durham(alex(runtime))
     her = megan(runtime)

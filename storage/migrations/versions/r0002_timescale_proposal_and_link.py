@@ -1,4 +1,5 @@
-"""A stage's proposed timescale awaiting the other side, and the earlier challenge a reoccurring one links to.
+"""A stage's proposed timescale awaiting the other side, the earlier challenge a reoccurring one links to, and
+the priority chosen at raising.
 
 Revision ID: 0002
 Revises: 0001
@@ -20,9 +21,11 @@ def upgrade() -> None:
     with op.batch_alter_table("challenges") as batch:
         batch.add_column(sa.Column("timescale_proposal", sa.JSON(none_as_null=True)))
         batch.add_column(sa.Column("linked_to", sa.String(32)))
+        batch.add_column(sa.Column("priority", sa.String(32)))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("challenges") as batch:
+        batch.drop_column("priority")
         batch.drop_column("linked_to")
         batch.drop_column("timescale_proposal")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 from cards import inputs as ids
 from cards import verbs
@@ -36,6 +37,7 @@ from cards.times import day
 from cards.welcome import guidance, immediate_risk_block
 from process.challenge import MAX_NAME, MAX_TEXT, ChildDetails, RaiseRequest
 from process.directory import Agency, Directory, Person
+from process.engine import Engine
 from process.policy import Policy
 
 RAISE_STEPS: tuple[str, ...] = ("process", "child", "challenged", "issue", "urgency")
@@ -50,9 +52,6 @@ STEP_TITLES: dict[str, str] = {
     "issue": "The issue",
     "urgency": "Urgency",
 }
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
 
 # ----- the step cards -------------------------------------------------------------------------------------
 
@@ -379,6 +378,17 @@ def _optional(label: str, optional: bool) -> str:
 # ----- checking a step ------------------------------------------------------------------------------------
 
 
+#: The engine's names of a raising form's fields, where the card's input ids differ.
+_INPUT_OF = {
+    "child.name": ids.CHILD_NAME,
+    "child.date_of_birth": ids.DATE_OF_BIRTH,
+    "child.agency_reference": ids.AGENCY_REFERENCE,
+}
+
+#: The engine's part of the form each step of the card asks.
+_PART_OF = {"child": "child", "challenged": "challenged", "issue": "issue", "urgency": "start"}
+
+
 def validate_raise_step(
     step: str,
     values: Mapping[str, str],
@@ -388,12 +398,13 @@ def validate_raise_step(
     today: date | None,
     policies: Sequence[Policy] = (),
     raiser_agency_id: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, str]:
     """What is wrong with one step's answers, as input id -> message; empty when the step can go on.
 
-    Checks what the card can: required fields, dates (YYYY-MM-DD, not in the future), email shape, that the
-    professional works for the chosen agency, and text lengths. `policies`, when given, are the procedures
-    the `process` step may choose from.
+    The procedure's rules are the engine's own checks (`Engine.check_form`), the ones raising makes; the card
+    adds only what is about reading its inputs (a date typed as text, the urgent switch, an entry field
+    filled for another stage). `policies`, when given, are the procedures the `process` step may choose from.
     """
     errors: dict[str, str] = {}
     if step == "process":
@@ -407,14 +418,19 @@ def validate_raise_step(
         raise ValueError(f"unknown raising step {step!r}; the steps are {', '.join(RAISE_STEPS)}")
     if policy is None:
         return {ids.POLICY_ID: "Choose the procedure this challenge follows first."}
+    engine = Engine(policy, directory)
+    if now is None:
+        day = today or engine.calendar.local_date(datetime.now(UTC))
+        now = datetime.combine(day, time(12), tzinfo=ZoneInfo(engine.calendar.timezone))
     if step == "child":
-        _check_child(policy, values, today, errors)
-    elif step == "challenged":
-        _check_challenged(policy, directory, values, raiser_agency_id, errors)
-    elif step == "issue":
-        _check_issue(policy, values, errors)
-    else:
-        _check_urgency(policy, values, errors)
+        raw = _value(values, ids.DATE_OF_BIRTH)
+        if raw and policy.child_fields.date_of_birth != "absent" and _parse_date(raw) is None:
+            errors[ids.DATE_OF_BIRTH] = "Give the date of birth as a date like 2019-03-14."
+    elif step == "urgency":
+        _check_urgency_inputs(policy, values, errors)
+    request = raise_request_from(values, policy=policy, lenient=True)
+    for field, reason in engine.check_form(request, raiser_agency_id, now, [_PART_OF[step]]).items():
+        errors.setdefault(_INPUT_OF.get(field, field), reason)
     return errors
 
 
@@ -429,113 +445,14 @@ def _check_length(values: Mapping[str, str], key: str, limit: int, errors: dict[
         errors[key] = f"This is {length} characters; keep it to {limit}."
 
 
-def _check_child(
-    policy: Policy, values: Mapping[str, str], today: date | None, errors: dict[str, str]
-) -> None:
-    wording = wording_for(policy)
-    child = policy.child_fields
-    if not _value(values, ids.CHILD_NAME):
-        errors[ids.CHILD_NAME] = f"Please give the {child.name_label.lower()}."
-    _check_length(values, ids.CHILD_NAME, MAX_NAME, errors)
-    raw = _value(values, ids.DATE_OF_BIRTH)
-    if not raw:
-        if child.date_of_birth == "required":
-            errors[ids.DATE_OF_BIRTH] = "Please give the child's date of birth."
-    else:
-        born = _parse_date(raw)
-        if born is None:
-            errors[ids.DATE_OF_BIRTH] = "Give the date of birth as a date like 2019-03-14."
-        elif today is not None and born > today:
-            errors[ids.DATE_OF_BIRTH] = "The date of birth is in the future."
-        elif today is not None and born < date(today.year - 26, today.month, 1):
-            errors[ids.DATE_OF_BIRTH] = "That date of birth is of an adult; this process is for children."
-    if not _value(values, ids.AGENCY_REFERENCE) and child.agency_reference == "required":
-        errors[ids.AGENCY_REFERENCE] = f"Please give the {wording.agency_reference_label.lower()}."
-    _check_length(values, ids.AGENCY_REFERENCE, MAX_NAME, errors)
-
-
-def _check_challenged(
-    policy: Policy,
-    directory: Directory,
-    values: Mapping[str, str],
-    raiser_agency_id: str | None,
-    errors: dict[str, str],
-) -> None:
-    agency_id = _value(values, ids.CHALLENGED_AGENCY_ID)
-    agency = directory.agency(agency_id)
-    if not agency_id:
-        errors[ids.CHALLENGED_AGENCY_ID] = "Choose the agency you are challenging."
-    elif agency is None or agency.partnership_id != policy.id:
-        errors[ids.CHALLENGED_AGENCY_ID] = f"Choose the agency from the {policy.short_name} list."
-    elif agency.id == raiser_agency_id:
-        errors[ids.CHALLENGED_AGENCY_ID] = (
-            "A professional challenge is between agencies; a disagreement inside your own agency goes "
-            "through its internal resolution process."
-        )
-    person_id = _value(values, ids.CHALLENGED_PERSON_ID)
-    if person_id and person_id != ids.NOT_LISTED:
-        person = directory.person(person_id)
-        if person is None:
-            errors[ids.CHALLENGED_PERSON_ID] = (
-                "That professional is no longer in the directory; choose again."
-            )
-        elif agency is not None and person.agency_id != agency.id:
-            errors[ids.CHALLENGED_PERSON_ID] = f"{person.name} does not work for {agency.name}."
-        return
-    if not _value(values, ids.CHALLENGED_NAME):
-        errors[ids.CHALLENGED_NAME] = "Choose the professional above, or give their name here."
-    _check_length(values, ids.CHALLENGED_NAME, MAX_NAME, errors)
-    email = _value(values, ids.CHALLENGED_EMAIL)
-    if not email:
-        errors[ids.CHALLENGED_EMAIL] = "Give their work email, so they can be told."
-    elif not _EMAIL.match(email):
-        errors[ids.CHALLENGED_EMAIL] = "That does not look like an email address (name@example.org)."
-    _check_length(values, ids.CHALLENGED_EMAIL, MAX_NAME, errors)
-    known = directory.person_by_email(email) if email else None
-    if (
-        known is not None
-        and agency is not None
-        and known.agency_id != agency.id
-        and not errors.get(ids.CHALLENGED_EMAIL)
-    ):
-        errors[ids.CHALLENGED_EMAIL] = "That email address belongs to someone at another agency."
-
-
-def _check_issue(policy: Policy, values: Mapping[str, str], errors: dict[str, str]) -> None:
-    wording = wording_for(policy)
-    if policy.issue_categories and policy.category(_value(values, ids.ISSUE_CATEGORY)) is None:
-        errors[ids.ISSUE_CATEGORY] = "Choose one of the issues on the form."
-    if policy.priorities and policy.priority(_value(values, ids.PRIORITY)) is None:
-        errors[ids.PRIORITY] = "Choose the priority."
-    for key, label in (
-        (ids.CONCERN, wording.concern_label),
-        (ids.DESIRED_OUTCOME, wording.desired_outcome_label),
-    ):
-        if not _value(values, key):
-            errors[key] = f"Please fill in: {label}."
-        _check_length(values, key, MAX_TEXT, errors)
-
-
-def _check_urgency(policy: Policy, values: Mapping[str, str], errors: dict[str, str]) -> None:
+def _check_urgency_inputs(policy: Policy, values: Mapping[str, str], errors: dict[str, str]) -> None:
+    """What only the card can get wrong at the urgency step: the switch, the stage number, entry fields."""
     urgent = _value(values, ids.URGENT)
     if urgent not in ("", ids.TOGGLE_ON, ids.TOGGLE_OFF):
         errors[ids.URGENT] = "Switch urgent on or off."
     start = _start_stage(values)
-    allowed = {1, *policy.urgent_start_stages}
-    if start is None or start not in allowed:
+    if start is None:
         errors[ids.START_STAGE] = "Choose one of the stages listed."
-        start = None
-    elif start != 1 and urgent != ids.TOGGLE_ON:
-        errors[ids.START_STAGE] = (
-            f"Only an urgent challenge may start at stage {start}: switch on urgent, or start at stage 1."
-        )
-    if start is not None and policy.stage(start).requires_informal_evidence:
-        if not _value(values, ids.INFORMAL_EVIDENCE):
-            errors[ids.INFORMAL_EVIDENCE] = (
-                f"Stage {start} needs the evidence of informal challenge at the stages before it, and its "
-                "outcome."
-            )
-    _check_length(values, ids.INFORMAL_EVIDENCE, MAX_TEXT, errors)
     for number in policy.urgent_start_stages:
         for field in policy.stage(number).entry_fields:
             key = ids.raise_entry_id(field.id)
@@ -561,19 +478,24 @@ def _parse_date(raw: str) -> date | None:
 # ----- the request --------------------------------------------------------------------------------------
 
 
-def raise_request_from(values: Mapping[str, str], *, policy: Policy | None = None) -> RaiseRequest:
+def raise_request_from(
+    values: Mapping[str, str], *, policy: Policy | None = None, lenient: bool = False
+) -> RaiseRequest:
     """The engine's request from the form's collected values (checked by `validate_raise_step` first).
 
     Entry fields typed for the starting stage (`entry_<field id>`) become the request's `fields`; with
-    `policy`, only the starting stage's own fields are kept. Raises ValueError on a malformed date or stage.
+    `policy`, only the starting stage's own fields are kept. Raises ValueError on a malformed date or stage,
+    unless `lenient` (for checking a step), which leaves them out.
     """
     raw_birth = _value(values, ids.DATE_OF_BIRTH)
     born = _parse_date(raw_birth) if raw_birth else None
-    if raw_birth and born is None:
+    if raw_birth and born is None and not lenient:
         raise ValueError("the date of birth is not a date like 2019-03-14")
     start = _start_stage(values)
     if start is None:
-        raise ValueError("the starting stage is not a stage number")
+        if not lenient:
+            raise ValueError("the starting stage is not a stage number")
+        start = 1
     person_id = _value(values, ids.CHALLENGED_PERSON_ID)
     listed = bool(person_id) and person_id != ids.NOT_LISTED
     fields = {

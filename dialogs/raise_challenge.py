@@ -129,6 +129,7 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
             today=self._today(policy),
             policies=list(self.service.policies.values()),
             raiser_agency_id=raiser.agency_id if raiser else None,
+            now=self.service.clock(),
         )
         if step == "process" and not errors:
             refused = (await self._refusals(dc)).get(values.get("policy_id", ""))

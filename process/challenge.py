@@ -358,12 +358,14 @@ class Decision:
 
 
 class Refused(Exception):
-    """An action the procedure does not allow; `reason` is written for the person who tried it."""
+    """An action the procedure does not allow; `reason` is written for the person who tried it, and `field`
+    names the part of a form it is about (`child.name`, `challenged_email`...) when it is about one."""
 
-    def __init__(self, reason: str, code: str = "not_permitted") -> None:
+    def __init__(self, reason: str, code: str = "not_permitted", field: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        self.field = field
 
 
 def _snake(name: str) -> str:

@@ -9,7 +9,7 @@ Storage, Teams and email live elsewhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -258,23 +258,15 @@ class Engine:
         child = self.check_child(
             request.child.name, request.child.date_of_birth, request.child.agency_reference, now
         )
-        agency_id = self.check_agency(request.challenged_agency_id, raiser)
-        challenged = self._challenged_contact(request, agency_id)
+        agency_id = self.check_agency(request.challenged_agency_id, raiser.agency_id)
+        challenged = self.check_challenged(request, agency_id)
         category = self.check_category(request.issue_category)
-        concern = written(request.concern, "the concern")
-        desired = written(request.desired_outcome, "the outcome you would like to see")
-        evidence = (
-            written(request.informal_evidence, "the evidence of informal attempts", required=False) or None
-        )
+        priority = self.check_priority(request.priority)
+        concern, desired = self.check_concern(request)
         start = request.start_stage
         linked = self.check_start(start, request.urgent, request.recurring_of, earlier, agency_id, category)
-        priority = self.check_priority(request.priority)
+        evidence = self.check_evidence(start, request.informal_evidence)
         stage = policy.stage(start)
-        if stage.requires_informal_evidence and not evidence:
-            raise Refused(
-                f"Stage {start} needs the evidence of informal challenge at stages 1-2 and its outcome.",
-                "invalid",
-            )
         # The entry fields describe the stage before ("ONLY complete if Stage 3 has not achieved resolution"),
         # so a later start records them when given but cannot require them.
         fields = self.entry_fields(stage, request.fields, enforce=False)
@@ -316,42 +308,193 @@ class Engine:
         out.add(NotificationKind.RAISED, challenged_role, parties.get(challenged_role), action_needed=False)
         return Decision(challenge, (event, *self._vacancy_events(challenge, now, actor_id)), out.done())
 
+    def check_form(
+        self,
+        request: RaiseRequest,
+        raiser_agency_id: str | None,
+        now: datetime,
+        parts: Iterable[str] = ("child", "challenged", "issue", "start"),
+    ) -> dict[str, str]:
+        """Every problem with the parts of a raising form asked about, by field (`child.name`,
+        `challenged_email`...): the same checks raising makes, each run on its own so that a form can show
+        them all at once."""
+        checks: dict[str, list[tuple[str, Callable[[], object]]]] = {
+            "child": [
+                ("child.name", lambda: self.check_child_name(request.child.name)),
+                ("child.date_of_birth", lambda: self.check_date_of_birth(request.child.date_of_birth, now)),
+                (
+                    "child.agency_reference",
+                    lambda: self.check_agency_reference(request.child.agency_reference),
+                ),
+            ],
+            "challenged": [
+                (
+                    "challenged_agency_id",
+                    lambda: self.check_agency(request.challenged_agency_id, raiser_agency_id),
+                ),
+                (
+                    "challenged_person_id",
+                    lambda: self.check_challenged(request, request.challenged_agency_id),
+                ),
+            ],
+            "issue": [
+                ("issue_category", lambda: self.check_category(request.issue_category)),
+                ("priority", lambda: self.check_priority(request.priority)),
+                ("concern", lambda: self.check_concern(request)),
+            ],
+            "start": [
+                (
+                    "start_stage",
+                    lambda: (
+                        self.check_start(
+                            request.start_stage, request.urgent, request.recurring_of, None, "", ""
+                        )
+                        if not request.recurring_of
+                        else None
+                    ),
+                ),
+                (
+                    "informal_evidence",
+                    lambda: self.check_evidence(request.start_stage, request.informal_evidence),
+                ),
+            ],
+        }
+        problems: dict[str, str] = {}
+        for part in parts:
+            for field, check in checks[part]:
+                try:
+                    check()
+                except Refused as refused:
+                    problems.setdefault(refused.field or field, refused.reason)
+        return problems
+
     def check_child(
         self, name: str | None, date_of_birth: date | None, agency_reference: str | None, now: datetime
     ) -> ChildDetails:
         """The child's details as the form asks for them; Refused (`invalid`) naming what is wrong. A field
         the partnership's form does not ask for is not kept, even when given."""
-        fields = self.policy.child_fields
-        cleaned = written(name, fields.name_label.lower(), limit=MAX_NAME)
-        today = self.calendar.local_date(now)
-        born = date_of_birth if fields.date_of_birth != "absent" else None
-        if born is None and fields.date_of_birth == "required":
-            raise Refused("Please give the child's date of birth.", "invalid")
-        if born is not None:
-            if born > today:
-                raise Refused("The date of birth is in the future.", "invalid")
-            if born < date(today.year - 26, today.month, 1):
-                raise Refused("That date of birth is of an adult; this process is for children.", "invalid")
-        reference = (agency_reference or "").strip() if fields.agency_reference != "absent" else ""
-        if not reference and fields.agency_reference == "required":
-            raise Refused("Please give the agency reference number.", "invalid")
-        written(reference, "the agency reference", limit=MAX_NAME, required=False)
-        return ChildDetails(name=cleaned, date_of_birth=born, agency_reference=reference or None)
+        return ChildDetails(
+            name=self.check_child_name(name),
+            date_of_birth=self.check_date_of_birth(date_of_birth, now),
+            agency_reference=self.check_agency_reference(agency_reference),
+        )
 
-    def check_agency(self, agency_id: str | None, raiser: Person) -> str:
+    def check_child_name(self, name: str | None) -> str:
+        label = self.policy.child_fields.name_label.lower()
+        return written(name, f"the {label}", limit=MAX_NAME, field="child.name")
+
+    def check_date_of_birth(self, born: date | None, now: datetime) -> date | None:
+        asked = self.policy.child_fields.date_of_birth
+        if asked == "absent":
+            return None
+        field = "child.date_of_birth"
+        if born is None:
+            if asked == "required":
+                raise Refused("Please give the child's date of birth.", "invalid", field)
+            return None
+        today = self.calendar.local_date(now)
+        if born > today:
+            raise Refused("The date of birth is in the future.", "invalid", field)
+        if born < date(today.year - 26, today.month, 1):
+            raise Refused(
+                "That date of birth is of an adult; this process is for children.", "invalid", field
+            )
+        return born
+
+    def check_agency_reference(self, reference: str | None) -> str | None:
+        asked = self.policy.child_fields.agency_reference
+        if asked == "absent":
+            return None
+        label = self.policy.form.agency_reference_label.lower()
+        field = "child.agency_reference"
+        cleaned = written(reference, f"the {label}", limit=MAX_NAME, required=False, field=field)
+        if not cleaned and asked == "required":
+            raise Refused(f"Please give the {label}.", "invalid", field)
+        return cleaned or None
+
+    def check_agency(self, agency_id: str | None, raiser_agency_id: str | None) -> str:
         """The challenged agency: one of the partnership's, and not the raiser's own."""
+        field = "challenged_agency_id"
+        if not agency_id:
+            raise Refused("Choose the agency you are challenging.", "invalid", field)
         agency = self.directory.agency(agency_id)
         if agency is None or agency.partnership_id != self.policy.id:
             raise Refused(
-                f"Choose the challenged agency from the {self.policy.short_name} list of agencies.", "invalid"
+                f"Choose the agency from the {self.policy.short_name} list of agencies.", "invalid", field
             )
-        if agency.id == raiser.agency_id:
+        if agency.id == raiser_agency_id:
             raise Refused(
                 "A professional challenge is between agencies; a disagreement inside your own agency goes "
                 "through its internal resolution process.",
                 "invalid",
+                field,
             )
         return agency.id
+
+    def check_challenged(self, request: RaiseRequest, agency_id: str) -> Contact:
+        """The professional challenged: a person of the directory at that agency, or a name and an email."""
+        agency = self.directory.agency(agency_id)
+        if request.challenged_person_id:
+            field = "challenged_person_id"
+            person = self.directory.person(request.challenged_person_id)
+            if person is None:
+                raise Refused(
+                    "That professional is no longer in the directory; choose again.", "invalid", field
+                )
+            if agency is not None and person.agency_id != agency.id:
+                raise Refused(f"{person.name} does not work for {agency.name}.", "invalid", field)
+            return person.contact()
+        email = (request.challenged_email or "").strip()
+        name = (request.challenged_name or "").strip()
+        if not email:
+            if name:
+                raise Refused("Give their work email, so they can be told.", "invalid", "challenged_email")
+            raise Refused(
+                "Choose the professional you are challenging, or give their name and email.",
+                "invalid",
+                "challenged_person_id",
+            )
+        known = self.directory.person_by_email(email)
+        if known is not None:
+            if agency is not None and known.agency_id != agency.id:
+                raise Refused(
+                    "That email address belongs to someone at another agency.", "invalid", "challenged_email"
+                )
+            return known.contact()
+        if not looks_like_email(email):
+            raise Refused(
+                "That does not look like an email address (name@example.org).", "invalid", "challenged_email"
+            )
+        if not name:
+            raise Refused(
+                "Choose the professional above, or give their name here.", "invalid", "challenged_name"
+            )
+        return Contact(name=written(name, "their name", limit=MAX_NAME, field="challenged_name"), email=email)
+
+    def check_concern(self, request: RaiseRequest) -> tuple[str, str]:
+        """The concern and the outcome wanted, in the form's own words."""
+        form = self.policy.form
+        return (
+            written(request.concern, form.concern_label, field="concern"),
+            written(request.desired_outcome, form.desired_outcome_label, field="desired_outcome"),
+        )
+
+    def check_evidence(self, start: int, evidence: str | None) -> str | None:
+        """The evidence of informal challenge, required to start at a stage that asks for it."""
+        field = "informal_evidence"
+        text = written(evidence, "the evidence of informal attempts", required=False, field=field) or None
+        if (
+            start <= len(self.policy.stages)
+            and self.policy.stage(start).requires_informal_evidence
+            and not text
+        ):
+            raise Refused(
+                f"Stage {start} needs the evidence of informal challenge at the stages before it, and its "
+                "outcome.",
+                "invalid",
+                field,
+            )
+        return text
 
     def check_category(self, category_id: str | None) -> str:
         """The issue category: one of the form's, or none when the form has no categories."""
@@ -360,7 +503,7 @@ class Engine:
                 raise Refused(f"The {self.policy.form.title} has no issue categories.", "invalid")
             return ""
         if self.policy.category(category_id or "") is None:
-            raise Refused("Choose one of the issue categories on the form.", "invalid")
+            raise Refused("Choose one of the issues on the form.", "invalid", "issue_category")
         return category_id or ""
 
     def check_priority(self, priority_id: str | None) -> str | None:
@@ -371,7 +514,7 @@ class Engine:
             return None
         if self.policy.priority(priority_id) is None:
             labels = ", ".join(p.label for p in self.policy.priorities)
-            raise Refused(f"Choose the priority: {labels}.", "invalid")
+            raise Refused(f"Choose the priority: {labels}.", "invalid", "priority")
         return priority_id
 
     def check_start(
@@ -387,7 +530,11 @@ class Engine:
         policy = self.policy
         if start == 1:
             if recurring_of:
-                raise Refused("A reoccurring issue is raised at a later stage, not at stage 1.", "invalid")
+                raise Refused(
+                    "A reoccurring issue is raised at a later stage, not at stage 1.",
+                    "invalid",
+                    "start_stage",
+                )
             return None
         if urgent and start in policy.urgent_start_stages:
             return None
@@ -404,6 +551,7 @@ class Engine:
                     "A reoccurring issue is linked to a resolved challenge to the same agency about the same "
                     "issue; choose one from the list.",
                     "invalid",
+                    "recurring_of",
                 )
             return earlier.reference
         ways = [
@@ -415,30 +563,8 @@ class Engine:
             if ways
             else f"The {policy.short_name} procedure starts every challenge at stage 1.",
             "invalid",
+            "start_stage",
         )
-
-    def _challenged_contact(self, request: RaiseRequest, agency_id: str) -> Contact:
-        if request.challenged_person_id:
-            person = self.directory.person(request.challenged_person_id)
-            if person is None:
-                raise Refused(
-                    "The professional you chose is no longer in the directory; choose again.", "invalid"
-                )
-            if person.agency_id != agency_id:
-                raise Refused("The professional you chose does not work for the agency you chose.", "invalid")
-            return person.contact()
-        email = (request.challenged_email or "").strip()
-        if email:
-            known = self.directory.person_by_email(email)
-            if known is not None:
-                if known.agency_id != agency_id:
-                    raise Refused("That email address belongs to someone at another agency.", "invalid")
-                return known.contact()
-            if not looks_like_email(email):
-                raise Refused("That does not look like an email address.", "invalid")
-            name = written(request.challenged_name, "the professional's name", limit=MAX_NAME)
-            return Contact(name=name, email=email)
-        raise Refused("Choose the professional you are challenging, or give their name and email.", "invalid")
 
     def entry_fields(self, stage: Stage, given: Mapping[str, str], *, enforce: bool = True) -> dict[str, str]:
         known = {f.id for f in stage.entry_fields}

@@ -80,17 +80,21 @@ class ActionSpec:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def written(value: str | None, what: str, *, limit: int = MAX_TEXT, required: bool = True) -> str:
+def written(
+    value: str | None, what: str, *, limit: int = MAX_TEXT, required: bool = True, field: str | None = None
+) -> str:
     """What a person wrote, trimmed; Refused (`invalid`) when empty, too long or holding control characters."""
     cleaned = (value or "").strip()
     if _CONTROL.search(cleaned):
         raise Refused(
-            f"{what[0].upper()}{what[1:]} contains control characters; please type it again.", "invalid"
+            f"{what[0].upper()}{what[1:]} contains control characters; please type it again.",
+            "invalid",
+            field,
         )
     if required and not cleaned:
-        raise Refused(f"Please fill in {what}.", "invalid")
+        raise Refused(f"Please fill in {what}.", "invalid", field)
     if len(cleaned) > limit:
         raise Refused(
-            f"{what[0].upper()}{what[1:]} is {len(cleaned)} characters; keep it to {limit}.", "invalid"
+            f"{what[0].upper()}{what[1:]} is {len(cleaned)} characters; keep it to {limit}.", "invalid", field
         )
     return cleaned

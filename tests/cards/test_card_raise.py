@@ -227,7 +227,7 @@ def test_durham_urgency_step_has_no_later_start() -> None:
 @pytest.mark.parametrize(
     ("step", "changes", "field", "message"),
     [
-        ("child", {ids.CHILD_NAME: " "}, ids.CHILD_NAME, "Please give the name of child/young person."),
+        ("child", {ids.CHILD_NAME: " "}, ids.CHILD_NAME, "Please fill in the name of child/young person."),
         ("child", {ids.DATE_OF_BIRTH: "14/03/2019"}, ids.DATE_OF_BIRTH, "like 2019-03-14"),
         ("child", {ids.DATE_OF_BIRTH: "2019-02-30"}, ids.DATE_OF_BIRTH, "like 2019-03-14"),
         ("child", {ids.DATE_OF_BIRTH: "2026-11-24"}, ids.DATE_OF_BIRTH, "in the future"),
@@ -283,10 +283,10 @@ def test_durham_urgency_step_has_no_later_start() -> None:
             "someone at another agency",
         ),
         ("issue", {ids.ISSUE_CATEGORY: "made_up"}, ids.ISSUE_CATEGORY, "Choose one of the issues"),
-        ("issue", {ids.CONCERN: ""}, ids.CONCERN, "Please fill in: Summary of Challenge."),
+        ("issue", {ids.CONCERN: ""}, ids.CONCERN, "Please fill in Summary of Challenge."),
         ("issue", {ids.DESIRED_OUTCOME: "y" * 4001}, ids.DESIRED_OUTCOME, "4001 characters; keep it to 4000"),
-        ("urgency", {ids.START_STAGE: "3"}, ids.START_STAGE, "Only an urgent challenge may start at stage 3"),
-        ("urgency", {ids.START_STAGE: "2", ids.URGENT: ids.TOGGLE_ON}, ids.START_STAGE, "stages listed"),
+        ("urgency", {ids.START_STAGE: "3"}, ids.START_STAGE, "lets a challenge start at stage 3 when urgent"),
+        ("urgency", {ids.START_STAGE: "2", ids.URGENT: ids.TOGGLE_ON}, ids.START_STAGE, "stage 3 when urgent; stage 4 when urgent"),
         (
             "urgency",
             {ids.START_STAGE: "3", ids.URGENT: ids.TOGGLE_ON},

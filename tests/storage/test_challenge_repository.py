@@ -228,7 +228,7 @@ async def test_refused_challenge_writes_nothing_and_uses_no_reference(
 ) -> None:
     engine = engine_for("durham")
     first = await repo.create("DUR", 2026, raising(engine))
-    with pytest.raises(Refused, match="issue categories"):
+    with pytest.raises(Refused, match="issues on the form"):
         await repo.create("DUR", 2026, raising(engine, issue_category="not_a_category"))
     # Durham challenges are raised by the IRO; the professional's line manager is refused.
     with pytest.raises(Refused):

@@ -26,7 +26,8 @@ Raising (button data also carries `step`): `policy_id`; `child_name`, `date_of_b
 `agency_reference`; `challenged_agency_id`, `challenged_person_id` (`not_listed` when the person is not in
 the directory), `challenged_name`, `challenged_email`; `issue_category` (when the form has categories), `priority` (when the procedure sets priorities),
 `concern`, `desired_outcome`;
-`urgent` ("true"/"false"), `start_stage` ("1", "3"...), `informal_evidence`, and `entry_<field id>` for the
+`urgent` ("true"/"false"), `start_stage` ("1", "3"...), `recurring_of` (the reference of a resolved
+challenge a reoccurring issue is linked to), `informal_evidence`, and `entry_<field id>` for the
 entry fields of a stage an urgent challenge may start at (e.g. `entry_stage_3_steps`).
 """
 
@@ -76,6 +77,7 @@ CONCERN: Final = "concern"
 DESIRED_OUTCOME: Final = "desired_outcome"
 URGENT: Final = "urgent"
 START_STAGE: Final = "start_stage"
+RECURRING_OF: Final = "recurring_of"
 INFORMAL_EVIDENCE: Final = "informal_evidence"
 
 #: The `challenged_person_id` choice "Not listed: give name and email" (a choice's value cannot be empty).

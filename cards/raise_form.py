@@ -69,8 +69,12 @@ def raise_step_card(
     today: date | None = None,
     raiser_agency_id: str | None = None,
     notice: str | None = None,
+    linkable: Sequence[tuple[str, str]] = (),
 ) -> Card:
     """The card for one step of the form, pre-filled from `values`, with each of `errors` under its input.
+
+    `linkable` are the (reference, description) of the raiser's own resolved challenges to the agency chosen,
+    which a reoccurring issue may be linked to (a `recurring` later start); offered on the issue step.
 
     Errors about inputs not on this step are listed at the top. `today` (the partnership's local date) caps
     the date of birth; `raiser_agency_id` leaves the raiser's own agency out of the agencies that can be
@@ -85,6 +89,8 @@ def raise_step_card(
             raise ValueError(f"the {step!r} step needs the procedure chosen at the 'process' step")
         builder = _STEP_BUILDERS[step]
         fields = builder(policy, directory, values, today, raiser_agency_id)
+        if step == "issue":
+            fields += _recurring(policy, values, linkable)
 
     body: list[Element] = [
         heading(f"Raise a challenge: {STEP_TITLES[step]}", size="Medium"),
@@ -361,6 +367,34 @@ def _urgency_step(
     return out
 
 
+def _recurring(
+    policy: Policy, values: Mapping[str, str], linkable: Sequence[tuple[str, str]]
+) -> list[Element]:
+    """Raising a reoccurring issue straight at a later stage, linked to the raiser's resolved challenge."""
+    stages = policy.recurring_start_stages
+    if not stages:
+        return []
+    number = stages[0]
+    heading_text = text(
+        plain(
+            f"Reoccurring issue: it may start at {stage_title(policy, number)}, linked to the earlier challenge."
+        ),
+        weight="Bolder",
+    )
+    if not linkable:
+        return []
+    return [
+        heading_text,
+        choice_input(
+            ids.RECURRING_OF,
+            "Reoccurring after (optional)",
+            [("No: this is a new issue", ""), *((label, reference) for reference, label in linkable)],
+            value=values.get(ids.RECURRING_OF) or "",
+            style="expanded",
+        ),
+    ]
+
+
 _StepBuilder = Callable[[Policy, Directory, Mapping[str, str], date | None, str | None], list[Element]]
 
 _STEP_BUILDERS: dict[str, _StepBuilder] = {
@@ -496,6 +530,9 @@ def raise_request_from(
         if not lenient:
             raise ValueError("the starting stage is not a stage number")
         start = 1
+    recurring_of = _value(values, ids.RECURRING_OF) or None
+    if recurring_of and policy is not None and policy.recurring_start_stages:
+        start = policy.recurring_start_stages[0]
     person_id = _value(values, ids.CHALLENGED_PERSON_ID)
     listed = bool(person_id) and person_id != ids.NOT_LISTED
     fields = {
@@ -524,6 +561,7 @@ def raise_request_from(
         start_stage=start,
         fields=fields,
         priority=_value(values, ids.PRIORITY) or None,
+        recurring_of=recurring_of,
     )
 
 
@@ -579,7 +617,13 @@ def raise_review_card(
     start = _start_stage(values) or 1
     urgent = _value(values, ids.URGENT) == ids.TOGGLE_ON
     starts_at = stage_title(policy, start) if start <= len(policy.stages) else f"Stage {start}"
-    body.append(facts([("Urgent", "Yes" if urgent else "No"), ("Starts at", plain(starts_at))]))
+    recurring = _value(values, ids.RECURRING_OF)
+    start = policy.recurring_start_stages[0] if recurring and policy.recurring_start_stages else start
+    starts_at = stage_title(policy, start) if start <= len(policy.stages) else f"Stage {start}"
+    lines = [("Urgent", "Yes" if urgent else "No"), ("Starts at", plain(starts_at))]
+    if recurring:
+        lines.append(("Reoccurring after", plain(recurring)))
+    body.append(facts(lines))
     evidence = _value(values, ids.INFORMAL_EVIDENCE)
     if evidence:
         body += _long_text(informal_evidence_label(policy), evidence)

@@ -21,10 +21,12 @@ from cards.raise_form import (
     raise_step_card,
     validate_raise_step,
 )
+from cards.times import day
 from dialogs.replies import CardAction, card_action, show_card
 from dialogs.service import ChallengeService
 from dialogs.views import challenge_view
 from process.challenge import Refused
+from process.directory import Person
 from process.policy import Policy
 
 REVIEW = "review"
@@ -175,6 +177,21 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
         await show_card(dc.context, card)
         return await dc.end_dialog(decision.challenge.id)
 
+    async def _linkable(
+        self, raiser: Person | None, policy: Policy | None, values: dict[str, Any]
+    ) -> list[tuple[str, str]]:
+        """The raiser's resolved challenges a reoccurring issue may be linked to, as (reference, label)."""
+        if raiser is None or policy is None or not policy.recurring_start_stages:
+            return []
+        found = await self.service.linkable(raiser.id, policy.id, values.get("challenged_agency_id", ""))
+        calendar = self.service.calendar(policy.id)
+        return [
+            (c.reference, f"{c.reference}, {c.status.value} {day(calendar.local_date(c.closed_at))}")
+            if c.closed_at
+            else (c.reference, c.reference)
+            for c in found
+        ]
+
     async def _cancel(self, dc: DialogContext) -> DialogTurnResult:
         await show_card(dc.context, raise_cancelled_card())
         return await dc.cancel_all_dialogs()
@@ -210,5 +227,6 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
                 today=self._today(policy),
                 raiser_agency_id=raiser.agency_id if raiser else None,
                 notice=notice or None,
+                linkable=await self._linkable(raiser, policy, state["values"]) if step == "issue" else (),
             )
         await show_card(dc.context, card)

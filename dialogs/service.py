@@ -15,7 +15,7 @@ from typing import Literal
 from uuid import uuid4
 
 from process.calendar import WorkingCalendar
-from process.challenge import SYSTEM, Action, AuditEvent, Challenge, Decision, RaiseRequest, Refused
+from process.challenge import SYSTEM, Action, AuditEvent, Challenge, Decision, RaiseRequest, Refused, Status
 from process.directory import Directory, Person
 from process.engine import Engine, calendar_for
 from process.policy import Policy
@@ -116,15 +116,33 @@ class ChallengeService:
         challenge_id = str(uuid4())
         year = engine.calendar.local_date(now).year
 
+        # A reoccurring issue is linked only to a challenge the raiser had a part in: anything else is refused
+        # by the engine in the same words as a reference that does not exist.
+        earlier = await self.find(request.recurring_of) if request.recurring_of else None
+        if earlier is not None and not earlier.roles_of(person_id):
+            earlier = None
+
         def build(reference: str) -> Decision:
             return engine.raise_challenge(
-                request, person_id, now, challenge_id=challenge_id, reference=reference
+                request, person_id, now, challenge_id=challenge_id, reference=reference, earlier=earlier
             )
 
         decision = await self.repository.create(policy.reference_prefix, year, build)
         log.info("challenge %s raised (%s, stage %s)", challenge_id, policy_id, decision.challenge.stage)
         await self._committed(decision)
         return decision
+
+    async def linkable(self, person_id: str, policy_id: str, agency_id: str) -> list[Challenge]:
+        """The person's own ended challenges (resolved or closed) to one agency: what a reoccurring issue may
+        be linked to (the engine checks it is about the same issue)."""
+        mine = await self.repository.list_for_person(person_id, open_only=False, limit=200)
+        return [
+            c
+            for c in mine
+            if c.policy_id == policy_id
+            and c.status in (Status.RESOLVED, Status.CLOSED)
+            and c.challenged_agency_id == agency_id
+        ]
 
     async def act(
         self, challenge: Challenge, expected_version: int | None, action: Action, actor_id: str

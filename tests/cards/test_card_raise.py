@@ -286,7 +286,12 @@ def test_durham_urgency_step_has_no_later_start() -> None:
         ("issue", {ids.CONCERN: ""}, ids.CONCERN, "Please fill in Summary of Challenge."),
         ("issue", {ids.DESIRED_OUTCOME: "y" * 4001}, ids.DESIRED_OUTCOME, "4001 characters; keep it to 4000"),
         ("urgency", {ids.START_STAGE: "3"}, ids.START_STAGE, "lets a challenge start at stage 3 when urgent"),
-        ("urgency", {ids.START_STAGE: "2", ids.URGENT: ids.TOGGLE_ON}, ids.START_STAGE, "stage 3 when urgent; stage 4 when urgent"),
+        (
+            "urgency",
+            {ids.START_STAGE: "2", ids.URGENT: ids.TOGGLE_ON},
+            ids.START_STAGE,
+            "stage 3 when urgent; stage 4 when urgent",
+        ),
         (
             "urgency",
             {ids.START_STAGE: "3", ids.URGENT: ids.TOGGLE_ON},

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.wiring import Runtime
 from cards import verbs as v
-from process.challenge import ConfirmTimescale
+from process.challenge import (
+    ChildDetails,
+    ConfirmOutcome,
+    ConfirmTimescale,
+    ProposeOutcome,
+    RaiseRequest,
+    Refused,
+)
 from tests.cardcheck import assert_valid_card
 from tests.teams.harness import Person, texts, verbs
 
@@ -30,26 +39,50 @@ def megan(runtime: Runtime, **kw: Any) -> Person:
     return Person(runtime.bot, "Megan Bowen", MEGAN, **kw)
 
 
-async def raise_durham(person: Person) -> dict[str, Any]:
-    """Alex walks Durham's form; returns the challenge card he ends on."""
-    card = (await person.say("raise"))[0]
-    card = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
-    card = await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
-    card = await person.press(
+async def walk_durham_form_to_the_issue(person: Person) -> dict[str, Any]:
+    """Alex walks Durham's form up to the issue step; returns that step's card."""
+    await person.say("raise")
+    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
+    await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
+    return await person.press(
         v.RAISE_NEXT,
         {"step": "challenged"},
         challenged_agency_id="health_visiting",
         challenged_person_id="megan",
     )
-    card = await person.press(
+
+
+async def fill_durham_issue(person: Person, **more: str) -> dict[str, Any]:
+    """The issue step answered (with `more` inputs); returns the review card."""
+    return await person.press(
         v.RAISE_NEXT,
         {"step": "issue"},
         issue_category="lack_of_report",
         concern="No health report was sent to the review conference.",
         desired_outcome="A report shared with the family before the next review.",
+        **more,
     )
+
+
+async def raise_durham(person: Person) -> dict[str, Any]:
+    """Alex walks Durham's form; returns the challenge card he ends on."""
+    await walk_durham_form_to_the_issue(person)
+    card = await fill_durham_issue(person)
     assert v.RAISE_CONFIRM in verbs(card)
     return await person.press(v.RAISE_CONFIRM, {"step": "review"})
+
+
+async def resolved_durham(runtime: Runtime) -> None:
+    """DUR-2026-0001, raised by Alex and resolved with Megan."""
+    await raise_durham(alex(runtime))
+    first = await runtime.service.find("DUR-2026-0001")
+    assert first is not None
+    proposed = await runtime.service.act(first, first.version, ProposeOutcome("Report by Friday."), "alex")
+    assert proposed.challenge is not None
+    done = await runtime.service.act(
+        proposed.challenge, proposed.challenge.version, ConfirmOutcome(), "megan"
+    )
+    assert done.outcome == "applied", done.notice
 
 
 async def test_install_sends_the_welcome_card_with_the_immediate_risk_route(runtime: Runtime) -> None:
@@ -293,3 +326,41 @@ async def test_rochdale_raiser_proposes_a_timescale_within_the_cap_and_the_other
     assert result.outcome == "applied", result.notice
     refreshed = await person.press(v.REFRESH, {"challengeId": stored.id, "version": stored.version + 1})
     assert "Thu 26 Nov 2026" in texts(refreshed)
+
+
+async def test_a_reoccurring_issue_is_raised_at_stage_3_linked_to_the_iros_resolved_challenge(
+    runtime: Runtime,
+) -> None:
+    # Durham 5.4: "If the issue remains unresolved, or is reoccurring, then the IRO will escalate the matter
+    # to the DSCP Business Manager".
+    person = alex(runtime)
+    await resolved_durham(runtime)
+    issue = await walk_durham_form_to_the_issue(person)
+    assert "Reoccurring after" in texts(issue) and "DUR-2026-0001" in texts(issue)
+    review = await fill_durham_issue(person, recurring_of="DUR-2026-0001")
+    assert "Reoccurring after" in texts(review) and "Stage 3 of 5" in texts(review)
+    await person.press(v.RAISE_CONFIRM, {"step": "review"})
+    second = await runtime.service.find("DUR-2026-0002")
+    assert second is not None and second.stage == 3 and second.linked_to == "DUR-2026-0001"
+
+
+async def test_a_challenge_the_raiser_had_no_part_in_cannot_be_linked(runtime: Runtime) -> None:
+    await resolved_durham(runtime)
+    # Lynne is an IRO too, with no part in DUR-2026-0001: linking to it is refused exactly as linking to a
+    # reference that does not exist, so she learns nothing about it.
+    refusals = []
+    for reference in ("DUR-2026-0001", "DUR-2026-0999"):
+        request = RaiseRequest(
+            child=ChildDetails("Testcase"),
+            challenged_agency_id="health_visiting",
+            challenged_person_id="megan",
+            issue_category="lack_of_report",
+            concern="Again.",
+            desired_outcome="On time.",
+            start_stage=3,
+            recurring_of=reference,
+        )
+        with pytest.raises(Refused) as refused:
+            await runtime.service.raise_challenge("lynne", "durham", request)
+        refusals.append(refused.value.reason)
+    assert refusals[0] == refusals[1]

@@ -42,6 +42,8 @@ class Person:
     aad_object_id: str | None = None
     tenant_id: str | None = None
     phone: str | None = None
+    #: The team or service within the agency (Rochdale's Children's Social Care routes escalations by team).
+    team: str | None = None
 
     def contact(self) -> Contact:
         return Contact(name=self.name, email=self.email, person_id=self.id, phone=self.phone)
@@ -57,6 +59,8 @@ class Agency:
     safeguarding_lead_id: str | None = None
     escalation_contacts: Mapping[int, tuple[Contact, ...]] = field(default_factory=dict)
     escalation_note: str | None = None
+    #: Per team or service, its own escalation contacts per stage ("directed to the relevant team").
+    team_contacts: Mapping[str, Mapping[int, tuple[Contact, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,15 +102,24 @@ class Directory:
     def line_manager(self, person: Person | None) -> Person | None:
         return self.person(person.line_manager_id) if person else None
 
-    def stage_contacts(self, agency_id: str | None, stage: int) -> tuple[Contact, ...]:
-        """The agency's escalation contacts for `stage`, falling back to its nearest lower stage."""
+    def stage_contacts(
+        self, agency_id: str | None, stage: int, team: str | None = None
+    ) -> tuple[Contact, ...]:
+        """The agency's escalation contacts for `stage`, falling back to its nearest lower stage: those of
+        the professional's `team` when the agency routes by team and has contacts for it, else the agency's."""
         agency = self.agency(agency_id)
         if agency is None:
             return ()
-        for number in range(stage, 0, -1):
-            if agency.escalation_contacts.get(number):
-                return agency.escalation_contacts[number]
+        tables = [agency.team_contacts.get(team or "", {}), agency.escalation_contacts]
+        for table in tables:
+            for number in range(stage, 0, -1):
+                if table.get(number):
+                    return table[number]
         return ()
+
+    def team_of(self, person_id: str | None) -> str | None:
+        person = self.person(person_id)
+        return person.team if person else None
 
     def partnership_contacts(self, partnership_id: str, post: str) -> tuple[Contact, ...]:
         """Who holds the partnership's post (`partnership_business_manager`, `partnership_admin`...)."""

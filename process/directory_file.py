@@ -33,6 +33,10 @@ class _ContactEntry(_Model):
     note: str | None = None
 
 
+class _TeamEntry(_Model):
+    escalation_contacts: dict[int, list[_ContactEntry]] = {}
+
+
 class _AgencyEntry(_Model):
     id: Annotated[str, Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
@@ -40,6 +44,7 @@ class _AgencyEntry(_Model):
     safeguarding_lead: str | None = None
     escalation_note: str | None = None
     escalation_contacts: dict[int, list[_ContactEntry]] = {}
+    teams: dict[str, _TeamEntry] = {}
 
 
 class _PersonEntry(_Model):
@@ -53,6 +58,7 @@ class _PersonEntry(_Model):
     aad_object_id: str | None = None
     tenant_id: str | None = None
     phone: str | None = None
+    team: str | None = None
 
 
 class _DirectoryFile(_Model):
@@ -112,6 +118,7 @@ def load_directory_file(path: str | Path = DEMO_DIRECTORY) -> Directory:
                 aad_object_id=p.aad_object_id,
                 tenant_id=p.tenant_id,
                 phone=p.phone,
+                team=p.team,
             )
             for p in parsed.people
         ],
@@ -125,6 +132,15 @@ def load_directory_file(path: str | Path = DEMO_DIRECTORY) -> Directory:
                 escalation_contacts={
                     stage: tuple(contact(c, f"agency {a.id!r} stage {stage}") for c in contacts)
                     for stage, contacts in a.escalation_contacts.items()
+                },
+                team_contacts={
+                    team: {
+                        stage: tuple(
+                            contact(c, f"agency {a.id!r} team {team!r} stage {stage}") for c in contacts
+                        )
+                        for stage, contacts in entry.escalation_contacts.items()
+                    }
+                    for team, entry in a.teams.items()
                 },
             )
             for a in parsed.agencies

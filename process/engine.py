@@ -136,11 +136,18 @@ class Engine:
         out = holders(challenge, side_roles(stage, side))
         if side is Side.CHALLENGED and number > 1:
             seen = {c.key for _, c in out}
-            for contact in self.directory.stage_contacts(challenge.challenged_agency_id, number):
+            for contact in self._agency_contacts(challenge, number):
                 if contact.key not in seen:
                     seen.add(contact.key)
                     out.append((stage.challenged_side[0], contact))
         return out
+
+    def _agency_contacts(self, challenge: Challenge, stage_number: int) -> tuple[Contact, ...]:
+        """The challenged agency's escalation contacts for a stage, by the professional's team where it routes
+        by team (Rochdale: "directed to the relevant team in Children's Social Care")."""
+        professional = challenge.parties.get(self.policy.challenged_role)
+        team = self.directory.team_of(professional.person_id if professional else None)
+        return self.directory.stage_contacts(challenge.challenged_agency_id, stage_number, team=team)
 
     def handable_roles(self, challenge: Challenge, person_id: str | None) -> list[tuple[RoleId, str]]:
         """The parts `person_id` may hand over, with why: `own` first, then `managed` (held by someone they
@@ -724,7 +731,7 @@ class Engine:
         self.tell_side(out, c, Side.CHALLENGED, kind, action=True)
         self.tell_side(out, c, Side.RAISER, kind, action=True)
         if c.stage > 1:
-            for contact in self.directory.stage_contacts(c.challenged_agency_id, c.stage):
+            for contact in self._agency_contacts(c, c.stage):
                 out.add(kind, stage.challenged_side[0], contact, action_needed=contact.person_id is not None)
         out.add_roles(NotificationKind.CONSULTED, stage.consult, c.parties, action=False)
         out.add_roles(NotificationKind.INFORMED, stage.informed, c.parties, action=False)

@@ -99,7 +99,7 @@ def _candidates(
     if way.who == "agency_post":
         holder = directory.agency_post(agency_id, way.post or "")
         return (holder.contact(),) if holder is not None else ()
-    return directory.stage_contacts(agency_id, way.stage or 1)
+    return directory.stage_contacts(agency_id, way.stage or 1, team=base.team if base else None)
 
 
 def side_roles(stage: Stage, side: Side) -> tuple[RoleId, ...]:

@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from process.directory import Agency, Contact, Directory, Person
 from storage.codec import contact_columns, contact_from_row
 from storage.db import Database
-from storage.schema import agencies, agency_escalation_contacts, partnership_role_contacts, people
+from storage.schema import (
+    agencies,
+    agency_escalation_contacts,
+    agency_team_contacts,
+    partnership_role_contacts,
+    people,
+)
 
 
 class DirectoryStore:
@@ -36,6 +42,18 @@ class DirectoryStore:
                 )
             ):
                 contacts[row.agency_id][row.stage].append(contact_from_row(row))
+            teams: dict[str, dict[str, dict[int, list[Contact]]]] = defaultdict(
+                lambda: defaultdict(lambda: defaultdict(list))
+            )
+            for row in await conn.execute(
+                select(agency_team_contacts).order_by(
+                    agency_team_contacts.c.agency_id,
+                    agency_team_contacts.c.team,
+                    agency_team_contacts.c.stage,
+                    agency_team_contacts.c.position,
+                )
+            ):
+                teams[row.agency_id][row.team][row.stage].append(contact_from_row(row))
             agency_list = [
                 Agency(
                     id=row.id,
@@ -46,6 +64,10 @@ class DirectoryStore:
                         stage: tuple(found) for stage, found in contacts.get(row.id, {}).items()
                     },
                     escalation_note=row.escalation_note,
+                    team_contacts={
+                        team: {stage: tuple(found) for stage, found in stages.items()}
+                        for team, stages in teams.get(row.id, {}).items()
+                    },
                 )
                 for row in await conn.execute(select(agencies).order_by(agencies.c.id))
             ]
@@ -64,7 +86,13 @@ class DirectoryStore:
     async def replace_all(self, directory: Directory) -> None:
         """Make the stored directory exactly `directory`, in one transaction."""
         async with self.db.transaction() as conn:
-            for table in (agency_escalation_contacts, partnership_role_contacts, people, agencies):
+            for table in (
+                agency_escalation_contacts,
+                agency_team_contacts,
+                partnership_role_contacts,
+                people,
+                agencies,
+            ):
                 await conn.execute(delete(table))
             await _insert(
                 conn,
@@ -92,6 +120,23 @@ class DirectoryStore:
             )
             await _insert(
                 conn,
+                agency_team_contacts,
+                [
+                    {
+                        "agency_id": a.id,
+                        "team": team,
+                        "stage": stage,
+                        "position": position,
+                        **contact_columns(contact),
+                    }
+                    for a in directory.agencies.values()
+                    for team, stages in a.team_contacts.items()
+                    for stage, found in stages.items()
+                    for position, contact in enumerate(found)
+                ],
+            )
+            await _insert(
+                conn,
                 people,
                 [
                     {
@@ -105,6 +150,7 @@ class DirectoryStore:
                         "aad_object_id": p.aad_object_id,
                         "tenant_id": p.tenant_id,
                         "phone": p.phone,
+                        "team": p.team,
                     }
                     for p in directory.people.values()
                 ],
@@ -152,4 +198,5 @@ def _person(row: Row[Any]) -> Person:
         aad_object_id=row.aad_object_id,
         tenant_id=row.tenant_id,
         phone=row.phone,
+        team=row.team,
     )

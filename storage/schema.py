@@ -253,6 +253,17 @@ agency_escalation_contacts = Table(
     PrimaryKeyConstraint("agency_id", "stage", "position"),
 )
 
+agency_team_contacts = Table(
+    "agency_team_contacts",
+    metadata,
+    Column("agency_id", Text, ForeignKey("agencies.id", ondelete="CASCADE"), nullable=False),
+    Column("team", Text, nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    *_contact_columns(),
+    PrimaryKeyConstraint("agency_id", "team", "stage", "position"),
+)
+
 people = Table(
     "people",
     metadata,
@@ -266,6 +277,7 @@ people = Table(
     Column("aad_object_id", Text),
     Column("tenant_id", Text),
     Column("phone", Text),
+    Column("team", Text),
 )
 Index("ix_people_aad_object_id_lower", func.lower(people.c.aad_object_id))
 Index("ix_people_agency_id", people.c.agency_id)

@@ -605,3 +605,25 @@ def test_police_escalation_contact_is_the_public_protection_mailbox_at_every_sta
     c = e.raise_challenge(request, "ruth", MONDAY_MORNING, challenge_id="c", reference="r").challenge
     for stage in (2, 3, 4):
         assert "public.protection@example.org" in [x.email for x in e.escalation_contacts(c, stage)]
+
+
+def test_childrens_social_care_escalations_go_to_the_practitioners_own_team() -> None:
+    # Rochdale: "Escalations should be directed to the relevant team in Children's Social Care".
+    directory = load_directory_file()
+    e = Engine(load_policy("rochdale"), directory)
+    for practitioner, expected in (("ruth", "Carla Jones"), ("tess", "Head of Service Cared for Children")):
+        request = raise_request(
+            "rochdale",
+            challenged_agency_id="rochdale_csc",
+            challenged_person_id=practitioner,
+            urgent=True,
+            start_stage=3,
+            informal_evidence="Discussed twice.",
+        )
+        c = e.raise_challenge(request, "sam", MONDAY_MORNING, challenge_id="c", reference="r").challenge
+        names = [x.name for x in e.escalation_contacts(c, 3)]
+        assert expected in names, (practitioner, names)
+        others = {"Head of Service Cared for Children", "Head of Service EHASH Duty and Assessment"} - {
+            expected
+        }
+        assert not others & set(names), (practitioner, names)

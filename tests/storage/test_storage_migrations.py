@@ -23,6 +23,7 @@ from tests.support.database import PostgresTarget, sqlite_url
 EXPECTED_TABLES = {
     "agencies",
     "agency_escalation_contacts",
+    "agency_team_contacts",
     "audit_events",
     "bot_state",
     "challenge_parties",
@@ -73,7 +74,12 @@ async def test_upgrade_from_empty_creates_every_table_and_index(empty_target: tu
         async with database.reading() as conn:
             assert await conn.run_sync(_tables) == EXPECTED_TABLES == {t.name for t in metadata.sorted_tables}
             indexes = await conn.run_sync(_indexes)
-        assert {"ix_challenges_open_due", "ix_outbox_unsent", "ix_challenges_reference_upper"} <= indexes
+        assert {
+            "ix_challenges_open_due",
+            "ix_outbox_unsent",
+            "ix_challenges_reference_upper",
+            "ix_people_aad_object_id_lower",
+        } <= indexes
     finally:
         await database.dispose()
 

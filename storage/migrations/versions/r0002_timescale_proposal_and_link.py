@@ -1,5 +1,5 @@
 """A stage's proposed timescale awaiting the other side, the earlier challenge a reoccurring one links to, and
-the priority chosen at raising.
+the priority chosen at raising; a person's team, and an agency's escalation contacts per team.
 
 Revision ID: 0002
 Revises: 0001
@@ -18,14 +18,35 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("challenges") as batch:
-        batch.add_column(sa.Column("timescale_proposal", sa.JSON(none_as_null=True)))
-        batch.add_column(sa.Column("linked_to", sa.String(32)))
-        batch.add_column(sa.Column("priority", sa.String(32)))
+    op.create_table(
+        "agency_team_contacts",
+        sa.Column("agency_id", sa.Text(), nullable=False),
+        sa.Column("team", sa.Text(), nullable=False),
+        sa.Column("stage", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Text()),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("email", sa.Text()),
+        sa.Column("phone", sa.Text()),
+        sa.Column("note", sa.Text()),
+        sa.ForeignKeyConstraint(
+            ["agency_id"],
+            ["agencies.id"],
+            name="fk_agency_team_contacts_agency_id_agencies",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("agency_id", "team", "stage", "position", name="pk_agency_team_contacts"),
+    )
+    # Plain ADD COLUMN, not a batch copy: SQLite's table copy would lose the expression indexes
+    # (ix_people_aad_object_id_lower, ix_challenges_reference_upper).
+    op.add_column("people", sa.Column("team", sa.Text()))
+    op.add_column("challenges", sa.Column("timescale_proposal", sa.JSON(none_as_null=True)))
+    op.add_column("challenges", sa.Column("linked_to", sa.String(32)))
+    op.add_column("challenges", sa.Column("priority", sa.String(32)))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("challenges") as batch:
-        batch.drop_column("priority")
-        batch.drop_column("linked_to")
-        batch.drop_column("timescale_proposal")
+    for column in ("priority", "linked_to", "timescale_proposal"):
+        op.drop_column("challenges", column)
+    op.drop_column("people", "team")
+    op.drop_table("agency_team_contacts")

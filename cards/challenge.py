@@ -63,6 +63,7 @@ Audience = Literal["party", "group"]
 
 #: Actions shown first, in their own row; the rest follow in a second row.
 _PRIMARY = (
+    ActionKind.COMPLETE_STEP,
     ActionKind.RESPOND,
     ActionKind.PROPOSE_OUTCOME,
     ActionKind.CONFIRM_OUTCOME,
@@ -550,6 +551,21 @@ def _action(
         )
     if kind is ActionKind.TAKE_PART:
         return _take_part(view, data)
+    if kind is ActionKind.COMPLETE_STEP:
+        done = c.current.steps_done
+        if done >= len(stage.steps):
+            return None
+        step = stage.steps[done]
+        return show_card(
+            f"Done: {step.name}",
+            [
+                text(
+                    plain(f"Step {done + 1} of {len(stage.steps)} at this stage: {step.name}."), subtle=True
+                ),
+                text_input(ids.STEP_NOTE, "Note (optional)", max_length=MAX_TEXT),
+            ],
+            [execute("Mark as done", verb, data, style="positive")],
+        )
     if kind is ActionKind.RECORD_MEETING:
         return _meeting(view, data)
     if kind is ActionKind.HAND_OVER:

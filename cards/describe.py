@@ -61,6 +61,9 @@ def awaited_task(challenge: Challenge, policy: Policy) -> str:
         return "to confirm the proposed agreed outcome"
     if challenge.timescale_proposal is not None:
         return "to confirm the proposed timescale"
+    stage = policy.stage(challenge.stage)
+    if challenge.current.steps_done < len(stage.steps):
+        return f"to complete: {stage.steps[challenge.current.steps_done].name}"
     if challenge.awaiting is Side.CHALLENGED:
         return "to respond"
     if policy.stage(challenge.stage).final:

@@ -20,6 +20,7 @@ Challenge actions (button data also carries `challengeId` and `version`):
 | TIMESCALE_CONFIRM | none |
 | HAND_OVER | `role` (a role id of the policy), `to_person_id`, `handover_note` (read back as `note`) |
 | TAKE_PART | `take_role` (read back as `role`) |
+| COMPLETE_STEP | `step_note` (read back as `note`) |
 | CLOSE | `outcome` |
 
 Raising (button data also carries `step`): `policy_id`; `child_name`, `date_of_birth` (YYYY-MM-DD),
@@ -58,6 +59,7 @@ ACTIONS_AGREED: Final = "actions_agreed"
 TIMESCALES: Final = "timescales"
 ROLE: Final = "role"
 TAKE_ROLE: Final = "take_role"
+STEP_NOTE: Final = "step_note"
 TO_PERSON_ID: Final = "to_person_id"
 HANDOVER_NOTE: Final = "handover_note"
 OUTCOME: Final = "outcome"
@@ -100,6 +102,7 @@ _READ_AS: dict[str, dict[str, str]] = {
     verbs.WITHDRAW: {WITHDRAW_REASON: REASON},
     verbs.HAND_OVER: {HANDOVER_NOTE: NOTE},
     verbs.TAKE_PART: {TAKE_ROLE: ROLE},
+    verbs.COMPLETE_STEP: {STEP_NOTE: NOTE},
 }
 
 

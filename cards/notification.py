@@ -154,6 +154,10 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
         subject, happened = "for your information", f"The challenge has reached {named}."
     elif kind is K.COPIED_IN:
         subject, happened = "copied in", f"The challenge is at {named}; you are copied in on it."
+    elif kind is K.STEP_DONE:
+        done = challenge.current.steps_done if challenge.stage == n.stage else len(stage.steps)
+        finished = stage.steps[done - 1].name if 0 < done <= len(stage.steps) else "A step"
+        subject, happened = "step done", f"{finished}: done, at {named}."
     elif kind is K.TIMESCALE_PROPOSED:
         subject = f"stage {n.stage} timescale proposed"
         happened = (
@@ -228,6 +232,9 @@ def _needed(n: Notification, policy: Policy, due: str) -> str:
         return f"Please confirm the proposed agreed outcome, or reply to it{due}."
     if kind is K.TIMESCALE_PROPOSED:
         return "Please confirm the proposed timescale, or propose another."
+    if kind is K.STEP_DONE:
+        # A following step has its own deadline; after the last step the raising side decides.
+        return f"Please take the next step{due}." if n.due_at is not None else f"Please {settle}."
     if kind is K.RESPONSE:
         return f"Please read the response, then {settle}{due}."
     if kind is K.ESCALATION_DECISION_NEEDED:

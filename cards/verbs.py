@@ -17,6 +17,7 @@ ESCALATE: Final = "challenge.escalate"
 TIMESCALE: Final = "challenge.timescale"
 CONFIRM_TIMESCALE: Final = "challenge.timescale.confirm"
 TAKE_PART: Final = "challenge.take"
+COMPLETE_STEP: Final = "challenge.step"
 MEETING: Final = "challenge.meeting"
 WITHDRAW: Final = "challenge.withdraw"
 HAND_OVER: Final = "challenge.handover"
@@ -39,6 +40,7 @@ ACTION_VERBS: dict[ActionKind, str] = {
     ActionKind.PROPOSE_TIMESCALE: TIMESCALE,
     ActionKind.CONFIRM_TIMESCALE: CONFIRM_TIMESCALE,
     ActionKind.TAKE_PART: TAKE_PART,
+    ActionKind.COMPLETE_STEP: COMPLETE_STEP,
     ActionKind.RECORD_MEETING: MEETING,
     ActionKind.WITHDRAW: WITHDRAW,
     ActionKind.HAND_OVER: HAND_OVER,

@@ -15,6 +15,7 @@ from dialogs.replies import CardAction
 from process.challenge import (
     Action,
     Close,
+    CompleteStep,
     ConfirmOutcome,
     ConfirmTimescale,
     Escalate,
@@ -70,6 +71,7 @@ BUILDERS: dict[str, Callable[[CardAction, Policy, int], Action]] = {
     ),
     verbs.CONFIRM_TIMESCALE: lambda a, p, s: ConfirmTimescale(),
     verbs.TAKE_PART: lambda a, p, s: TakePart(_role(a.text("role"), p)),
+    verbs.COMPLETE_STEP: lambda a, p, s: CompleteStep(a.text("note")),
     verbs.MEETING: lambda a, p, s: RecordMeeting(
         _date(a.text("held_on")),
         a.text("attendees"),

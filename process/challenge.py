@@ -46,6 +46,7 @@ class ActionKind(StrEnum):
     PROPOSE_OUTCOME = "propose_outcome"
     CONFIRM_OUTCOME = "confirm_outcome"
     ESCALATE = "escalate"
+    COMPLETE_STEP = "complete_step"
     PROPOSE_TIMESCALE = "propose_timescale"
     CONFIRM_TIMESCALE = "confirm_timescale"
     RECORD_MEETING = "record_meeting"
@@ -102,6 +103,8 @@ class StageRecord:
     reason: str | None = None
     reminded: bool = False
     breached: bool = False
+    #: Steps of the stage completed so far (for a stage with steps): the current one is the next.
+    steps_done: int = 0
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,13 @@ class Escalate:
 
 
 @dataclass(frozen=True)
+class CompleteStep:
+    """The owner of the stage's current step says it is done (the form is sent, the review is made)."""
+
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ProposeTimescale:
     working_days: int
     note: str = ""
@@ -283,6 +293,7 @@ Action = (
     | ProposeOutcome
     | ConfirmOutcome
     | Escalate
+    | CompleteStep
     | ProposeTimescale
     | ConfirmTimescale
     | RecordMeeting
@@ -306,6 +317,7 @@ class NotificationKind(StrEnum):
     CONSULTED = "consulted"
     INFORMED = "informed"
     COPIED_IN = "copied_in"
+    STEP_DONE = "step_done"
     TIMESCALE_PROPOSED = "timescale_proposed"
     TIMESCALE_AGREED = "timescale_agreed"
     MEETING_RECORDED = "meeting_recorded"

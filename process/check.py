@@ -420,6 +420,15 @@ def check_policy_file(path: str | Path, directory: Directory | str | Path | None
 
 def _limit(stage: Stage) -> str:
     """A stage's time limit in a few words: "3 working days", "agreed, at most 10", "48 hours", "open"."""
+    if stage.steps:
+        return (
+            "in steps ("
+            + ", then ".join(
+                f"{s.within_hours} hours" if s.within_hours else f"{s.within_working_days} working days"
+                for s in stage.steps
+            )
+            + ")"
+        )
     if stage.limit_hours is not None:
         return f"{stage.limit_hours} hours"
     if stage.limit_by_priority is not None:

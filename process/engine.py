@@ -39,7 +39,7 @@ from process.challenge import (
 from process.directory import Contact, Directory, Person
 from process.notify import Outbox
 from process.parties import Actor, actors, holders, may_take, resolve_parties, side_roles, vacancies
-from process.policy import Policy, RoleId, Stage
+from process.policy import Policy, RoleId, Stage, Step
 
 __all__ = ["PERSON_ACTIONS", "Engine", "PersonView", "calendar_for"]
 
@@ -663,8 +663,16 @@ class Engine:
         return total if own is None else min(own, total)
 
     def start_stage(self, challenge: Challenge, number: int, now: datetime) -> StageRecord:
-        """The record of stage `number` starting at `now`, with its due instant."""
+        """The record of stage `number` starting at `now`, with its due instant (its first step's, if it has
+        steps)."""
         stage = self.policy.stage(number)
+        if stage.steps:
+            return StageRecord(
+                number=number,
+                started_at=now,
+                due_at=self.step_due(challenge, stage.steps[0], now),
+                timescale_working_days=stage.steps[0].within_working_days,
+            )
         days = stage.limit_working_days
         if stage.limit_by_priority is not None and challenge.priority is not None:
             days = stage.limit_by_priority[challenge.priority]
@@ -674,6 +682,34 @@ class Engine:
             due_at=self._due(challenge, now, days, stage.limit_hours),
             timescale_working_days=days,
         )
+
+    def current_step(self, challenge: Challenge) -> Step | None:
+        """The step of the current stage that is under way, if the stage has steps and one is left."""
+        steps = self.policy.stage(challenge.stage).steps
+        done = challenge.current.steps_done
+        return steps[done] if challenge.is_open and done < len(steps) else None
+
+    def step_due(self, challenge: Challenge, step: Step, started_at: datetime) -> datetime | None:
+        """When a step started at `started_at` falls due (never after the procedure's total)."""
+        return self._due(challenge, started_at, step.within_working_days, step.within_hours)
+
+    def owner_side(self, challenge: Challenge, role: RoleId) -> Side | None:
+        """The side a role acts for at the current stage (its own side when the stage does not name it)."""
+        stage = self.policy.stage(challenge.stage)
+        if role in stage.raiser_side:
+            return Side.RAISER
+        if role in stage.challenged_side:
+            return Side.CHALLENGED
+        side = self.policy.role(role).side
+        return Side.RAISER if side == "raiser" else Side.CHALLENGED if side == "challenged" else None
+
+    def step_owners(self, challenge: Challenge, step: Step) -> tuple[Actor, ...]:
+        """Who may complete a step: its owner if a person holds the part; else whoever acts for that side."""
+        holder = challenge.parties.get(step.owner)
+        if holder is not None and holder.person_id is not None:
+            return (Actor(step.owner, holder),)
+        side = self.owner_side(challenge, step.owner)
+        return self.acting(challenge, side) if side is not None else ()
 
     def due_action(self, challenge: Challenge, now: datetime) -> Remind | DeadlinePassed | None:
         """The clock's action that is due on `challenge` at `now`, if any."""

@@ -248,6 +248,24 @@ class Priority(_Model):
     label: Annotated[str, Field(min_length=1)]
 
 
+class Step(_Model):
+    """A step inside a stage, with its owner and its own time ("the chair sends the form within 3 working
+    days; the line manager answers within 10 of receiving it"): each step's time runs from the step before's
+    completion (the first from the stage's start), in working days or clock hours."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    name: Annotated[str, Field(min_length=1)]
+    owner: RoleId
+    within_working_days: Annotated[int, Field(ge=1, le=60)] | None = None
+    within_hours: Annotated[int, Field(ge=1, le=24 * 30)] | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> Step:
+        if (self.within_working_days is None) == (self.within_hours is None):
+            raise ValueError(f"step {self.id} needs one of within_working_days or within_hours")
+        return self
+
+
 class Stage(_Model):
     """One stage. Its time limit is one of: `limit_working_days`; `limit_hours` (clock hours, "within 48
     hours"); `limit_by_priority` (working days for each of the policy's priorities); or none (`null`)."""
@@ -271,6 +289,8 @@ class Stage(_Model):
     meeting: Meeting | None = None
     final: bool = False
     closed_by: tuple[RoleId, ...] = ()
+    #: Steps inside the stage, each with its owner and time; the stage is due as its current step is.
+    steps: tuple[Step, ...] = ()
 
     @model_validator(mode="after")
     def _final_stage_is_closed_by_someone(self) -> Stage:
@@ -283,6 +303,11 @@ class Stage(_Model):
         ]
         if len(limits) > 1:
             raise ValueError(f"stage {self.number} gives {' and '.join(limits)}: give one time limit")
+        if self.steps and limits:
+            raise ValueError(f"stage {self.number} has steps, which give its time: drop {limits[0]}")
+        ids = [step.id for step in self.steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"stage {self.number}'s step ids must be unique")
         if self.timescale == "agreed" and self.limit_working_days is None:
             raise ValueError("an agreed timescale needs limit_working_days as its cap")
         both = sorted(set(self.raiser_side) & set(self.challenged_side))
@@ -299,6 +324,7 @@ class Stage(_Model):
             "informed": self.informed,
             "closed_by": self.closed_by,
             "meeting.chair": (self.meeting.chair,) if self.meeting and self.meeting.chair else (),
+            "steps.owner": tuple(step.owner for step in self.steps),
         }
 
 

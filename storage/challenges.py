@@ -339,6 +339,7 @@ async def _write_parties_and_stages(conn: AsyncConnection, c: Challenge) -> None
                     "reason": s.reason,
                     "reminded": s.reminded,
                     "breached": s.breached,
+                    "steps_done": s.steps_done,
                 }
                 for position, s in enumerate(c.stages)
             ],
@@ -402,6 +403,7 @@ async def _load(
                     reason=stage.reason,
                     reminded=stage.reminded,
                     breached=stage.breached,
+                    steps_done=stage.steps_done,
                 )
             )
     return [_challenge(row, children[row.id], parties[row.id], stages[row.id]) for row in rows]

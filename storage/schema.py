@@ -184,6 +184,7 @@ challenge_stages = Table(
     Column("reason", Text),
     Column("reminded", Boolean, nullable=False),
     Column("breached", Boolean, nullable=False),
+    Column("steps_done", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("challenge_id", "position"),
 )
 

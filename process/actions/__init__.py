@@ -14,6 +14,7 @@ from process.actions.meeting import RecordMeetingSpec
 from process.actions.outcome import ConfirmOutcomeSpec, ProposeOutcomeSpec
 from process.actions.parts import HandOverSpec, TakePartSpec
 from process.actions.respond import RespondSpec
+from process.actions.steps import CompleteStepSpec
 from process.actions.timescale import ConfirmTimescaleSpec, ProposeTimescaleSpec
 from process.challenge import ActionKind
 
@@ -21,6 +22,7 @@ from process.challenge import ActionKind
 SPECS: dict[ActionKind, ActionSpec] = {
     spec.kind: spec
     for spec in (
+        CompleteStepSpec(),
         RespondSpec(),
         ProposeOutcomeSpec(),
         ConfirmOutcomeSpec(),

@@ -198,9 +198,10 @@ def test_every_action_by_every_role_is_applied_or_refused_as_the_procedure_says(
     proposer = holder(partnership, sorted(PROCEDURES[partnership]["stages"][stage][1])[0])
     with_proposal = engine.apply(base, ProposeOutcome("Agreed plan."), proposer, MONDAY_MORNING).challenge
     later = MONDAY_MORNING + timedelta(hours=1)
-    person_actions = [
-        k for k in PERSON_ACTIONS if k not in (ActionKind.CONFIRM_TIMESCALE, ActionKind.TAKE_PART)
-    ]
+    # A confirmation needs a proposal, taking a part a vacancy, and neither procedure has steps: each is
+    # tested on its own.
+    unprepared = (ActionKind.CONFIRM_TIMESCALE, ActionKind.TAKE_PART, ActionKind.COMPLETE_STEP)
+    person_actions = [k for k in PERSON_ACTIONS if k not in unprepared]
     for (person, roles), kind in itertools.product(roles_by_person(partnership).items(), person_actions):
         challenge = with_proposal if kind is ActionKind.CONFIRM_OUTCOME else base
         proposal_side = "challenged" if kind is ActionKind.CONFIRM_OUTCOME else None

@@ -1,5 +1,5 @@
 """A stage's proposed timescale awaiting the other side, the earlier challenge a reoccurring one links to, and
-the priority chosen at raising; a person's team, and an agency's escalation contacts per team.
+the priority chosen at raising, the steps of a stage done so far; a person's team, and an agency's escalation contacts per team.
 
 Revision ID: 0002
 Revises: 0001
@@ -43,9 +43,13 @@ def upgrade() -> None:
     op.add_column("challenges", sa.Column("timescale_proposal", sa.JSON(none_as_null=True)))
     op.add_column("challenges", sa.Column("linked_to", sa.String(32)))
     op.add_column("challenges", sa.Column("priority", sa.String(32)))
+    op.add_column(
+        "challenge_stages", sa.Column("steps_done", sa.Integer(), nullable=False, server_default=sa.text("0"))
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("challenge_stages", "steps_done")
     for column in ("priority", "linked_to", "timescale_proposal"):
         op.drop_column("challenges", column)
     op.drop_column("people", "team")

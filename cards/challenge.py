@@ -57,6 +57,7 @@ from process.challenge import (
     Status,
 )
 from process.directory import Contact, Directory, Person
+from process.parties import actors
 from process.policy import Policy, RoleId
 
 Audience = Literal["party", "group"]
@@ -519,6 +520,14 @@ def _action(
             [_written(ids.TEXT, stage.response_label, "Please write your response.")],
             [execute("Send response", verb, data, style="positive")],
         )
+    if kind is ActionKind.PROPOSE_OUTCOME and _decides_alone(view):
+        return _explained_form(
+            "Record the outcome",
+            f"At this stage the {view.policy.role_title(view.policy.raiser_role)} decides whether it is resolved: "
+            "recording the outcome resolves the challenge, and everyone involved is told.",
+            _written(ids.PROPOSED_OUTCOME, "Outcome", "Please write the outcome."),
+            execute("Record the outcome and resolve", verb, data, style="positive"),
+        )
     if kind is ActionKind.PROPOSE_OUTCOME:
         return show_card(
             "Propose the agreed outcome",
@@ -582,21 +591,28 @@ def _action(
             [execute("Withdraw the challenge", verb, data, style="destructive")],
         )
     if kind is ActionKind.CLOSE:
-        return show_card(
+        return _explained_form(
             "Close",
-            [
-                text(
-                    plain(
-                        f"Stage {stage.number} is the final stage: the {roles_text(stage.closed_by, view.policy).lower()} "
-                        "closes the challenge with its outcome."
-                    ),
-                    subtle=True,
-                ),
-                _written(ids.OUTCOME, "Outcome", "Please record the outcome."),
-            ],
-            [execute("Close the challenge", verb, data, style="positive")],
+            f"Stage {stage.number} is the final stage: the {roles_text(stage.closed_by, view.policy).lower()} "
+            "closes the challenge with its outcome.",
+            _written(ids.OUTCOME, "Outcome", "Please record the outcome."),
+            execute("Close the challenge", verb, data, style="positive"),
         )
     return None
+
+
+def _explained_form(title: str, explanation: str, field: Element, button: Element) -> Element:
+    """A button that unfolds into a short explanation, one written field and the button that sends it."""
+    return show_card(title, [text(plain(explanation), subtle=True), field], [button])
+
+
+def _decides_alone(view: _PartyView) -> bool:
+    """Whether the viewer acts for the raising side at a stage where that side decides the outcome alone."""
+    if view.stage.outcome_decided_by != "raiser_side":
+        return False
+    return any(
+        a.contact.person_id == view.viewer_id for a in actors(view.policy, view.challenge, Side.RAISER)
+    )
 
 
 def _escalate(view: _PartyView, data: Mapping[str, Any], next_contacts: Sequence[Contact]) -> Element | None:

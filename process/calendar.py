@@ -50,6 +50,10 @@ def _bank_holidays(nation: str, year: int) -> Mapping[date, str]:
     return MappingProxyType({day: name for day, name in found.items() if day.year == year})
 
 
+#: The longest span a yearly closure may cover: a partnership closes for a holiday, not for a season.
+_LONGEST_YEARLY_CLOSURE = 31
+
+
 @dataclass(frozen=True, slots=True)
 class ClosureRule:
     """Days a partnership is closed: one date, or a day or span of days that comes back every year.
@@ -72,6 +76,13 @@ class ClosureRule:
         else:
             for month, day in (self.first, self.last):
                 date(_LEAP_YEAR, month, day)
+            start, end = date(_LEAP_YEAR, *self.first), date(_LEAP_YEAR, *self.last)
+            span = (end - start).days + 1 if end >= start else (end - start).days + 367
+            if span > _LONGEST_YEARLY_CLOSURE:
+                raise ValueError(
+                    f"A yearly closure of {span} days leaves too few working days; keep each to "
+                    f"{_LONGEST_YEARLY_CLOSURE} days."
+                )
 
     def __str__(self) -> str:
         """The rule as it is written in a policy file."""
@@ -136,8 +147,9 @@ def parse_closure(text: str) -> ClosureRule:
         if match := _YEARLY_RANGE.match(entry):
             m1, d1, m2, d2 = (int(part) for part in match.groups())
             return ClosureRule((m1, d1), (m2, d2))
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if "too few working days" in str(exc):
+            raise ValueError(f"closure {text!r}: {exc}") from None
     raise ValueError(
         f"closure {text!r} is not a date like 2026-12-29, a yearly day like 12-24 "
         "or a yearly range like 12-24..01-01"

@@ -374,9 +374,15 @@ def check_policy(path: str | Path, directory: Directory | str | Path | None = No
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return CheckResult(file, (problem(TOP_LEVEL, f"cannot read the file: {exc.strerror or exc}"),), None)
+    except UnicodeDecodeError as exc:
+        return CheckResult(
+            file, (problem(TOP_LEVEL, f"not UTF-8 text (byte {exc.start}); save it as UTF-8"),), None
+        )
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except ValueError as exc:  # PyYAML reads 2026-02-30 as a date and fails outside YAMLError
+        return CheckResult(file, (problem(TOP_LEVEL, f"not valid YAML: {exc}"),), None)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc)

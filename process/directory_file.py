@@ -75,11 +75,15 @@ def load_directory_file(path: str | Path = DEMO_DIRECTORY) -> Directory:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         parsed = _DirectoryFile.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, ValueError) as exc:  # ValueError: not UTF-8, or a date like 2026-02-30
         raise DirectoryError(f"{path}: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise DirectoryError(f"{path}: {problems}") from exc
+    for kind, ids in (("person", [p.id for p in parsed.people]), ("agency", [a.id for a in parsed.agencies])):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise DirectoryError(f"{path}: {kind} id {twice[0]!r} is given twice")
     people = {p.id: p for p in parsed.people}
     agencies = {a.id: a for a in parsed.agencies}
 

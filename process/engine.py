@@ -41,7 +41,11 @@ from process.notify import Outbox
 from process.parties import Actor, actors, holders, may_take, resolve_parties, side_roles, vacancies
 from process.policy import Policy, RoleId, Stage, Step
 
-__all__ = ["PERSON_ACTIONS", "Engine", "PersonView", "calendar_for"]
+__all__ = ["ESCALATION_CONTACT", "PERSON_ACTIONS", "Engine", "PersonView", "calendar_for"]
+
+#: How a notification names the challenged agency's escalation contact (the contact table), who is told as
+#: the agency's single point of contact without holding a part in the challenge.
+ESCALATION_CONTACT = "agency_escalation_contact"
 
 
 def calendar_for(policy: Policy) -> WorkingCalendar:
@@ -134,17 +138,21 @@ class Engine:
     ) -> list[tuple[RoleId, Contact]]:
         stage = self.policy.stage(number)
         out = holders(challenge, side_roles(stage, side))
-        if side is Side.CHALLENGED and number > 1:
+        if side is Side.CHALLENGED:
             seen = {c.key for _, c in out}
             for contact in self._agency_contacts(challenge, number):
                 if contact.key not in seen:
                     seen.add(contact.key)
-                    out.append((stage.challenged_side[0], contact))
+                    out.append((ESCALATION_CONTACT, contact))
         return out
 
     def _agency_contacts(self, challenge: Challenge, stage_number: int) -> tuple[Contact, ...]:
         """The challenged agency's escalation contacts for a stage, by the professional's team where it routes
-        by team (Rochdale: "directed to the relevant team in Children's Social Care")."""
+        by team (Rochdale: "directed to the relevant team in Children's Social Care"). None at stage 1 (the
+        professional is approached directly) nor at a stage where only the partnership acts for that side."""
+        stage = self.policy.stage(stage_number)
+        if stage_number == 1 or all(self.policy.role(r).side == "partnership" for r in stage.challenged_side):
+            return ()
         professional = challenge.parties.get(self.policy.challenged_role)
         team = self.directory.team_of(professional.person_id if professional else None)
         return self.directory.stage_contacts(challenge.challenged_agency_id, stage_number, team=team)
@@ -766,9 +774,9 @@ class Engine:
         stage = self.policy.stage(c.stage)
         self.tell_side(out, c, Side.CHALLENGED, kind, action=True)
         self.tell_side(out, c, Side.RAISER, kind, action=True)
-        if c.stage > 1:
-            for contact in self._agency_contacts(c, c.stage):
-                out.add(kind, stage.challenged_side[0], contact, action_needed=contact.person_id is not None)
+        # The agency's escalation contacts are told; they act only if they hold a part (above).
+        for contact in self._agency_contacts(c, c.stage):
+            out.add(kind, ESCALATION_CONTACT, contact, action_needed=False)
         out.add_roles(NotificationKind.CONSULTED, stage.consult, c.parties, action=False)
         out.add_roles(NotificationKind.INFORMED, stage.informed, c.parties, action=False)
         out.add_roles(NotificationKind.COPIED_IN, self.policy.copied_in_at(c.stage), c.parties, action=False)
@@ -786,8 +794,11 @@ class Engine:
         out.add_roles(kind, self.policy.copied_in_at(c.stage), c.parties, action=False)
 
     def copy_updates(self, out: Outbox, c: Challenge, kind: NotificationKind) -> None:
-        """Copy an update to those copied in on every update at this stage (Rochdale's partnership admin)."""
+        """Copy an update to those copied in on every update at this stage (Rochdale's partnership admin), and
+        to the safeguarding leads it consults where the policy keeps them updated throughout."""
         out.add_roles(kind, self.policy.copied_in_at(c.stage, every_update=True), c.parties, action=False)
+        if self.policy.consult_updates == "all":
+            out.add_roles(kind, self.policy.stage(c.stage).consult, c.parties, action=False)
 
     def _vacancy_events(self, c: Challenge, now: datetime, actor_id: str) -> tuple[AuditEvent, ...]:
         """A line of the chronology for each part of the new stage that no person holds, and who acts."""

@@ -11,11 +11,12 @@ code. A policy that declares no roles gets `STANDARD_ROLES`, the parts both ship
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 POLICY_DIR = Path(__file__).parent / "policies"
 
@@ -80,7 +81,7 @@ class FindBy(_Model):
     of: Whose | None = None
     levels: Annotated[int, Field(ge=1, le=5)] = 1
     post: Annotated[str, Field(pattern=_ID)] | None = None
-    stage: Annotated[int, Field(ge=1)] | None = None
+    stage: Annotated[int, Field(ge=1, le=20)] | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> FindBy:
@@ -108,6 +109,9 @@ class RoleSpec(_Model):
 
     @model_validator(mode="after")
     def _side_matches(self) -> RoleSpec:
+        bases = [way.who for way in self.found if way.who in ("raiser", "challenged")]
+        if bases and len(self.found) > 1:
+            raise ValueError(f"a role found as the '{bases[0]}' is found that way only")
         for way in self.found:
             whose = way.of or (way.who if way.who in ("raiser", "challenged") else None)
             if self.side == "partnership" and way.who != "partnership_post":
@@ -291,6 +295,12 @@ class Stage(_Model):
     closed_by: tuple[RoleId, ...] = ()
     #: Steps inside the stage, each with its owner and time; the stage is due as its current step is.
     steps: tuple[Step, ...] = ()
+    #: Who may escalate from this stage, when not the policy's `escalated_by` (Durham 5.4: the Business Manager
+    #: considers escalation to the Executive).
+    escalated_by: tuple[RoleId, ...] = ()
+    #: `both_sides` (default): one side proposes the outcome, the other confirms it. `raiser_side`: the raising
+    #: side decides it alone (Durham 5.2: "The IRO will decide as to whether this can be resolved informally").
+    outcome_decided_by: Literal["both_sides", "raiser_side"] = "both_sides"
 
     @model_validator(mode="after")
     def _final_stage_is_closed_by_someone(self) -> Stage:
@@ -303,6 +313,8 @@ class Stage(_Model):
         ]
         if len(limits) > 1:
             raise ValueError(f"stage {self.number} gives {' and '.join(limits)}: give one time limit")
+        if self.limit_by_priority is not None and not self.limit_by_priority:
+            raise ValueError(f"stage {self.number}'s limit_by_priority needs at least 1 priority")
         if self.steps and limits:
             raise ValueError(f"stage {self.number} has steps, which give its time: drop {limits[0]}")
         ids = [step.id for step in self.steps]
@@ -325,6 +337,7 @@ class Stage(_Model):
             "closed_by": self.closed_by,
             "meeting.chair": (self.meeting.chair,) if self.meeting and self.meeting.chair else (),
             "steps.owner": tuple(step.owner for step in self.steps),
+            "escalated_by": self.escalated_by,
         }
 
 
@@ -373,7 +386,7 @@ class Policy(_Model):
     nation: Literal["ENG", "WLS", "SCT", "NIR"]
     closures: tuple[str, ...] = ()
     due_time: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "17:00"
-    total_limit_working_days: Annotated[int, Field(ge=1)] | None = None
+    total_limit_working_days: Annotated[int, Field(ge=1, le=260)] | None = None
     roles: tuple[RoleSpec, ...] = STANDARD_ROLES
     raised_by: tuple[str, ...] = ()
     escalated_by: Literal["raiser_side", "either_side"] = "raiser_side"
@@ -382,6 +395,9 @@ class Policy(_Model):
     priorities: tuple[Priority, ...] = ()
     on_deadline_passed: Literal["escalate", "ask_raiser"] = "ask_raiser"
     reminder_working_days_before: Annotated[int, Field(ge=0, le=10)] = 1
+    #: Whether those a stage consults get every update (`all`: Rochdale's "consulted and updated throughout")
+    #: or only the stage's start, reminders, missed deadlines and end (`stage_changes`).
+    consult_updates: Literal["stage_changes", "all"] = "stage_changes"
     final_stage_notify: tuple[RoleId, ...] = ()
     copy_in: tuple[CopyIn, ...] = ()
     child_fields: ChildFields
@@ -392,6 +408,14 @@ class Policy(_Model):
     #: Which of the texts above are the deployment's own words, not the procedure's (shown as such).
     deployment_text: tuple[GuidanceText, ...] = ()
     stages: Annotated[tuple[Stage, ...], Field(min_length=1)]
+
+    @field_validator("closures", mode="before")
+    @classmethod
+    def _dates_as_text(cls, value: Any) -> Any:
+        """`closures: [2026-12-29]` written without quotes is read by YAML as a date: take it as the text."""
+        if isinstance(value, list | tuple):
+            return [v.isoformat() if isinstance(v, date) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _stages_are_consistent(self) -> Policy:
@@ -407,9 +431,23 @@ class Policy(_Model):
         for c in self.copy_in:
             if c.from_stage not in numbers:
                 raise ValueError(f"copy_in names stage {c.from_stage}, which does not exist")
-        ids = [c.id for c in self.issue_categories]
-        if len(set(ids)) != len(ids):
-            raise ValueError("issue category ids must be unique")
+        for what, ids in (
+            ("issue category", [c.id for c in self.issue_categories]),
+            ("priority", [p.id for p in self.priorities]),
+            ("later start", [f"{s.stage} {s.when}" for s in self.later_starts]),
+        ):
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{what} ids must be unique")
+        for stage in self.stages:
+            for way in (w for r in self.roles for w in r.found):
+                if way.stage is not None and way.stage > len(self.stages):
+                    raise ValueError(f"an escalation_contact names stage {way.stage}, which does not exist")
+            for role in stage.closed_by:
+                if role in {r.id for r in self.roles if r.side == "challenged"}:
+                    raise ValueError(
+                        f"stage {stage.number}'s closed_by names {role!r}: the side challenged does not close "
+                        "its own challenge"
+                    )
         for d in self.closures:
             _check_closure(d)
         priorities = {p.id for p in self.priorities}
@@ -472,7 +510,7 @@ class Policy(_Model):
         try:
             return self.role(role_id).title
         except KeyError:
-            return role_id.replace("_", " ").capitalize()
+            return role_id.replace("_", " ").capitalize()  # e.g. "Agency escalation contact"
 
     @property
     def raiser_role(self) -> RoleId:
@@ -537,7 +575,7 @@ def load_policy(name_or_path: str | Path) -> Policy:
         raise PolicyError(f"{path}: no such policy file (shipped policies: {known})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: not UTF-8, or a date like 2026-02-30
         raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: expected a mapping of policy fields at the top level")

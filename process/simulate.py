@@ -371,6 +371,10 @@ def load_scenario(path: str | Path) -> Scenario:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScenarioError(name, [f"cannot read the file: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(name, [f"not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
+    except ValueError as exc:  # PyYAML reads 2026-02-30 as a date and fails outside YAMLError
+        raise ScenarioError(name, [f"not valid YAML: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

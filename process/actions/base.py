@@ -8,12 +8,12 @@ timescale that has already run out) is refused by `permitted`, not later by `app
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from process.challenge import MAX_TEXT, ActionKind, Challenge, Decision, Refused, Side
+from process.challenge import MAX_TEXT, ActionKind, Challenge, Decision, Entry, Refused, Side, Status
 from process.policy import Policy, RoleId, Stage
 
 if TYPE_CHECKING:
@@ -73,6 +73,32 @@ class ActionSpec:
     def apply(self, turn: Turn, action: Any) -> Decision:
         """The decision the action makes; may still refuse what the person wrote (`invalid`)."""
         raise NotImplementedError
+
+
+def ended(
+    turn: Turn,
+    status: Status,
+    *,
+    stage_outcome: str,
+    entry_kind: str,
+    text: str,
+    agreed_outcome: str | None,
+    reason: str | None = None,
+) -> Challenge:
+    """The challenge ended now with `status` (resolved, withdrawn or closed): nothing is awaited or proposed
+    any more, the current stage ends, and what was written is kept."""
+    c, now = turn.challenge, turn.now
+    return replace(
+        c,
+        status=status,
+        awaiting=None,
+        proposal=None,
+        timescale_proposal=None,
+        closed_at=now,
+        agreed_outcome=agreed_outcome,
+        stages=(*c.stages[:-1], replace(c.current, ended_at=now, outcome=stage_outcome, reason=reason)),
+        entries=(*c.entries, Entry(now, c.stage, turn.actor_id, entry_kind, text)),
+    )
 
 
 #: Control characters other than tab and line breaks: never part of what a person wrote (and PostgreSQL

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from process.actions.base import ActionSpec, Turn, written
+from process.actions.base import ActionSpec, Turn, ended, written
 from process.challenge import (
     ActionKind,
     Challenge,
     Close,
     Decision,
-    Entry,
     NotificationKind,
     Refused,
     Status,
@@ -22,26 +19,24 @@ def _end(turn: Turn, status: Status, text: str, what: str) -> Decision:
     c, now, engine, actor_id = turn.challenge, turn.now, turn.engine, turn.actor_id
     text = written(text, what)
     ending = "withdrawn" if status is Status.WITHDRAWN else "closed"
-    ended: Challenge = replace(
-        c,
-        status=status,
-        awaiting=None,
-        proposal=None,
-        timescale_proposal=None,
-        closed_at=now,
+    done: Challenge = ended(
+        turn,
+        status,
+        stage_outcome=ending,
+        entry_kind=ending,
+        text=text,
         agreed_outcome=text if status is Status.CLOSED else c.agreed_outcome,
-        stages=(*c.stages[:-1], replace(c.current, ended_at=now, outcome=ending, reason=text)),
-        entries=(*c.entries, Entry(now, c.stage, actor_id, ending, text)),
+        reason=text,
     )
     event = engine.event(
-        ended, now, actor_id, ending, f"Challenge {ending} at stage {c.stage}", {"text": text}
+        done, now, actor_id, ending, f"Challenge {ending} at stage {c.stage}", {"text": text}
     )
-    out = engine.outbox(ended, actor_id)
+    out = engine.outbox(done, actor_id)
     kind = NotificationKind.WITHDRAWN if status is Status.WITHDRAWN else NotificationKind.CLOSED
-    engine.tell_everyone(out, ended, kind)
+    engine.tell_everyone(out, done, kind)
     if status is Status.CLOSED:
-        out.add_roles(kind, turn.policy.final_stage_notify, ended.parties, action=False)
-    return Decision(ended, (event,), out.done())
+        out.add_roles(kind, turn.policy.final_stage_notify, done.parties, action=False)
+    return Decision(done, (event,), out.done())
 
 
 class WithdrawSpec(ActionSpec):

@@ -16,6 +16,10 @@ class EscalateSpec(ActionSpec):
             raise Refused(
                 f"Stage {stage.number} is the final stage of the {policy.short_name} process.", "invalid"
             )
+        if stage.escalated_by:
+            if not turn.roles & set(stage.escalated_by):
+                raise Refused(f"Only the {turn.sides_text(stage.escalated_by)} can escalate {turn.where}.")
+            return
         either = policy.escalated_by == "either_side"
         if not (turn.side is Side.RAISER or (either and turn.side is not None)):
             who = "either side" if either else turn.sides_text(stage.raiser_side)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from process.actions.base import ActionSpec, Turn, written
+from process.actions.base import ActionSpec, Turn, ended, written
 from process.challenge import (
     ActionKind,
     ConfirmOutcome,
@@ -15,6 +15,7 @@ from process.challenge import (
     Proposal,
     ProposeOutcome,
     Refused,
+    Side,
     Status,
 )
 
@@ -29,6 +30,11 @@ class ProposeOutcomeSpec(ActionSpec):
         c, now, engine = turn.challenge, turn.now, turn.engine
         side = turn.needs_side("propose the agreed outcome")
         text = written(action.text, "the agreed outcome")
+        if side is Side.RAISER and turn.stage.outcome_decided_by == "raiser_side":
+            # The raising side decides the outcome at this stage: it is recorded, and everyone is told.
+            return _resolve(
+                turn, text, turn.actor_id, "outcome_decided", f"Outcome decided; resolved at stage {c.stage}"
+            )
         c = replace(
             c,
             proposal=Proposal(text, turn.actor_id, side, now),
@@ -64,28 +70,30 @@ class ConfirmOutcomeSpec(ActionSpec):
             )
 
     def apply(self, turn: Turn, action: ConfirmOutcome) -> Decision:
-        c, now, engine = turn.challenge, turn.now, turn.engine
-        proposal = c.proposal
+        proposal = turn.challenge.proposal
         assert proposal is not None  # checked by permitted
-        c = replace(
-            c,
-            status=Status.RESOLVED,
-            agreed_outcome=proposal.text,
-            proposal=None,
-            timescale_proposal=None,
-            awaiting=None,
-            closed_at=now,
-            stages=(*c.stages[:-1], replace(c.current, ended_at=now, outcome="resolved")),
-            entries=(*c.entries, Entry(now, c.stage, turn.actor_id, "confirmed_outcome", proposal.text)),
-        )
-        event = engine.event(
-            c,
-            now,
-            turn.actor_id,
+        return _resolve(
+            turn,
+            proposal.text,
+            proposal.proposed_by,
             "outcome_agreed",
-            f"Outcome agreed by both sides; resolved at stage {c.stage}",
-            {"agreed_outcome": proposal.text, "proposed_by": proposal.proposed_by},
+            f"Outcome agreed by both sides; resolved at stage {turn.challenge.stage}",
         )
-        out = engine.outbox(c, turn.actor_id)
-        engine.tell_everyone(out, c, NotificationKind.RESOLVED)
-        return Decision(c, (event,), out.done())
+
+
+def _resolve(turn: Turn, text: str, proposed_by: str, kind: str, summary: str) -> Decision:
+    now, engine = turn.now, turn.engine
+    c = ended(
+        turn,
+        Status.RESOLVED,
+        stage_outcome="resolved",
+        entry_kind="confirmed_outcome",
+        text=text,
+        agreed_outcome=text,
+    )
+    event = engine.event(
+        c, now, turn.actor_id, kind, summary, {"agreed_outcome": text, "proposed_by": proposed_by}
+    )
+    out = engine.outbox(c, turn.actor_id)
+    engine.tell_everyone(out, c, NotificationKind.RESOLVED)
+    return Decision(c, (event,), out.done())

@@ -149,7 +149,8 @@ def escalated_to(partnership: str, stage: int) -> Walk:
         walk = walk.then(Respond(RESPONSE), walk.by(current.challenged_side[0]))
         target = walk.challenge.stage + 1
         walk = walk.then(
-            Escalate(REASON, ENTRY_FIELDS[partnership].get(target, {})), walk.by(current.raiser_side[0])
+            Escalate(REASON, ENTRY_FIELDS[partnership].get(target, {})),
+            walk.by((current.escalated_by or current.raiser_side)[0]),
         )
     return walk
 
@@ -163,9 +164,16 @@ def states(partnership: str) -> Iterator[tuple[str, Walk]]:
         yield f"stage {number} just started", fresh
         responded = fresh.then(Respond(RESPONSE), fresh.by(stage.challenged_side[0]))
         yield f"stage {number} responded", responded
-        proposed = responded.then(ProposeOutcome(PROPOSAL), fresh.by(stage.raiser_side[0]))
+        if stage.outcome_decided_by == "raiser_side":
+            # The raising side decides alone: its proposal resolves; the other side's waits for its confirmation.
+            decided = responded.then(ProposeOutcome(PROPOSAL), fresh.by(stage.raiser_side[0]))
+            yield f"stage {number} outcome decided by the raising side", decided
+            proposer, confirmer = stage.challenged_side[0], stage.raiser_side[0]
+        else:
+            proposer, confirmer = stage.raiser_side[0], stage.challenged_side[0]
+        proposed = responded.then(ProposeOutcome(PROPOSAL), fresh.by(proposer))
         yield f"stage {number} outcome proposed", proposed
-        yield f"stage {number} resolved", proposed.then(ConfirmOutcome(), fresh.by(stage.challenged_side[0]))
+        yield f"stage {number} resolved", proposed.then(ConfirmOutcome(), fresh.by(confirmer))
         if stage.meeting is not None:
             meeting = RecordMeeting(
                 fresh.now.date(), "Zephyr-attendees", MEETING_POINTS, "Send the report", "5 days"

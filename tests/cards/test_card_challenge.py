@@ -15,7 +15,7 @@ import pytest
 from cards import inputs as ids
 from cards import verbs
 from cards.challenge import CARD_BUDGET, SHORTENED_NOTE, challenge_card
-from process.challenge import MAX_TEXT, ActionKind, Escalate, ProposeOutcome, Respond, Side
+from process.challenge import MAX_TEXT, ActionKind, Escalate, ProposeOutcome, Respond, Side, Status
 from process.policy import Role
 from tests.cardcheck import assert_valid_card
 from tests.cards.scenarios import (
@@ -196,7 +196,11 @@ def test_stage_2_card_reads_as_durham_wrote_it() -> None:
 
 def test_durham_escalation_form_asks_for_the_reasons_for_escalation_to_dscp() -> None:
     walk = escalated_to("durham", 4)
-    card = party_card(walk, walk.by(Role.RAISER))
+    # 5.4: the Business Manager considers escalation to the Executive; the IRO is not offered it.
+    assert not any(
+        a["title"] == "Escalate to stage 5" for a in button_actions(party_card(walk, walk.by(Role.RAISER)))
+    )
+    card = party_card(walk, walk.by(Role.BUSINESS_MANAGER))
     form = next(a for a in button_actions(card) if a["title"] == "Escalate to stage 5")
     words = readable(form["card"])
     assert "Reasons for escalation to DSCP" in words
@@ -214,7 +218,7 @@ def test_rochdale_card_shows_the_evidence_of_informal_challenge_under_the_notice
 
 
 def test_proposed_outcome_is_shown_with_a_confirm_button_to_the_other_side_only() -> None:
-    walk = raised("durham")
+    walk = raised("rochdale")
     walk = walk.then(ProposeOutcome(PROPOSAL), walk.by(Role.RAISER))
     other = party_card(walk, walk.by(Role.CHALLENGED_PROFESSIONAL))
     assert PROPOSAL in readable(other)
@@ -222,6 +226,16 @@ def test_proposed_outcome_is_shown_with_a_confirm_button_to_the_other_side_only(
     own = party_card(walk, walk.by(Role.RAISER))
     assert verbs.CONFIRM not in {a.get("verb") for a in button_actions(own)}
     assert walk.challenge.awaiting is Side.CHALLENGED
+
+
+def test_durhams_iro_records_the_stage_1_outcome_alone() -> None:
+    # 5.2: "The IRO will decide as to whether this can be resolved informally".
+    walk = raised("durham")
+    card = party_card(walk, walk.by(Role.RAISER))
+    form = next(a for a in button_actions(card) if a["title"] == "Record the outcome")
+    assert "the IRO decides whether it is resolved" in readable(form["card"])
+    walk = walk.then(ProposeOutcome(PROPOSAL), walk.by(Role.RAISER))
+    assert walk.challenge.status is Status.RESOLVED and walk.challenge.agreed_outcome == PROPOSAL
 
 
 def test_agreed_outcome_and_closure_are_shown_when_the_challenge_has_ended() -> None:
@@ -323,7 +337,9 @@ def test_a_challenge_full_of_the_longest_texts_still_fits_on_one_card() -> None:
             break
         target = walk.policy.stage(walk.challenge.stage + 1)
         fields = {f.id: longest("f") for f in target.entry_fields}
-        walk = walk.then(Escalate(longest("s"), fields), walk.by(stage.raiser_side[0]))
+        walk = walk.then(
+            Escalate(longest("s"), fields), walk.by((stage.escalated_by or stage.raiser_side)[0])
+        )
     card = party_card(walk, walk.by(Role.RAISER_SENIOR_MANAGER))
     assert len(everything(card)) <= CARD_BUDGET
     assert SHORTENED_NOTE in readable(card)

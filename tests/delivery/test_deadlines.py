@@ -53,7 +53,8 @@ async def walk(
             nxt_stage = policy.stage(challenge.stage + 1)
             fields = {f.id: "The deadline passed without a response." for f in nxt_stage.entry_fields}
             # Whoever acts for the raising side at this stage decides to escalate.
-            escalator = challenge.parties[policy.stage(challenge.stage).raiser_side[0]].person_id
+            stage = policy.stage(challenge.stage)
+            escalator = challenge.parties[(stage.escalated_by or stage.raiser_side)[0]].person_id
             assert escalator is not None
             result = await d.service.act(
                 challenge, challenge.version, Escalate("Deadline passed", fields), escalator
@@ -120,9 +121,11 @@ async def test_durham_iro_escalating_at_each_deadline_reaches_the_final_stage_wi
     # Stage 2 passing unresolved: the DSCP Business Manager is told that it will come to them.
     assert durham(Role.BUSINESS_MANAGER) in steps[3].told["coming_to_you"]
     final = await d.outbox.for_challenge(decision.challenge.id)
-    # The partnership leads are told the final stage is reached (they act at it, so as its escalation).
+    # The Business Manager takes it to the Executive (5.4), who is told; the IRO is told of the stage change.
     at_stage_5 = {item.notification.recipient.person_id for item in final if item.notification.stage == 5}
-    assert {durham(Role.BUSINESS_MANAGER), durham(Role.EXECUTIVE)} <= at_stage_5
+    assert {durham(Role.EXECUTIVE), durham(Role.RAISER)} <= at_stage_5
+    escalations = [e for e in await d.service.events(decision.challenge.id) if e.kind == "escalated"]
+    assert escalations[-1].actor_id == durham(Role.BUSINESS_MANAGER)
     challenge = await d.service.repository.get(decision.challenge.id)
     assert challenge is not None and challenge.stage == 5
     events = [e.kind for e in await d.service.events(challenge.id)]

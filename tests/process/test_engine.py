@@ -261,7 +261,13 @@ def test_agreed_outcome_needs_both_sides_to_confirm() -> None:
     c = e.apply(c, Respond("We disagree about the threshold."), challenged, MONDAY_MORNING).challenge
     assert c.awaiting is Side.RAISER
     proposed = e.apply(c, ProposeOutcome("Strategy meeting by Friday."), raiser, MONDAY_MORNING)
-    assert told(proposed) == {challenged: NotificationKind.OUTCOME_PROPOSED}
+    # The safeguarding leads are "consulted and updated throughout" (for information).
+    assert told(proposed) == {
+        challenged: NotificationKind.OUTCOME_PROPOSED,
+        "rochdale_raiser_sl": NotificationKind.OUTCOME_PROPOSED,
+        "rochdale_challenged_sl": NotificationKind.OUTCOME_PROPOSED,
+    }
+    assert [n.recipient.person_id for n in proposed.notifications if n.action_needed] == [challenged]
     c = proposed.challenge
     with pytest.raises(Refused, match="confirmed by the other side"):
         e.apply(c, ConfirmOutcome(), raiser, MONDAY_MORNING)
@@ -294,15 +300,18 @@ def test_durham_stage_2_goes_to_the_line_manager_who_may_consult_their_safeguard
 def test_durham_stage_5_needs_reasons_for_escalation_and_tells_the_executive() -> None:
     e, decision = raised("durham")
     c = decision.challenge
-    raiser = holder("durham", R.RAISER)
+    raiser, business_manager = holder("durham", R.RAISER), holder("durham", R.BUSINESS_MANAGER)
     for _ in range(3):
         c = e.apply(c, Escalate("Unresolved."), raiser, MONDAY_MORNING).challenge
+    # 5.4: the IRO informs the Business Manager, who considers escalation to the Executive.
+    with pytest.raises(Refused, match="Only the dscp business manager can escalate at stage 4"):
+        e.apply(c, Escalate("Unresolved.", {"reasons_for_escalation": "x"}), raiser, MONDAY_MORNING)
     with pytest.raises(Refused, match="reasons for escalation to dscp"):
-        e.apply(c, Escalate("Unresolved."), raiser, MONDAY_MORNING)
+        e.apply(c, Escalate("Unresolved."), business_manager, MONDAY_MORNING)
     final = e.apply(
         c,
         Escalate("Unresolved.", {"reasons_for_escalation": "Pattern of non-attendance."}),
-        raiser,
+        business_manager,
         MONDAY_MORNING,
     )
     c = final.challenge
@@ -311,7 +320,7 @@ def test_durham_stage_5_needs_reasons_for_escalation_and_tells_the_executive() -
     assert c.fields == {"reasons_for_escalation": "Pattern of non-attendance."}
     assert told(final)["durham_executive"] is NotificationKind.ESCALATED
     with pytest.raises(Refused, match="final stage"):
-        e.apply(c, Escalate("More."), raiser, MONDAY_MORNING)
+        e.apply(c, Escalate("More."), business_manager, MONDAY_MORNING)
     closed = e.apply(c, Close("Board member to meet the agency."), "durham_executive", MONDAY_MORNING)
     assert closed.challenge.status is Status.CLOSED
     assert closed.challenge.agreed_outcome == "Board member to meet the agency."

@@ -47,6 +47,8 @@ PROCEDURES = {
             5: ({R.BUSINESS_MANAGER, R.RAISER}, {R.EXECUTIVE}),
         },
         "meetings": {3: set(), 4: set()},
+        # 5.4: the Business Manager considers escalation to the Executive.
+        "escalated_by": {4: {R.BUSINESS_MANAGER}},
         "closed_by": {R.EXECUTIVE, R.BUSINESS_MANAGER},
         "agreed_timescales": False,
         "either_side_escalates": False,
@@ -94,7 +96,11 @@ def expected_actions(
             allowed.add(ActionKind.CONFIRM_OUTCOME)
         if spec["agreed_timescales"]:
             allowed.add(ActionKind.PROPOSE_TIMESCALE)
-    if not final and (side == "raiser" or (side and spec["either_side_escalates"])):
+    escalators = spec.get("escalated_by", {}).get(stage)  # type: ignore[attr-defined]
+    if escalators is not None:
+        if roles & escalators:
+            allowed.add(ActionKind.ESCALATE)
+    elif not final and (side == "raiser" or (side and spec["either_side_escalates"])):
         allowed.add(ActionKind.ESCALATE)
     if stage in spec["meetings"] and (side or roles & spec["meetings"][stage]):
         allowed.add(ActionKind.RECORD_MEETING)
@@ -124,7 +130,8 @@ def at_stage(engine: Engine, partnership: str, stage: int) -> Challenge:
     fields = PROCEDURES[partnership]["entry_fields"]
     for target in range(2, stage + 1):
         raiser_side = sorted(PROCEDURES[partnership]["stages"][target - 1][0])
-        actor = holder(partnership, raiser_side[0])
+        escalators = load_policy(partnership).stage(target - 1).escalated_by
+        actor = holder(partnership, escalators[0] if escalators else raiser_side[0])
         action = Escalate("No resolution at this stage.", fields.get(target, {}))
         challenge = engine.apply(challenge, action, actor, MONDAY_MORNING).challenge
     assert challenge.stage == stage

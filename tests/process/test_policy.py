@@ -191,3 +191,89 @@ def test_directory_file_with_a_dangling_line_manager_is_refused(tmp_path: Path) 
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(DirectoryError, match="person 'alex' names person 'ghost'"):
         load_directory_file(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d["stages"][3].update(closed_by=["challenged_professional"]), "does not close its own"),
+        (
+            lambda d: d["roles"][1].update(
+                found=[{"who": "line_manager", "of": "raiser", "levels": 3}, {"who": "raiser"}]
+            ),
+            "found that way only",
+        ),
+        (
+            lambda d: d["stages"][0].update(limit_working_days=None, timescale="fixed", limit_by_priority={}),
+            "at least 1",
+        ),
+        (
+            lambda d: d.update(
+                priorities=[{"id": "high", "label": "High"}, {"id": "high", "label": "Again"}]
+            ),
+            "priority ids must be unique",
+        ),
+        (
+            lambda d: d["roles"][2]["found"].__setitem__(
+                1, {"who": "escalation_contact", "of": "raiser", "stage": 1000}
+            ),
+            "less than or equal to 20",
+        ),
+        (
+            lambda d: d["roles"][2]["found"].__setitem__(
+                1, {"who": "escalation_contact", "of": "raiser", "stage": 9}
+            ),
+            "stage 9, which does not exist",
+        ),
+        (lambda d: d.update(total_limit_working_days=1_000_000_000_000), "less than or equal to 260"),
+        (lambda d: d.update(closures=["01-01..12-31"]), "too few working days"),
+        (
+            lambda d: d.update(later_starts=[{"stage": 3, "when": "urgent"}, {"stage": 3, "when": "urgent"}]),
+            "unique",
+        ),
+    ],
+)
+def test_a_policy_that_would_misbehave_is_refused(tmp_path: Path, change, words: str) -> None:  # type: ignore[no-untyped-def]
+    path = _write(tmp_path, change)
+    with pytest.raises(PolicyError, match=words):
+        load_policy(path)
+
+
+def test_closure_dates_may_be_written_without_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "ours.yaml"
+    text = Path("process/policies/rochdale.yaml").read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("due_time:", "closures: [2026-12-29, 12-24]\ndue_time:", 1), encoding="utf-8"
+    )
+    assert load_policy(path).closures == ("2026-12-29", "12-24")
+
+
+def test_files_that_are_not_utf8_or_hold_impossible_dates_are_refused_clearly(tmp_path: Path) -> None:
+    from process.check import check_policy_file
+    from process.simulate import ScenarioError, load_scenario
+
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"id: x\n\xff\n")
+    with pytest.raises(PolicyError):
+        load_policy(latin)
+    (problem,) = check_policy_file(latin)
+    assert "UTF-8" in problem.reason
+    with pytest.raises(ScenarioError):
+        load_scenario(latin)
+    impossible = tmp_path / "feb.yaml"
+    impossible.write_text("id: x\nclosures: [2026-02-30]\n")
+    with pytest.raises(PolicyError):
+        load_policy(impossible)
+    (problem,) = check_policy_file(impossible)
+    assert "not valid YAML" in problem.reason
+    with pytest.raises(DirectoryError):
+        load_directory_file(latin)
+
+
+def test_a_directory_giving_one_person_id_twice_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEMO_DIRECTORY.read_text())
+    data["people"].append(dict(data["people"][1], name="Other Nurse"))
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(DirectoryError, match="person id 'megan' is given twice"):
+        load_directory_file(path)

@@ -116,8 +116,10 @@ def test_rochdale_partnership_is_updated_on_every_step_from_stage_3_until_resolv
 
 def _resolved_durham(e: Engine) -> object:
     c = raise_(e, "durham").challenge
-    c = e.apply(c, ProposeOutcome("Report by Friday."), holder("durham", R.RAISER), MONDAY_MORNING).challenge
-    return e.apply(c, ConfirmOutcome(), holder("durham", R.CHALLENGED_PROFESSIONAL), MONDAY_MORNING).challenge
+    # 5.2: "The IRO will decide as to whether this can be resolved informally": the IRO records it alone.
+    resolved = e.apply(c, ProposeOutcome("Report by Friday."), holder("durham", R.RAISER), MONDAY_MORNING)
+    assert resolved.challenge.status is Status.RESOLVED
+    return resolved.challenge
 
 
 def test_durham_reoccurring_issue_starts_at_stage_3_linked_to_the_resolved_challenge() -> None:

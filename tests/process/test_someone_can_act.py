@@ -43,7 +43,11 @@ def _walk(engine: Engine, partnership: str, shape: str) -> list[tuple[Challenge,
     policy = engine.policy
     while (nxt := policy.next_stage(walked[-1][0].stage)) is not None:
         c = walked[-1][0]
-        escalator = engine.acting(c, Side.RAISER)[0].contact.person_id
+        stage = policy.stage(c.stage)
+        if stage.escalated_by:
+            escalator = c.parties[stage.escalated_by[0]].person_id
+        else:
+            escalator = engine.acting(c, Side.RAISER)[0].contact.person_id
         assert escalator is not None
         fields = {f.id: "Steps taken and what is unresolved." for f in nxt.entry_fields}
         decision = engine.apply(c, Escalate("Unresolved.", fields), escalator, MONDAY_MORNING)

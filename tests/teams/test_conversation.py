@@ -14,7 +14,6 @@ from bot.wiring import Runtime
 from cards import verbs as v
 from process.challenge import (
     ChildDetails,
-    ConfirmOutcome,
     ConfirmTimescale,
     ProposeOutcome,
     RaiseRequest,
@@ -73,15 +72,12 @@ async def raise_durham(person: Person) -> dict[str, Any]:
 
 
 async def resolved_durham(runtime: Runtime) -> None:
-    """DUR-2026-0001, raised by Alex and resolved with Megan."""
+    """DUR-2026-0001, raised by Alex and resolved by him at stage 1."""
     await raise_durham(alex(runtime))
     first = await runtime.service.find("DUR-2026-0001")
     assert first is not None
-    proposed = await runtime.service.act(first, first.version, ProposeOutcome("Report by Friday."), "alex")
-    assert proposed.challenge is not None
-    done = await runtime.service.act(
-        proposed.challenge, proposed.challenge.version, ConfirmOutcome(), "megan"
-    )
+    # Durham 5.2: the IRO decides whether it is resolved informally, and records it alone.
+    done = await runtime.service.act(first, first.version, ProposeOutcome("Report by Friday."), "alex")
     assert done.outcome == "applied", done.notice
 
 

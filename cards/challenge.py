@@ -617,9 +617,9 @@ def _decides_alone(view: _PartyView) -> bool:
 
 def _escalate(view: _PartyView, data: Mapping[str, Any], next_contacts: Sequence[Contact]) -> Element | None:
     c, policy = view.challenge, view.policy
-    if c.stage >= len(policy.stages):
+    target = policy.next_stage(c.stage)
+    if target is None:
         return None
-    target = policy.stage(c.stage + 1)
     body: list[Element] = [
         text(plain(stage_title(policy, target.number)), weight="Bolder"),
         text(plain(target.description), subtle=True, spacing="None"),

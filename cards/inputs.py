@@ -28,7 +28,8 @@ Raising (button data also carries `step`): `policy_id`; `child_name`, `date_of_b
 the directory), `challenged_name`, `challenged_email`; `issue_category` (when the form has categories), `priority` (when the procedure sets priorities),
 `concern`, `desired_outcome`;
 `urgent` ("true"/"false"), `start_stage` ("1", "3"...), `recurring_of` (the reference of a resolved
-challenge a reoccurring issue is linked to), `informal_evidence`, and `entry_<field id>` for the
+challenge a reoccurring issue is linked to), `start_reason` (why it starts at a stage the policy allows on a
+stated condition), `informal_evidence`, and `entry_<field id>` for the
 entry fields of a stage an urgent challenge may start at (e.g. `entry_stage_3_steps`).
 """
 
@@ -80,6 +81,7 @@ DESIRED_OUTCOME: Final = "desired_outcome"
 URGENT: Final = "urgent"
 START_STAGE: Final = "start_stage"
 RECURRING_OF: Final = "recurring_of"
+START_REASON: Final = "start_reason"
 INFORMAL_EVIDENCE: Final = "informal_evidence"
 
 #: The `challenged_person_id` choice "Not listed: give name and email" (a choice's value cannot be empty).

@@ -238,9 +238,9 @@ def _needed(n: Notification, policy: Policy, due: str) -> str:
     if kind is K.RESPONSE:
         return f"Please read the response, then {settle}{due}."
     if kind is K.ESCALATION_DECISION_NEEDED:
-        if stage.final:
+        nxt = policy.next_stage(n.stage)
+        if nxt is None:
             return "Please decide what happens next: agree the outcome with the other side."
-        nxt = policy.stage(n.stage + 1)
         extend = ", agree a new timescale" if stage.timescale == "agreed" else ""
         return (
             f"Please decide what happens next: escalate to stage {nxt.number} ({nxt.name}){extend}, or agree "

@@ -313,34 +313,43 @@ def _urgency_step(
 ) -> list[Element]:
     wording = wording_for(policy)
     urgent = values.get(ids.URGENT) == ids.TOGGLE_ON
-    out: list[Element] = [
-        immediate_risk_block([policy]),
-        toggle_input(
-            ids.URGENT,
-            "Urgency",
-            "This needs urgent resolution",
-            on=urgent,
-            value_on=ids.TOGGLE_ON,
-            value_off=ids.TOGGLE_OFF,
-        ),
-    ]
+    out: list[Element] = [immediate_risk_block([policy])]
     if policy.urgent_start_stages:
-        out += [
-            text(plain(wording.urgent_note)),
+        out.append(
+            toggle_input(
+                ids.URGENT,
+                "Urgency",
+                "This needs urgent resolution",
+                on=urgent,
+                value_on=ids.TOGGLE_ON,
+                value_off=ids.TOGGLE_OFF,
+            )
+        )
+        out.append(text(plain(wording.urgent_note)))
+    choices = [
+        *((f"{stage_title(policy, n)} (urgent only)", str(n)) for n in policy.urgent_start_stages),
+        *((f"{stage_title(policy, s.stage)} ({s.label})", str(s.stage)) for s in policy.reasoned_starts),
+    ]
+    if choices:
+        out.append(
             choice_input(
                 ids.START_STAGE,
                 "Start at",
-                [
-                    (stage_title(policy, 1), "1"),
-                    *(
-                        (f"{stage_title(policy, n)} (urgent only)", str(n))
-                        for n in policy.urgent_start_stages
-                    ),
-                ],
+                [(stage_title(policy, 1), "1"), *choices],
                 value=values.get(ids.START_STAGE) or "1",
                 style="expanded",
-            ),
-        ]
+            )
+        )
+    if policy.reasoned_starts:
+        out.append(
+            text_input(
+                ids.START_REASON,
+                "Why it starts at a later stage (recorded; only when it does)",
+                value=values.get(ids.START_REASON),
+                multiline=True,
+                max_length=MAX_TEXT,
+            )
+        )
     needing = [n for n in policy.urgent_start_stages if policy.stage(n).requires_informal_evidence]
     need = f"required to start at stage {' or '.join(str(n) for n in needing)}" if needing else "optional"
     out += [
@@ -562,6 +571,7 @@ def raise_request_from(
         fields=fields,
         priority=_value(values, ids.PRIORITY) or None,
         recurring_of=recurring_of,
+        start_reason=_value(values, ids.START_REASON) or None,
     )
 
 
@@ -623,6 +633,9 @@ def raise_review_card(
     lines = [("Urgent", "Yes" if urgent else "No"), ("Starts at", plain(starts_at))]
     if recurring:
         lines.append(("Reoccurring after", plain(recurring)))
+    reason = _value(values, ids.START_REASON)
+    if reason and start != 1:
+        lines.append(("Why it starts there", plain(reason)))
     body.append(facts(lines))
     evidence = _value(values, ids.INFORMAL_EVIDENCE)
     if evidence:

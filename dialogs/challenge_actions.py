@@ -56,7 +56,7 @@ def _role(raw: str, policy: Policy) -> RoleId:
 
 
 def _escalate(action: CardAction, policy: Policy, stage: int) -> Escalate:
-    target = policy.stages[stage] if stage < len(policy.stages) else None
+    target = policy.next_stage(stage)
     fields = {f.id: action.text(f.id) for f in target.entry_fields} if target else {}
     return Escalate(action.text("reason"), {k: v for k, v in fields.items() if v.strip()})
 

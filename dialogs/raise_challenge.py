@@ -44,7 +44,7 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
         steps = list(RAISE_STEPS)
         if len(self.service.policies) == 1:
             steps.remove("process")
-        if policy is not None and not policy.urgent_start_stages:
+        if policy is not None and not (policy.urgent_start_stages or policy.reasoned_starts):
             steps.remove("urgency")
         return [*steps, REVIEW]
 

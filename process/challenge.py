@@ -88,6 +88,8 @@ class RaiseRequest:
     recurring_of: str | None = None
     #: One of the policy's priorities, when its stages' limits depend on it.
     priority: str | None = None
+    #: Why the challenge starts at a later stage, where the policy asks for a reason (`with_reason`).
+    start_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -280,6 +280,9 @@ class Engine:
         concern, desired = self.check_concern(request)
         start = request.start_stage
         linked = self.check_start(start, request.urgent, request.recurring_of, earlier, agency_id, category)
+        start_reason = self.check_start_reason(
+            start, request.urgent, request.recurring_of, request.start_reason
+        )
         evidence = self.check_evidence(start, request.informal_evidence)
         stage = policy.stage(start)
         # The entry fields describe the stage before ("ONLY complete if Stage 3 has not achieved resolution"),
@@ -312,6 +315,11 @@ class Engine:
         )
         challenge = self._with_next_due(replace(challenge, stages=(self.start_stage(challenge, start, now),)))
         how = " as urgent" if request.urgent else (f" as reoccurring after {linked}" if linked else "")
+        if start_reason:
+            challenge = replace(
+                challenge, entries=(Entry(now, start, actor_id, "start_reason", start_reason),)
+            )
+            how = f" ({policy.stage_start_label(start)})"
         summary = f"Challenge raised at stage {start} ({stage.name}){how}"
         event = self.event(
             challenge, now, actor_id, "raised", summary, {"concern": concern, "desired_outcome": desired}
@@ -358,6 +366,12 @@ class Engine:
                 ("concern", lambda: self.check_concern(request)),
             ],
             "start": [
+                (
+                    "start_reason",
+                    lambda: self.check_start_reason(
+                        request.start_stage, request.urgent, request.recurring_of, request.start_reason
+                    ),
+                ),
                 (
                     "start_stage",
                     lambda: (
@@ -494,6 +508,17 @@ class Engine:
             written(request.desired_outcome, form.desired_outcome_label, field="desired_outcome"),
         )
 
+    def check_start_reason(
+        self, start: int, urgent: bool, recurring_of: str | None, reason: str | None
+    ) -> str | None:
+        """The raiser's reason, where the start is on a stated condition (the reason is then required)."""
+        if start == 1 or (urgent and start in self.policy.urgent_start_stages) or recurring_of:
+            return None
+        later = next((s for s in self.policy.reasoned_starts if s.stage == start), None)
+        if later is None:
+            return None
+        return written(reason, f"why it starts at stage {start} ({later.label})", field="start_reason")
+
     def check_evidence(self, start: int, evidence: str | None) -> str | None:
         """The evidence of informal challenge, required to start at a stage that asks for it."""
         field = "informal_evidence"
@@ -553,6 +578,8 @@ class Engine:
             return None
         if urgent and start in policy.urgent_start_stages:
             return None
+        if not recurring_of and any(s.stage == start for s in policy.reasoned_starts):
+            return None
         if recurring_of and start in policy.recurring_start_stages:
             if (
                 earlier is None
@@ -569,10 +596,7 @@ class Engine:
                     "recurring_of",
                 )
             return earlier.reference
-        ways = [
-            f"stage {s.stage} when {'urgent' if s.when == 'urgent' else 'the issue is reoccurring'}"
-            for s in policy.later_starts
-        ]
+        ways = [f"stage {s.stage} {policy.stage_start_label(s.stage, s)}" for s in policy.later_starts]
         raise Refused(
             f"The {policy.short_name} procedure lets a challenge start at " + "; ".join(ways) + "."
             if ways
@@ -613,7 +637,9 @@ class Engine:
         """Move the challenge to the next stage, with the reason; everyone the new stage concerns is told,
         the raiser always."""
         reason = written(reason_text, "the reason for escalating")
-        target = self.policy.stage(c.stage + 1)
+        target = self.policy.next_stage(c.stage)
+        if target is None:
+            raise Refused(f"Stage {c.stage} is the final stage.", "invalid")
         recorded = self.entry_fields(target, fields)
         before = c
         c = replace(

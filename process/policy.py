@@ -238,11 +238,21 @@ class LaterStart(_Model):
 
     `urgent`: the raiser says resolution is urgent (Rochdale: "Go straight to Stage 3-4"); `recurring`: the
     issue is reoccurring after a resolved challenge to the same agency about the same issue (Durham 5.4), which
-    the new challenge is linked to.
+    the new challenge is linked to; `with_reason`: on the condition `label` names (e.g. a chair's skip-ahead
+    after consulting their manager), with the raiser's reason recorded.
     """
 
     stage: Annotated[int, Field(ge=2)]
-    when: Literal["urgent", "recurring"]
+    when: Literal["urgent", "recurring", "with_reason"]
+    #: For `with_reason`: the condition in the procedure's words ("after consulting your manager"); the
+    #: raiser gives the reason, which is recorded.
+    label: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _labelled(self) -> LaterStart:
+        if (self.when == "with_reason") != (self.label is not None):
+            raise ValueError("a 'with_reason' later start needs a label (the condition), and only it has one")
+        return self
 
 
 class Priority(_Model):
@@ -532,6 +542,11 @@ class Policy(_Model):
         return tuple(s.stage for s in self.later_starts if s.when == "urgent")
 
     @property
+    def reasoned_starts(self) -> tuple[LaterStart, ...]:
+        """Later starts on a stated condition, with the raiser's reason recorded."""
+        return tuple(s for s in self.later_starts if s.when == "with_reason")
+
+    @property
     def recurring_start_stages(self) -> tuple[int, ...]:
         """Stages a reoccurring issue may be raised straight at."""
         return tuple(s.stage for s in self.later_starts if s.when == "recurring")
@@ -546,6 +561,17 @@ class Policy(_Model):
             for c in self.copy_in
             if stage_number >= c.from_stage and (not every_update or c.updates == "all")
         )
+
+    def stage_start_label(self, stage: int, start: LaterStart | None = None) -> str:
+        """How the procedure words a later start: "when urgent", "when the issue is reoccurring", or its label."""
+        start = start or next((s for s in self.later_starts if s.stage == stage), None)
+        if start is None:
+            return ""
+        if start.when == "urgent":
+            return "when urgent"
+        if start.when == "recurring":
+            return "when the issue is reoccurring"
+        return start.label or ""
 
     def priority(self, priority_id: str | None) -> Priority | None:
         return next((p for p in self.priorities if p.id == priority_id), None)

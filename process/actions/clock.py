@@ -76,7 +76,8 @@ class DeadlinePassedSpec(_ClockSpec):
             out.add_roles(NotificationKind.DEADLINE_PASSED, stage.consult, c.parties, action=False)
             return Decision(c, (event,), out.done())
         if policy.on_deadline_passed == "escalate":
-            nxt = policy.stage(c.stage + 1)
+            nxt = policy.next_stage(c.stage)
+            assert nxt is not None  # not the final stage (above)
             escalated = engine.escalate(
                 c,
                 "Deadline passed",

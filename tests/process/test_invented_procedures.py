@@ -61,3 +61,55 @@ def test_westmere_stage_1_is_48_clock_hours_and_stage_2_follows_the_priority() -
         assert c.current.due_at == MONDAY_MORNING + timedelta(hours=48)
         c = engine.apply(c, Escalate("No agreement."), "wsm_nurse", MONDAY_MORNING).challenge
         assert c.current.due_at == engine.calendar.due_at(MONDAY_MORNING, days)
+
+
+def test_a_chair_may_start_later_with_the_reason_recorded() -> None:
+    from cards.raise_form import raise_step_card, validate_raise_step
+    from process.challenge import ChildDetails, RaiseRequest, Refused
+    from tests.cards.scenarios import readable
+    from tests.support.people import MONDAY_MORNING
+
+    policy = load_policy(EXAMPLES / "policies" / "northshire.yaml")
+    directory = load_directory_file(DIRECTORY)
+    engine = Engine(policy, directory)
+
+    def request(**more: object) -> RaiseRequest:
+        return RaiseRequest(
+            child=ChildDetails("Testcase"),
+            challenged_agency_id="nsh_school",
+            challenged_person_id="nsh_teacher",
+            issue_category="plan_actions",
+            concern="Actions late.",
+            desired_outcome="Actions done.",
+            start_stage=3,
+            **more,  # type: ignore[arg-type]
+        )
+
+    with pytest.raises(Refused, match="the chair has consulted their manager"):
+        engine.raise_challenge(request(), "nsh_worker", MONDAY_MORNING, challenge_id="c", reference="N-1")
+    decision = engine.raise_challenge(
+        request(start_reason="Discussed with my manager on Monday; the plan is stalled."),
+        "nsh_worker",
+        MONDAY_MORNING,
+        challenge_id="c",
+        reference="N-1",
+    )
+    c = decision.challenge
+    assert c.stage == 3 and c.entries[0].kind == "start_reason"
+    assert "(the chair has consulted their manager)" in decision.events[0].summary
+    # The form offers the start with its condition, and asks for the reason.
+    card = raise_step_card(
+        "urgency",
+        policies=[policy],
+        policy=policy,
+        directory=directory,
+        values={},
+        errors={},
+        step_number=4,
+        step_count=5,
+    )
+    assert "(the chair has consulted their manager)" in readable(card)
+    errors = validate_raise_step(
+        "urgency", {"start_stage": "3"}, policy=policy, directory=directory, today=MONDAY_MORNING.date()
+    )
+    assert "start_reason" in errors

@@ -19,7 +19,7 @@ from cards.times import moment, time_left
 from process.calendar import WorkingCalendar
 from process.challenge import Challenge, Notification, Side
 from process.challenge import NotificationKind as K
-from process.parties import vacancies
+from process.parties import actors, vacancies
 from process.policy import Policy
 
 
@@ -210,6 +210,8 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
     else:
         subject = "final stage reached"
         happened = f"The challenge has reached {named}, the final stage."
+    if kind in (K.RAISED, K.ESCALATED) and challenge.is_open and n.stage == challenge.stage:
+        happened += _vacancy_words(challenge, policy)
     needed = _needed(n, policy, due) if n.action_needed else _no_action(n, policy)
     if (
         n.action_needed
@@ -220,6 +222,20 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
     elif n.action_needed:
         subject += " · action needed"
     return _Message(subject, happened, needed)
+
+
+def _vacancy_words(challenge: Challenge, policy: Policy) -> str:
+    """Plain words on each part of the stage that no person holds, and who acts instead until it is taken."""
+    out = ""
+    stage = policy.stage(challenge.stage)
+    for role in vacancies(policy, challenge):
+        side = Side.RAISER if role in stage.raiser_side else Side.CHALLENGED
+        acting = " or ".join(a.contact.name for a in actors(policy, challenge, side)) or "nobody yet"
+        out += (
+            f" No person is recorded for the part of {policy.role_title(role)}: {acting} acts for that side until "
+            "someone takes the part or the directory is updated."
+        )
+    return out
 
 
 def _needed(n: Notification, policy: Policy, due: str) -> str:

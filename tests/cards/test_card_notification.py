@@ -233,3 +233,11 @@ def test_every_card_and_email_about_the_police_says_to_telephone() -> None:
             audience=audience,  # type: ignore[arg-type]
         )
         assert note in readable(card)
+
+
+def test_the_raising_side_is_told_plainly_when_a_part_of_the_new_stage_has_nobody() -> None:
+    walk = STATES["rochdale: stage 2 with a part nobody holds"]
+    told = [n for n in walk.last_notifications if n.recipient.person_id == walk.by(Role.RAISER_LINE_MANAGER)]
+    assert told, walk.last_notifications
+    _, body = email_for(walk, told[0])
+    assert "No person is recorded for the part of Practitioner's line manager: Lou Lonely acts" in body

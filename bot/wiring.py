@@ -6,6 +6,7 @@ same way, so a deadline moved forward with `tick` reaches people exactly as the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 
 AppHook = Callable[[web.Application], Awaitable[None]]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+#: How long shutdown waits for the database's connections to close.
+DISPOSE_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass
@@ -178,7 +183,12 @@ async def build_runtime(settings: Settings) -> Runtime:
 
     async def close_database(app: web.Application) -> AsyncIterator[None]:
         yield
-        await database.dispose()
+        # A delivery cancelled mid-query at shutdown can leave a connection closing that never finishes;
+        # the process is stopping either way, so it waits a bounded time and says so rather than hang.
+        try:
+            await asyncio.wait_for(database.dispose(), timeout=DISPOSE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("database connections did not close within %s s at shutdown", DISPOSE_TIMEOUT_SECONDS)
 
     return Runtime(
         bot=bot,

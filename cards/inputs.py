@@ -91,6 +91,13 @@ TOGGLE_ON: Final = "true"
 TOGGLE_OFF: Final = "false"
 #: Prefix of the raising form's inputs for a starting stage's entry fields.
 ENTRY_PREFIX: Final = "entry_"
+#: Prefix of the raising form's inputs for the people the raiser names (`named_lead_professional`).
+NAMED_PREFIX: Final = "named_"
+
+
+def named_id(role_id: str) -> str:
+    """The raising form's input id for a role the raiser names (`lead_professional` -> `named_lead_...`)."""
+    return NAMED_PREFIX + role_id
 
 
 def raise_entry_id(field_id: str) -> str:

@@ -288,6 +288,15 @@ def _issue_step(
                 style="expanded",
             )
         )
+    for spec in policy.named_roles:
+        body.append(
+            text_input(
+                ids.named_id(spec.id),
+                f"{spec.title}: their work email (optional; they are told)",
+                value=values.get(ids.named_id(spec.id)),
+                max_length=MAX_NAME,
+            )
+        )
     return [
         *body,
         text_input(
@@ -472,8 +481,9 @@ def validate_raise_step(
     elif step == "urgency":
         _check_urgency_inputs(policy, values, errors)
     request = raise_request_from(values, policy=policy, lenient=True)
+    named = {spec.id for spec in policy.named_roles}
     for field, reason in engine.check_form(request, raiser_agency_id, now, [_PART_OF[step]]).items():
-        errors.setdefault(_INPUT_OF.get(field, field), reason)
+        errors.setdefault(ids.named_id(field) if field in named else _INPUT_OF.get(field, field), reason)
     return errors
 
 
@@ -572,6 +582,11 @@ def raise_request_from(
         priority=_value(values, ids.PRIORITY) or None,
         recurring_of=recurring_of,
         start_reason=_value(values, ids.START_REASON) or None,
+        named={
+            key[len(ids.NAMED_PREFIX) :]: value.strip()
+            for key, value in values.items()
+            if key.startswith(ids.NAMED_PREFIX) and isinstance(value, str) and value.strip()
+        },
     )
 
 
@@ -619,6 +634,10 @@ def raise_review_card(
     if policy.priorities:
         priority = policy.priority(_value(values, ids.PRIORITY))
         issue_facts.append(("Priority", plain(priority.label if priority else "Not chosen")))
+    for spec in policy.named_roles:
+        named = _value(values, ids.named_id(spec.id))
+        if named:
+            issue_facts.append((spec.title, plain(named)))
     if issue_facts:
         body.append(facts(issue_facts))
     body += _long_text(wording.concern_label, _value(values, ids.CONCERN))

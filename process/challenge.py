@@ -90,6 +90,9 @@ class RaiseRequest:
     priority: str | None = None
     #: Why the challenge starts at a later stage, where the policy asks for a reason (`with_reason`).
     start_reason: str | None = None
+    #: People the raiser names for the policy's `named` roles (role id -> a person id of the directory or an
+    #: email address), e.g. the child's lead professional or conference chair.
+    named: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

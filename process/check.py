@@ -141,8 +141,11 @@ def partnership_roles_are_held(policy: Policy, directory: Directory | None) -> I
         else f"the directory has no partnership_roles for {policy.id}"
     )
     for role, fields in _uses_by_role(policy).items():
-        if role in policy.partnership_roles and not directory.partnership_contacts(
-            policy.id, policy.role(role).post
+        named = any(w.who == "named" for w in policy.role(role).found)
+        if (
+            role in policy.partnership_roles
+            and not named
+            and not directory.partnership_contacts(policy.id, policy.role(role).post)
         ):
             yield Finding(
                 fields[0],

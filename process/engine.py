@@ -288,7 +288,9 @@ class Engine:
         # The entry fields describe the stage before ("ONLY complete if Stage 3 has not achieved resolution"),
         # so a later start records them when given but cannot require them.
         fields = self.entry_fields(stage, request.fields, enforce=False)
-        parties = self.resolve_parties(raiser, challenged, agency_id)
+        parties = resolve_parties(
+            policy, self.directory, raiser, challenged, agency_id, self.check_named(request.named)
+        )
         challenge = Challenge(
             id=challenge_id,
             reference=reference,
@@ -361,6 +363,7 @@ class Engine:
                 ),
             ],
             "issue": [
+                ("named", lambda: self.check_named(request.named)),
                 ("issue_category", lambda: self.check_category(request.issue_category)),
                 ("priority", lambda: self.check_priority(request.priority)),
                 ("concern", lambda: self.check_concern(request)),
@@ -507,6 +510,30 @@ class Engine:
             written(request.concern, form.concern_label, field="concern"),
             written(request.desired_outcome, form.desired_outcome_label, field="desired_outcome"),
         )
+
+    def check_named(self, named: Mapping[str, str]) -> dict[RoleId, Contact]:
+        """Whom the raiser named for the policy's `named` roles: a directory person (by id or email), or an
+        email address with no one in the directory."""
+        allowed = {r.id: r for r in self.policy.named_roles}
+        out: dict[RoleId, Contact] = {}
+        for role, given in named.items():
+            value = (given or "").strip()
+            if not value:
+                continue
+            if role not in allowed:
+                raise Refused(f"The form does not ask who the {role.replace('_', ' ')} is.", "invalid", role)
+            person = self.directory.person(value) or self.directory.person_by_email(value)
+            if person is not None:
+                out[role] = person.contact()
+            elif looks_like_email(value):
+                out[role] = Contact(name=value, email=value)
+            else:
+                raise Refused(
+                    f"Give the {allowed[role].title.lower()}'s work email (name@example.org).",
+                    "invalid",
+                    role,
+                )
+        return out
 
     def check_start_reason(
         self, start: int, urgent: bool, recurring_of: str | None, reason: str | None

@@ -32,8 +32,10 @@ def resolve_parties(
     raiser: Person,
     challenged: Contact,
     challenged_agency_id: str,
+    named: Mapping[RoleId, Contact] | None = None,
 ) -> dict[RoleId, Contact]:
-    """Fill every declared role of a new challenge from the directory: a person where one is found."""
+    """Fill every declared role of a new challenge from the directory (a person where one is found), and the
+    `named` roles from whom the raiser named."""
     bases: dict[str, Person | None] = {
         "raiser": raiser,
         "challenged": directory.person(challenged.person_id),
@@ -41,6 +43,9 @@ def resolve_parties(
     agencies = {"raiser": raiser.agency_id, "challenged": challenged_agency_id}
     parties: dict[RoleId, Contact] = {}
     for spec in policy.roles:
+        if spec.id in (named or {}) and any(w.who == "named" for w in spec.found):
+            parties[spec.id] = (named or {})[spec.id]
+            continue
         found = _find(policy, directory, spec, bases, agencies, raiser, challenged)
         if found is not None:
             parties[spec.id] = found
@@ -78,6 +83,8 @@ def _candidates(
     raiser: Person,
     challenged: Contact,
 ) -> tuple[Contact, ...]:
+    if way.who == "named":
+        return ()  # filled from the form, above
     if way.who == "raiser":
         return (raiser.contact(),)
     if way.who == "challenged":

@@ -67,9 +67,12 @@ class FindBy(_Model):
       `head_teacher`).
     - `partnership_post`: the partnership's own post named `post` in the directory (default: the role's id).
     - `escalation_contact`: the agency's escalation contact for stage `stage` (the contact table).
+    - `named`: whoever the raiser names on the form for this role (optional there), e.g. the child's lead
+      professional or conference chair, who is in no agency's line of the challenge.
     """
 
     who: Literal[
+        "named",
         "raiser",
         "challenged",
         "line_manager",
@@ -114,8 +117,8 @@ class RoleSpec(_Model):
             raise ValueError(f"a role found as the '{bases[0]}' is found that way only")
         for way in self.found:
             whose = way.of or (way.who if way.who in ("raiser", "challenged") else None)
-            if self.side == "partnership" and way.who != "partnership_post":
-                raise ValueError("a partnership role is found as a 'partnership_post'")
+            if self.side == "partnership" and way.who not in ("partnership_post", "named"):
+                raise ValueError("a partnership role is found as a 'partnership_post' or 'named'")
             if self.side != "partnership" and way.who == "partnership_post":
                 raise ValueError(
                     f"a {self.side}-side role is found in its own agency, not as a partnership post"
@@ -540,6 +543,11 @@ class Policy(_Model):
     def urgent_start_stages(self) -> tuple[int, ...]:
         """Stages an urgent challenge may be raised at."""
         return tuple(s.stage for s in self.later_starts if s.when == "urgent")
+
+    @property
+    def named_roles(self) -> tuple[RoleSpec, ...]:
+        """Roles the raiser names on the form (a `named` way of finding them)."""
+        return tuple(r for r in self.roles if any(w.who == "named" for w in r.found))
 
     @property
     def reasoned_starts(self) -> tuple[LaterStart, ...]:

@@ -200,7 +200,11 @@ def test_issue_step_asks_in_the_partnerships_words() -> None:
     assert "Detail desired outcome and resolution, required from this professional challenge" in rochdale
     for card in (step_card("issue", POLICIES["durham"], {}), step_card("issue", POLICIES["rochdale"], {})):
         for area in of_type(card, "Input.Text"):
+            if area["id"].startswith(ids.NAMED_PREFIX):
+                continue  # an email, not a text to write
             assert area["isMultiline"] and area["maxLength"] == 4000
+    # Rochdale stage 1: "Inform the lead professional/ chair at this stage": the raiser may name them.
+    assert "Lead professional / chair: their work email (optional; they are told)" in rochdale
 
 
 def test_rochdale_urgency_step_offers_stages_3_and_4_with_the_telephone_principle() -> None:

@@ -180,3 +180,18 @@ def test_someone_who_may_not_raise_is_told_before_the_form() -> None:
     assert e.may_raise(holder("durham", R.RAISER)).id == "durham_raiser"
     with pytest.raises(Refused, match="not in the partnership's directory"):
         e.may_raise("nobody-at-all")
+
+
+def test_rochdale_stage_1_informs_the_lead_professional_the_raiser_names() -> None:
+    # "Inform the lead professional/ chair at this stage."
+    e = engine("rochdale")
+    named = raise_(e, "rochdale", named={"lead_professional": "chair.person@elsewhere.example"})
+    told = {n.recipient.email: n for n in named.notifications}
+    assert told["chair.person@elsewhere.example"].kind is NotificationKind.INFORMED
+    assert not told["chair.person@elsewhere.example"].action_needed
+    from_directory = raise_(e, "rochdale", named={"lead_professional": "rochdale_raiser_sm"})
+    assert from_directory.challenge.parties["lead_professional"].person_id == "rochdale_raiser_sm"
+    with pytest.raises(Refused, match="work email"):
+        raise_(e, "rochdale", named={"lead_professional": "not an email"})
+    with pytest.raises(Refused, match="does not ask"):
+        raise_(e, "rochdale", named={"head_of_safeguarding": "x@example.org"})

@@ -57,7 +57,6 @@ from process.challenge import (
     Status,
 )
 from process.directory import Contact, Directory, Person
-from process.parties import actors
 from process.policy import Policy, RoleId
 
 Audience = Literal["party", "group"]
@@ -138,6 +137,7 @@ def challenge_card(
     handable: Sequence[tuple[RoleId, str]] = (),
     takeable: Sequence[RoleId] = (),
     vacant: Sequence[RoleId] = (),
+    decides_alone: bool = False,
 ) -> Card:
     """The card for one challenge, as `viewer_id` may see it in a chat of kind `audience`.
 
@@ -181,7 +181,17 @@ def challenge_card(
     built: Card = {}
     for level, limits in enumerate(_LEVELS):
         view = _PartyView(
-            challenge, policy, directory, calendar, now, viewer_id, limits, handable, takeable, vacant
+            challenge,
+            policy,
+            directory,
+            calendar,
+            now,
+            viewer_id,
+            limits,
+            handable,
+            takeable,
+            vacant,
+            decides_alone,
         )
         details = view.details() + _history(view, events)
         if level:
@@ -253,7 +263,9 @@ class _PartyView:
         handable: Sequence[tuple[RoleId, str]] = (),
         takeable: Sequence[RoleId] = (),
         vacant: Sequence[RoleId] = (),
+        decides_alone: bool = False,
     ) -> None:
+        self.decides_alone = decides_alone
         self.handable = handable
         self.takeable = takeable
         self.vacant = vacant
@@ -520,7 +532,7 @@ def _action(
             [_written(ids.TEXT, stage.response_label, "Please write your response.")],
             [execute("Send response", verb, data, style="positive")],
         )
-    if kind is ActionKind.PROPOSE_OUTCOME and _decides_alone(view):
+    if kind is ActionKind.PROPOSE_OUTCOME and view.decides_alone:
         return _explained_form(
             "Record the outcome",
             f"At this stage the {view.policy.role_title(view.policy.raiser_role)} decides whether it is resolved: "
@@ -604,15 +616,6 @@ def _action(
 def _explained_form(title: str, explanation: str, field: Element, button: Element) -> Element:
     """A button that unfolds into a short explanation, one written field and the button that sends it."""
     return show_card(title, [text(plain(explanation), subtle=True), field], [button])
-
-
-def _decides_alone(view: _PartyView) -> bool:
-    """Whether the viewer acts for the raising side at a stage where that side decides the outcome alone."""
-    if view.stage.outcome_decided_by != "raiser_side":
-        return False
-    return any(
-        a.contact.person_id == view.viewer_id for a in actors(view.policy, view.challenge, Side.RAISER)
-    )
 
 
 def _escalate(view: _PartyView, data: Mapping[str, Any], next_contacts: Sequence[Contact]) -> Element | None:

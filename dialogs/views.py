@@ -66,4 +66,5 @@ async def challenge_view(
         handable=engine.handable_roles(challenge, viewer.id) if viewer and audience == "party" else (),
         takeable=engine.takeable_roles(challenge, viewer.id) if viewer and audience == "party" else (),
         vacant=engine.vacancies(challenge) if challenge.is_open else (),
+        decides_alone=engine.decides_outcome_alone(challenge, viewer.id if viewer else None),
     )

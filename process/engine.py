@@ -194,6 +194,15 @@ class Engine:
             if may_take(self.policy, self.directory, challenge, role, person_id)
         )
 
+    def decides_outcome_alone(self, challenge: Challenge, person_id: str | None) -> bool:
+        """Whether `person_id` records the outcome alone now (the raising side, at a stage where it decides)."""
+        stage = self.policy.stage(challenge.stage)
+        return (
+            person_id is not None
+            and stage.outcome_decided_by == "raiser_side"
+            and self.side_of(challenge, person_id) is Side.RAISER
+        )
+
     def vacancies(self, challenge: Challenge) -> tuple[RoleId, ...]:
         """Parts that act at the current stage but that no person holds."""
         return vacancies(self.policy, challenge)

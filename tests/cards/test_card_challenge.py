@@ -84,6 +84,7 @@ def party_card(walk: Walk, viewer_id: str, **extra: Any) -> dict[str, Any]:
         handable=engine.handable_roles(challenge, viewer_id),
         takeable=engine.takeable_roles(challenge, viewer_id),
         vacant=engine.vacancies(challenge),
+        decides_alone=engine.decides_outcome_alone(challenge, viewer_id),
     )
     options.update(extra)
     return challenge_card(challenge, **options)

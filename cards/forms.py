@@ -1,17 +1,11 @@
-"""The wording of each partnership's own form, as its policy file writes it (`form:` in the policy).
+"""Headings of each partnership's form that are worked out from its policy, not written in it.
 
-The policy files carry the form's title, the labels of what the raiser writes, the stage names, response
-labels and entry fields, so the cards ask in the words the partnership's reviewers wrote.
+The form's own words (title, labels of what the raiser writes) are the policy's `form:` (`Policy.form`).
 """
 
 from __future__ import annotations
 
-from process.policy import FormWording, Policy
-
-
-def wording_for(policy: Policy) -> FormWording:
-    """The form labels of `policy`'s partnership."""
-    return policy.form
+from process.policy import Policy
 
 
 def evidence_stage(policy: Policy) -> int | None:

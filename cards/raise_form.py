@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from cards import inputs as ids
 from cards import verbs
 from cards.describe import roles_text, stage_title
-from cards.forms import informal_evidence_label, wording_for
+from cards.forms import informal_evidence_label
 from cards.layout import (
     Card,
     Element,
@@ -145,7 +145,7 @@ def _process_step(policies: Sequence[Policy], values: Mapping[str, str]) -> list
 def _child_step(
     policy: Policy, directory: Directory, values: Mapping[str, str], today: date | None, _: str | None
 ) -> list[Element]:
-    wording = wording_for(policy)
+    wording = policy.form
     child = policy.child_fields
     body: list[Element] = [
         text(
@@ -266,7 +266,7 @@ def challengeable_agencies(
 def _issue_step(
     policy: Policy, directory: Directory, values: Mapping[str, str], today: date | None, _: str | None
 ) -> list[Element]:
-    wording = wording_for(policy)
+    wording = policy.form
     body: list[Element] = []
     if policy.issue_categories:
         body.append(
@@ -320,7 +320,7 @@ def _issue_step(
 def _urgency_step(
     policy: Policy, directory: Directory, values: Mapping[str, str], today: date | None, _: str | None
 ) -> list[Element]:
-    wording = wording_for(policy)
+    wording = policy.form
     urgent = values.get(ids.URGENT) == ids.TOGGLE_ON
     out: list[Element] = [immediate_risk_block([policy])]
     if policy.urgent_start_stages:
@@ -601,7 +601,7 @@ def raise_review_card(
     error: str | None = None,
 ) -> Card:
     """Everything entered, to check before it is sent; `error` (the engine's refusal) is shown at the top."""
-    wording = wording_for(policy)
+    wording = policy.form
     body: list[Element] = []
     if error:
         body.append(
@@ -673,7 +673,7 @@ def raise_review_card(
 
 
 def _child_facts(policy: Policy, values: Mapping[str, str]) -> list[tuple[str, str]]:
-    wording = wording_for(policy)
+    wording = policy.form
     raw_birth = _value(values, ids.DATE_OF_BIRTH)
     born = _parse_date(raw_birth) if raw_birth else None
     birth = day(born, weekday=False) if born else raw_birth or "Not given"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ from process.notify import Outbox
 from process.parties import Actor, actors, holders, may_take, resolve_parties, side_roles, vacancies
 from process.policy import Policy, RoleId, Stage, Step
 
-__all__ = ["ESCALATION_CONTACT", "PERSON_ACTIONS", "Engine", "PersonView", "calendar_for"]
+__all__ = ["ESCALATION_CONTACT", "PERSON_ACTIONS", "Engine", "calendar_for"]
 
 #: How a notification names the challenged agency's escalation contact (the contact table), who is told as
 #: the agency's single point of contact without holding a part in the challenge.
@@ -60,17 +60,6 @@ def calendar_for(policy: Policy) -> WorkingCalendar:
     )
 
 
-@dataclass(frozen=True)
-class PersonView:
-    """One person's view of a challenge: whether they act, for which side, and what they may do now."""
-
-    side: Side | None
-    allowed: tuple[ActionKind, ...]
-    awaited: tuple[Actor, ...]
-    vacant: tuple[RoleId, ...]
-    standing_in: bool
-
-
 class Engine:
     """Runs one partnership's policy against its directory and calendar."""
 
@@ -81,12 +70,6 @@ class Engine:
         self.zone = ZoneInfo(self.calendar.timezone)
 
     # ----- who is who -------------------------------------------------------------------------------------
-
-    def resolve_parties(
-        self, raiser: Person, challenged: Contact, challenged_agency_id: str
-    ) -> dict[RoleId, Contact]:
-        """Fill every role of a new challenge from the directory (a person where one can be found)."""
-        return resolve_parties(self.policy, self.directory, raiser, challenged, challenged_agency_id)
 
     def acting(self, challenge: Challenge, side: Side, stage_number: int | None = None) -> tuple[Actor, ...]:
         """The people who can act for `side` at a stage (the current one by default); never a mailbox."""
@@ -219,21 +202,6 @@ class Engine:
                 continue
             allowed.append(kind)
         return tuple(allowed)
-
-    def view(self, challenge: Challenge, person_id: str, now: datetime) -> PersonView:
-        """What `person_id` sees of whose move it is and may do on the challenge now."""
-        side = self.side_of(challenge, person_id)
-        acting = self.acting(challenge, side) if side is not None else ()
-        awaited = (
-            self.acting(challenge, challenge.awaiting) if challenge.is_open and challenge.awaiting else ()
-        )
-        return PersonView(
-            side=side,
-            allowed=self.allowed_actions(challenge, person_id, now),
-            awaited=awaited,
-            vacant=self.vacancies(challenge) if challenge.is_open else (),
-            standing_in=any(a.standing_in and a.contact.person_id == person_id for a in acting),
-        )
 
     def _check_permitted(self, turn: Turn, kind: ActionKind) -> None:
         c = turn.challenge

@@ -8,6 +8,7 @@ timescale that has already run out) is refused by `permitted`, not later by `app
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
@@ -60,19 +61,19 @@ class Turn:
         return self.side
 
 
-class ActionSpec:
+class ActionSpec(ABC):
     """One action: its kind, whether the clock or a person takes it, who may, and what it changes."""
 
     kind: ClassVar[ActionKind]
     by_clock: ClassVar[bool] = False
 
+    @abstractmethod
     def permitted(self, turn: Turn) -> None:
         """Raise `Refused` (with a reason the person can act on) unless the actor may take it now."""
-        raise NotImplementedError
 
+    @abstractmethod
     def apply(self, turn: Turn, action: Any) -> Decision:
         """The decision the action makes; may still refuse what the person wrote (`invalid`)."""
-        raise NotImplementedError
 
 
 def ended(

@@ -110,7 +110,6 @@ class ConfirmTimescaleSpec(ActionSpec):
             {"proposed_by": proposal.proposed_by, **({"note": proposal.note} if proposal.note else {})},
         )
         out = engine.outbox(c, turn.actor_id)
-        out.due_at = due
         engine.tell_side(out, c, proposal.side, NotificationKind.TIMESCALE_AGREED, action=False)
         engine.tell_side(out, c, proposal.side.other, NotificationKind.TIMESCALE_AGREED, action=False)
         engine.copy_updates(out, c, NotificationKind.TIMESCALE_AGREED)

@@ -98,6 +98,15 @@ class ChallengeService:
             return await self.repository.get_by_reference(re.sub(r"\s+", "", key))
         return await self.repository.get(key)
 
+    async def visible(self, reference_or_id: str, person: Person | None) -> Challenge | None:
+        """The challenge a reference or id names, if `person` may know of it (`Engine.may_see`); None alike
+        when there is none, when it follows a procedure not served here and when they may not, so that
+        nobody can learn from the answer that a reference exists."""
+        challenge = await self.find(reference_or_id) if person is not None else None
+        if person is None or challenge is None or challenge.policy_id not in self.policies:
+            return None
+        return challenge if (await self.engine(challenge.policy_id)).may_see(challenge, person.id) else None
+
     async def mine(self, person_id: str) -> list[Challenge]:
         return [c for c in await self.repository.list_for_person(person_id) if c.policy_id in self.policies]
 

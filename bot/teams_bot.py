@@ -6,6 +6,7 @@ card data only says which challenge and which version the person was looking at.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,8 +36,16 @@ from process.directory import Person
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 MAX_COMMAND_CHARS = 200
 _SPACES = re.compile(r"\s+")
+_MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 
 RememberConversation = Callable[[TurnContext], Awaitable[None]]
+
+
+def without_mentions(text: str | None) -> str:
+    """What a person typed, without the @mentions Teams puts in the text of a group chat or channel message
+    (`<at>Professional challenge</at> help`) and with its HTML entities (`&nbsp;`) read as characters.
+    (botbuilder's `remove_recipient_mention` escapes the mention before matching it, so it never removes it.)"""
+    return html.unescape(_MENTION.sub(" ", text or "")).replace("\xa0", " ")
 
 
 def command_of(text: str | None) -> tuple[str, str]:
@@ -86,8 +95,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         await self.remember_conversation(turn_context)
-        TurnContext.remove_recipient_mention(turn_context.activity)
-        text = turn_context.activity.text or ""
+        text = without_mentions(turn_context.activity.text)
         chat_link = self._chat_link(turn_context)
         if len(text) > MAX_COMMAND_CHARS:
             await show_card(turn_context, help_card(self._policies(), unknown=text, chat_link=chat_link))

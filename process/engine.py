@@ -186,19 +186,20 @@ class Engine:
             if may_take(self.policy, self.directory, challenge, role, person_id)
         )
 
-    def may_see(self, challenge: Challenge, person_id: str | None) -> bool:
+    def may_see(self, challenge: Challenge, person_id: str | None, *, has_acted: bool = False) -> bool:
         """Whether `person_id` may know of the challenge at all: someone the procedure asks, tells or lets take
         a part in it. Anyone else is told it does not exist, in the same words as for a reference that
         does not.
 
         They are the people holding a part; the partnership's post holders (its business manager, admin,
         executive...); the challenged agency's escalation contacts up to the next stage (told as it comes to
-        them); the managers and leads a part's ways of finding point to (who may take a vacant part); and the
-        line managers of those holding a part (who may hand it over).
+        them); the managers and leads a part's ways of finding point to (who may take a vacant part); the
+        line managers of those holding a part (who may hand it over); and whoever `has_acted` on it (the
+        caller knows from its records), who knows of it already, even after handing their part over.
         """
         if not person_id or person_id == SYSTEM or challenge.policy_id != self.policy.id:
             return False
-        if challenge.roles_of(person_id):
+        if has_acted or challenge.roles_of(person_id):
             return True
         if any(
             contact.person_id == person_id

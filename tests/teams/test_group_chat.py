@@ -94,3 +94,14 @@ async def test_a_command_after_an_at_mention_is_answered_in_a_group(runtime: Run
     words = texts(cards[0])
     assert "What I can do" in words and "didn't understand" not in words
     assert links(cards[0]) == [CHAT_LINK]
+
+
+@pytest.mark.parametrize("where", [None, "group chat"])
+async def test_show_without_a_reference_says_how_to_use_it(runtime: Runtime, where: str | None) -> None:
+    person = alex(runtime) if where is None else in_(runtime, where)
+    for typed in ("show", "show   "):
+        card = await person.say_card(typed)
+        assert_valid_card(card)
+        words = texts(card)
+        assert "Not found" not in words
+        assert "Type show and the challenge's reference, for example: show DUR-2026-0042." in words

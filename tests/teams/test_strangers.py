@@ -105,6 +105,7 @@ PATHS: dict[str, Path] = {
         f"{verb} (forged, by reference)": pressed(verb, "challengeId", inputs, {})
         for verb, inputs in INPUTS.items()
     },
+    "a verb no card has (forged)": pressed("challenge.bogus", "challengeId", {}, {}),
     "my challenges": listed,
 }
 

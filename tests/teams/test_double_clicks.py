@@ -87,7 +87,6 @@ async def _then(service: ChallengeService, challenge: Challenge, *steps: tuple[s
     return challenge
 
 
-
 async def _durham(service: ChallengeService) -> Challenge:
     return await _raised(service, "durham")
 

@@ -112,7 +112,7 @@ class Scheduler:
                 elif isinstance(action, DeadlinePassed):
                     report.deadlines += 1
                 continue
-            if result.outcome == "stale":
+            if result.outcome in ("stale", "repeated"):  # another worker applied it first
                 report.conflicts += 1
             elif result.outcome == "refused":
                 report.refused.append(f"{challenge_id}: {result.notice}")

@@ -6,9 +6,11 @@ card data only says which challenge and which version the person was looking at.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
 from botbuilder.core.teams import teams_get_channel_id
@@ -17,8 +19,9 @@ from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccou
 
 from bot.errors import CHALLENGE_ID_TURN_STATE_KEY
 from cards import verbs
+from cards.commands import show_usage
 from cards.describe import whose_move
-from cards.errors import message_card
+from cards.errors import chat_card, message_card, not_found_card
 from cards.help import help_card
 from cards.my_challenges import my_challenges_card
 from cards.welcome import welcome_card
@@ -26,15 +29,23 @@ from dialogs.challenge_actions import action_from
 from dialogs.raise_challenge import RAISE_DIALOG_ID, RaiseChallengeDialog
 from dialogs.replies import card_action, is_card_action, show_card, shown_card
 from dialogs.service import ChallengeService
-from dialogs.views import Audience, challenge_view, is_party
+from dialogs.views import Audience, challenge_view
 from process.challenge import Challenge, Refused
 from process.directory import Person
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 MAX_COMMAND_CHARS = 200
 _SPACES = re.compile(r"\s+")
+_MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 
 RememberConversation = Callable[[TurnContext], Awaitable[None]]
+
+
+def without_mentions(text: str | None) -> str:
+    """What a person typed, without the @mentions Teams puts in the text of a group chat or channel message
+    (`<at>Professional challenge</at> help`) and with its HTML entities (`&nbsp;`) read as characters.
+    (botbuilder's `remove_recipient_mention` escapes the mention before matching it, so it never removes it.)"""
+    return html.unescape(_MENTION.sub(" ", text or "")).replace("\xa0", " ")
 
 
 def command_of(text: str | None) -> tuple[str, str]:
@@ -76,34 +87,29 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         await self.remember_conversation(turn_context)
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
         if any(member.id == bot_id for member in members_added):
-            await show_card(turn_context, welcome_card(list(self.service.policies.values())))
+            await show_card(
+                turn_context, welcome_card(self._policies(), chat_link=self._chat_link(turn_context))
+            )
 
     # ----- typed commands ---------------------------------------------------------------------------------
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         await self.remember_conversation(turn_context)
-        TurnContext.remove_recipient_mention(turn_context.activity)
-        text = turn_context.activity.text or ""
+        text = without_mentions(turn_context.activity.text)
+        chat_link = self._chat_link(turn_context)
         if len(text) > MAX_COMMAND_CHARS:
-            await show_card(turn_context, help_card(self._policies(), unknown=text))
+            await show_card(turn_context, help_card(self._policies(), unknown=text, chat_link=chat_link))
             return
         command, argument = command_of(text)
         person = await self._person(turn_context)
+        if chat_link is not None:
+            await self._in_group(turn_context, person, command, argument, text, chat_link)
+            return
         dc = await self.dialogs.create_context(turn_context)
         if command == "help":
             await show_card(turn_context, help_card(self._policies()))
         elif command == "raise":
-            if not self._personal(turn_context):
-                await show_card(
-                    turn_context,
-                    message_card(
-                        "Raise it in a 1:1 chat",
-                        "A challenge names a child, so it is raised in your 1:1 chat with me, never in a "
-                        "group. "
-                        "Open a chat with me and type raise.",
-                    ),
-                )
-            elif person is None:
+            if person is None:
                 await show_card(turn_context, self._not_in_directory())
             else:
                 await dc.cancel_all_dialogs()
@@ -122,6 +128,31 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         else:
             await show_card(turn_context, help_card(self._policies(), unknown=text.strip() or None))
 
+    async def _in_group(
+        self,
+        turn_context: TurnContext,
+        person: Person | None,
+        command: str,
+        argument: str,
+        text: str,
+        chat_link: str,
+    ) -> None:
+        """A group chat or channel: help and a challenge's summary are answered here; raising, the raising
+        form and a person's list of challenges belong to their 1:1 chat, which the answer links to."""
+        if command == "show":
+            await self._show(turn_context, person, argument)
+        elif command in ("raise", "my challenges", "cancel"):
+            what = {
+                "raise": "A challenge names a child, so it is raised in your 1:1 chat with me, never here.",
+                "my challenges": "Your challenges are listed in your 1:1 chat with me, not where others "
+                "can read them.",
+                "cancel": "A challenge being raised is in your 1:1 chat with me: type cancel there.",
+            }[command]
+            await show_card(turn_context, chat_card("Open your 1:1 chat with me", what, chat_link))
+        else:
+            unknown = None if command == "help" else text.strip() or None
+            await show_card(turn_context, help_card(self._policies(), unknown=unknown, chat_link=chat_link))
+
     async def _my_challenges(self, turn_context: TurnContext, person: Person | None) -> None:
         if person is None:
             await show_card(turn_context, self._not_in_directory())
@@ -135,36 +166,25 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 calendar_for=lambda policy: self.service.calendar(policy.id),
                 now=self.service.clock(),
                 whose_move=lambda challenge: whose_move(challenge, self.service.policy(challenge.policy_id)),
+                directory=await self.service.directory(),
             ),
         )
 
     async def _show(self, turn_context: TurnContext, person: Person | None, reference: str) -> None:
-        challenge = await self.service.find(reference) if reference else None
-        if challenge is None:
-            await show_card(
-                turn_context,
-                message_card(
-                    "Not found", "There is no challenge with that reference. Type my challenges to see yours."
-                ),
-            )
-            return
-        turn_context.turn_state[CHALLENGE_ID_TURN_STATE_KEY] = challenge.id
-        audience = self._audience(turn_context)
-        if audience == "party" and not is_party(
-            challenge, person, await self.service.engine(challenge.policy_id)
-        ):
-            await show_card(
-                turn_context,
-                message_card(
-                    "Not one of yours",
-                    f"You are not involved in {challenge.reference}, so I cannot show it to you.",
-                ),
-            )
-            return
+        """A challenge's card, for someone who may know of it; the same "not found" for anyone else, whether
+        the reference exists or not."""
         if person is None:
             await show_card(turn_context, self._not_in_directory())
             return
-        card = await challenge_view(self.service, challenge, person, audience=audience)
+        if not reference.strip():
+            await show_card(turn_context, message_card("Which challenge?", show_usage(self._policies())))
+            return
+        challenge = await self.service.visible(reference, person)
+        if challenge is None:
+            await show_card(turn_context, not_found_card())
+            return
+        turn_context.turn_state[CHALLENGE_ID_TURN_STATE_KEY] = challenge.id
+        card = await challenge_view(self.service, challenge, person, audience=self._audience(turn_context))
         await show_card(turn_context, card)
 
     # ----- card buttons -----------------------------------------------------------------------------------
@@ -181,8 +201,13 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         if person is None:
             return _card_response(self._not_in_directory())
         dc = await self.dialogs.create_context(turn_context)
+        chat_link = self._chat_link(turn_context)
         if action.verb.startswith("raise."):
-            if not self._personal(turn_context):
+            if chat_link is not None:
+                # The pressed card is replaced by the answer: give back the welcome card (with its
+                # immediate-risk guidance), its button now opening the person's 1:1 chat.
+                await show_card(turn_context, welcome_card(self._policies(), chat_link=chat_link))
+            elif not self._personal(turn_context):
                 await show_card(
                     turn_context, message_card("Raise it in a 1:1 chat", "Challenges are raised in 1:1.")
                 )
@@ -206,9 +231,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     async def _challenge_action(self, turn_context: TurnContext, person: Person, action: Any) -> None:
         challenge_id = action.text("challengeId")
-        challenge = await self.service.find(challenge_id) if challenge_id else None
+        challenge = await self.service.visible(challenge_id, person) if challenge_id else None
         if challenge is None:
-            await show_card(turn_context, message_card("Not found", "That challenge no longer exists here."))
+            await show_card(turn_context, not_found_card())
             return
         turn_context.turn_state[CHALLENGE_ID_TURN_STATE_KEY] = challenge.id
         audience = self._audience(turn_context)
@@ -250,6 +275,15 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         conversation = turn_context.activity.conversation
         return bool(conversation) and (conversation.conversation_type or "personal") == "personal"
 
+    @classmethod
+    def _chat_link(cls, turn_context: TurnContext) -> str | None:
+        """In a group chat or channel, a deep link to the person's 1:1 chat with the bot (Teams: a chat with
+        `28:<bot app id>`, the bot's id in the activity); None in a 1:1 chat."""
+        if cls._personal(turn_context) and not teams_get_channel_id(turn_context.activity):
+            return None
+        recipient = turn_context.activity.recipient
+        return one_to_one_chat_link(recipient.id if recipient else None)
+
     def _audience(self, turn_context: TurnContext) -> Audience:
         return (
             "party"
@@ -265,6 +299,14 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             "partnership's "
             "business unit to add you with your Microsoft 365 account.",
         )
+
+
+def one_to_one_chat_link(bot_id: str | None) -> str:
+    """A Teams deep link that opens a 1:1 chat with the bot `bot_id` (`28:<app id>`); Teams' own chat list
+    when the id is not a bot's (a test channel, say)."""
+    if bot_id and bot_id.startswith("28:"):
+        return f"https://teams.microsoft.com/l/chat/0/0?users={quote(bot_id, safe=':')}"
+    return "https://teams.microsoft.com/l/chat/0/0"
 
 
 def _card_response(card: dict[str, Any]) -> InvokeResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cards import verbs
-from cards.layout import Element, execute, facts
+from cards.layout import Element, execute, facts, open_url
 from cards.text import plain
 from process.policy import Policy
 
@@ -20,8 +20,26 @@ def commands_facts(policies: Sequence[Policy]) -> Element:
             ("raise", "Raise a challenge on your partnership's form, one step at a time."),
             ("my challenges", "Your open challenges: stage, due date and whose move it is."),
             (plain("show <reference>"), plain(f"One challenge and what you can do on it{references}.")),
+            ("cancel", "Stop raising a challenge: the form's answers are discarded and nothing is sent."),
         ]
     )
+
+
+def show_usage(policies: Sequence[Policy]) -> str:
+    """How to use `show`, with an example reference of the first partnership served."""
+    example = f"{policies[0].reference_prefix}-2026-0042" if policies else "DUR-2026-0042"
+    return (
+        f"Type show and the challenge's reference, for example: show {example}. "
+        "Type my challenges to see the challenges you have a part in."
+    )
+
+
+def start_buttons(chat_link: str | None) -> list[Element]:
+    """How to start a challenge from this card: the raise button in a 1:1 chat; in a group chat or channel
+    (`chat_link` given), a link to the person's 1:1 chat with the bot, since a challenge names a child."""
+    if chat_link is None:
+        return [raise_button()]
+    return [open_url("Raise a challenge in our 1:1 chat", chat_link)]
 
 
 def raise_button() -> Element:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cards.commands import commands_facts, raise_button
+from cards.commands import commands_facts, start_buttons
 from cards.layout import Card, Element, card, heading, section, text
 from cards.text import plain, shorten
-from cards.welcome import guidance, immediate_risk_block
+from cards.welcome import GROUP_NOTE, guidance, immediate_risk_block
 from process.policy import Policy
 
 #: How much of an unrecognised message is quoted back.
 QUOTE_LIMIT = 60
 
 
-def help_card(policies: Sequence[Policy], *, unknown: str | None = None) -> Card:
-    """The commands; when `unknown` is given, it starts by saying that message was not understood."""
+def help_card(
+    policies: Sequence[Policy], *, unknown: str | None = None, chat_link: str | None = None
+) -> Card:
+    """The commands; when `unknown` is given, it starts by saying that message was not understood. In a group
+    chat or channel, `chat_link` opens the person's 1:1 chat with the bot, where challenges are raised."""
     body: list[Element] = []
     if unknown is not None:
         quoted = shorten(" ".join(unknown.split()), QUOTE_LIMIT)
@@ -30,4 +33,6 @@ def help_card(policies: Sequence[Policy], *, unknown: str | None = None) -> Card
         body.append(
             text(plain(f"{policy.short_name}: {guidance(policy, 'not_for_complaints')}"), subtle=True)
         )
-    return card(body, actions=[raise_button()])
+    if chat_link is not None:
+        body.append(text(GROUP_NOTE, subtle=True))
+    return card(body, actions=start_buttons(chat_link))

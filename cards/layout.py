@@ -141,6 +141,11 @@ def execute(
     return out
 
 
+def open_url(title: str, url: str) -> Element:
+    """A button that opens a link (in Teams, a deep link opens the chat or app it names)."""
+    return {"type": "Action.OpenUrl", "title": title, "url": url}
+
+
 def show_card(title: str, body: Sequence[Element], actions: Sequence[Element]) -> Element:
     """An Action.ShowCard: a button that unfolds a small form with its own submit button."""
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cards.commands import commands_facts, raise_button
+from cards.commands import commands_facts, start_buttons
 from cards.layout import Card, Element, card, container, heading, section, text
 from cards.text import plain
 from process.policy import Policy
@@ -31,8 +31,16 @@ def immediate_risk_block(policies: Sequence[Policy]) -> Element:
     return container(items, style="attention")
 
 
-def welcome_card(policies: Sequence[Policy]) -> Card:
-    """What the bot is for; each partnership's immediate-risk route shown prominently; the commands."""
+#: Said on the welcome and help cards in a group chat or channel, above the link to the 1:1 chat.
+GROUP_NOTE = (
+    "A challenge names a child, so it is raised and worked on in your 1:1 chat with me, never here. Here I "
+    "answer help, and show a challenge's reference-level summary to the people involved in it."
+)
+
+
+def welcome_card(policies: Sequence[Policy], *, chat_link: str | None = None) -> Card:
+    """What the bot is for; each partnership's immediate-risk route shown prominently; the commands. In a
+    group chat or channel, `chat_link` opens the person's 1:1 chat with the bot, where challenges are raised."""
     body: list[Element] = [
         heading("Professional challenge and escalation"),
         text(
@@ -58,4 +66,6 @@ def welcome_card(policies: Sequence[Policy]) -> Card:
         for policy in policies:
             body.append(text(plain(f"{policy.short_name}: {guidance(policy, 'not_for_complaints')}")))
     body += [section("What you can type"), commands_facts(policies)]
-    return card(body, actions=[raise_button()])
+    if chat_link is not None:
+        body.append(text(GROUP_NOTE, subtle=True))
+    return card(body, actions=start_buttons(chat_link))

@@ -6,6 +6,9 @@ so each change is checked by the engine and stored with its events and notificat
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -15,11 +18,21 @@ from typing import Literal
 from uuid import uuid4
 
 from process.calendar import WorkingCalendar
-from process.challenge import SYSTEM, Action, AuditEvent, Challenge, Decision, RaiseRequest, Refused, Status
+from process.challenge import (
+    ACTION_KINDS,
+    SYSTEM,
+    Action,
+    AuditEvent,
+    Challenge,
+    Decision,
+    RaiseRequest,
+    Refused,
+    Status,
+)
 from process.directory import Directory, Person
 from process.engine import Engine, calendar_for
 from process.policy import Policy
-from storage.challenges import ChallengeRepository
+from storage.challenges import ChallengeRepository, ChangeMark
 from storage.errors import ConflictError
 
 log = logging.getLogger(__name__)
@@ -34,11 +47,26 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: What a person is told when their click repeats one already applied (a double click, a second device).
+ALREADY_DONE = "You did this already: your first click changed the challenge. Nothing more was changed."
+
+STALE = "This card was out of date, so nothing was changed. Here is the current card."
+
+
+def change_mark(action: Action, actor_id: str) -> ChangeMark:
+    """Who acts, with which kind of action, and a digest of what they gave (the same inputs, the same digest;
+    the inputs themselves are not kept here)."""
+    fields = json.dumps(dataclasses.asdict(action), sort_keys=True, default=str, ensure_ascii=False)
+    digest = hashlib.sha256(fields.encode("utf-8", "surrogatepass")).hexdigest()
+    return ChangeMark(actor_id, ACTION_KINDS[type(action)].value, digest)
+
+
 @dataclass(frozen=True)
 class ActionResult:
-    """What became of one action: applied, refused by the procedure, or stale (the card was out of date)."""
+    """What became of one action: applied, refused by the procedure, stale (the card was out of date), or
+    repeated (the same person's same action had already been applied from that card)."""
 
-    outcome: Literal["applied", "refused", "stale", "missing"]
+    outcome: Literal["applied", "refused", "stale", "repeated", "missing"]
     challenge: Challenge | None
     decision: Decision | None = None
     notice: str | None = None
@@ -98,6 +126,19 @@ class ChallengeService:
             return await self.repository.get_by_reference(re.sub(r"\s+", "", key))
         return await self.repository.get(key)
 
+    async def visible(self, reference_or_id: str, person: Person | None) -> Challenge | None:
+        """The challenge a reference or id names, if `person` may know of it (`Engine.may_see`); None alike
+        when there is none, when it follows a procedure not served here and when they may not, so that
+        nobody can learn from the answer that a reference exists."""
+        challenge = await self.find(reference_or_id) if person is not None else None
+        if person is None or challenge is None or challenge.policy_id not in self.policies:
+            return None
+        engine = await self.engine(challenge.policy_id)
+        if engine.may_see(challenge, person.id):
+            return challenge
+        acted = await self.repository.has_changed(challenge.id, person.id)
+        return challenge if engine.may_see(challenge, person.id, has_acted=acted) else None
+
     async def mine(self, person_id: str) -> list[Challenge]:
         return [c for c in await self.repository.list_for_person(person_id) if c.policy_id in self.policies]
 
@@ -152,25 +193,23 @@ class ChallengeService:
         challenge_id = challenge.id
         if challenge.policy_id not in self.policies:
             return ActionResult("missing", None, notice="That challenge follows a procedure not served here.")
+        mark = change_mark(action, actor_id)
         if expected_version is not None and expected_version != challenge.version:
-            return ActionResult(
-                "stale",
-                challenge,
-                notice="This card was out of date, so nothing was changed. Here is the current card.",
-            )
+            return await self._not_applied(challenge, expected_version, mark, STALE)
         engine = await self.engine(challenge.policy_id)
         try:
             decision = engine.apply(challenge, action, actor_id, self.clock())
         except Refused as refused:
             return ActionResult("refused", challenge, notice=refused.reason)
         try:
-            await self.repository.save(decision, challenge.version)
+            await self.repository.save(decision, challenge.version, mark)
         except ConflictError:
             current = await self.repository.get(challenge_id)
-            return ActionResult(
-                "stale",
-                current,
-                notice="Someone else updated this challenge just now, so nothing was changed.",
+            return await self._not_applied(
+                current or challenge,
+                challenge.version,
+                mark,
+                "Someone else updated this challenge just now, so nothing was changed.",
             )
         log.info(
             "challenge %s: %s by %s",
@@ -180,6 +219,18 @@ class ChallengeService:
         )
         await self._committed(decision)
         return ActionResult("applied", decision.challenge, decision)
+
+    async def _not_applied(
+        self, current: Challenge, from_version: int, mark: ChangeMark, stale: str
+    ) -> ActionResult:
+        """An action that arrived from an older version: "already done" when the change from that version was
+        this same person's same action (a second click of the same button), else out of date."""
+        if (
+            from_version < current.version
+            and await self.repository.change_from(current.id, from_version) == mark
+        ):
+            return ActionResult("repeated", current, notice=ALREADY_DONE)
+        return ActionResult("stale", current, notice=stale)
 
     async def _committed(self, decision: Decision) -> None:
         if self.on_commit is not None and decision.notifications:

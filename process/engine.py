@@ -38,7 +38,16 @@ from process.challenge import (
 )
 from process.directory import Contact, Directory, Person
 from process.notify import Outbox
-from process.parties import Actor, actors, holders, may_take, resolve_parties, side_roles, vacancies
+from process.parties import (
+    Actor,
+    actors,
+    holders,
+    may_take,
+    pointed_to,
+    resolve_parties,
+    side_roles,
+    vacancies,
+)
 from process.policy import Policy, RoleId, Stage, Step
 
 __all__ = ["ESCALATION_CONTACT", "PERSON_ACTIONS", "Engine", "calendar_for"]
@@ -175,6 +184,52 @@ class Engine:
             role
             for role in vacancies(self.policy, challenge)
             if may_take(self.policy, self.directory, challenge, role, person_id)
+        )
+
+    def may_see(self, challenge: Challenge, person_id: str | None, *, has_acted: bool = False) -> bool:
+        """Whether `person_id` may know of the challenge at all: someone the procedure asks, tells or lets take
+        a part in it. Anyone else is told it does not exist, in the same words as for a reference that
+        does not.
+
+        They are the people holding a part; the partnership's post holders (its business manager, admin,
+        executive...); the challenged agency's escalation contacts up to the next stage (told as it comes to
+        them); the managers and leads a part's ways of finding point to (who may take a vacant part); the
+        line managers of those holding a part (who may hand it over); and whoever `has_acted` on it (the
+        caller knows from its records), who knows of it already, even after handing their part over.
+        """
+        if not person_id or person_id == SYSTEM or challenge.policy_id != self.policy.id:
+            return False
+        if has_acted or challenge.roles_of(person_id):
+            return True
+        if any(
+            contact.person_id == person_id
+            for (partnership, _post), contacts in self.directory.partnership_roles.items()
+            if partnership == self.policy.id
+            for contact in contacts
+        ):
+            return True
+        person = self.directory.person(person_id)
+        if person is None:
+            return False
+        last = min(challenge.stage + 1, self.policy.stages[-1].number)
+        if any(
+            contact.person_id == person_id
+            for number in range(1, last + 1)
+            for contact in self._agency_contacts(challenge, number)
+        ):
+            return True
+        if any(
+            pointed_to(self.policy, self.directory, challenge, spec.id, person)
+            for spec in self.policy.roles
+            if spec.side != "partnership"
+        ):
+            return True
+        partnership_roles = {spec.id for spec in self.policy.roles if spec.side == "partnership"}
+        return any(
+            (held := self.directory.person(contact.person_id)) is not None
+            and held.line_manager_id == person_id
+            for role, contact in challenge.parties.items()
+            if role not in partnership_roles
         )
 
     def decides_outcome_alone(self, challenge: Challenge, person_id: str | None) -> bool:

@@ -189,20 +189,34 @@ def may_take(
     holder = challenge.parties.get(role)
     if holder is not None and holder.person_id is not None:
         return False
+    return pointed_to(policy, directory, challenge, role, person)
+
+
+#: How far up a line-management chain a manager may still take a part (or see the challenge).
+MANAGEMENT_LEVELS = 6
+
+
+def pointed_to(
+    policy: Policy, directory: Directory, challenge: Challenge, role: RoleId, person: Person
+) -> bool:
+    """Whether the role's ways of finding could point to `person` in this challenge: its side's agency's
+    safeguarding lead, the agency's post holder the role names, or a manager up the raiser's or the
+    professional's line (a partnership role points to nobody here: its post holders are the directory's)."""
+    agency_id = side_agency(policy, challenge, role)
+    if agency_id is None or person.agency_id != agency_id:
+        return False
     spec = policy.role(role)
-    base_role = policy.raiser_role if spec.side == "raiser" else policy.challenged_role
-    base = directory.person((challenge.parties.get(base_role) or Contact(name="")).person_id)
     agency = directory.agency(agency_id)
-    if agency is not None and agency.safeguarding_lead_id == person_id:
+    if agency is not None and agency.safeguarding_lead_id == person.id:
         return True
-    for way in spec.found:
-        if way.who == "agency_post" and way.post in person.job_roles:
-            return True
-    chain = base
-    for _ in range(6):
+    if any(way.who == "agency_post" and way.post in person.job_roles for way in spec.found):
+        return True
+    base_role = policy.raiser_role if spec.side == "raiser" else policy.challenged_role
+    chain = directory.person((challenge.parties.get(base_role) or Contact(name="")).person_id)
+    for _ in range(MANAGEMENT_LEVELS):
         chain = directory.line_manager(chain)
         if chain is None:
             break
-        if chain.id == person_id:
+        if chain.id == person.id:
             return True
     return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +41,7 @@ from storage.outbox import enqueue
 from storage.schema import (
     OPEN_STATUS,
     audit_events,
+    challenge_changes,
     challenge_parties,
     challenge_stages,
     challenges,
@@ -51,6 +53,15 @@ _PREFIX = re.compile(r"^[A-Z]{2,5}$")
 
 #: How many challenge ids go into one `IN (...)` when loading their rows.
 _BATCH = 500
+
+
+@dataclass(frozen=True)
+class ChangeMark:
+    """Who made a change and with which action: its kind and a digest of its inputs (not the inputs)."""
+
+    actor_id: str
+    action: str
+    digest: str
 
 
 def format_reference(prefix: str, year: int, number: int) -> str:
@@ -92,8 +103,9 @@ class ChallengeRepository:
             await enqueue(conn, decision.notifications, now)
         return decision
 
-    async def save(self, decision: Decision, expected_version: int) -> None:
-        """Store `decision` if the challenge is still at `expected_version` (the version it was decided on).
+    async def save(self, decision: Decision, expected_version: int, mark: ChangeMark | None = None) -> None:
+        """Store `decision` if the challenge is still at `expected_version` (the version it was decided on),
+        with `mark` (who made the change, with which action) kept against that version.
 
         Raises `ConflictError` (carrying the current version) when another action was stored first, and
         `NotFound` when there is no such challenge. A stored change also releases any scheduler claim.
@@ -136,6 +148,43 @@ class ChallengeRepository:
             await _write_parties_and_stages(conn, challenge)
             await _insert_events(conn, decision.events)
             await enqueue(conn, decision.notifications, now)
+            if mark is not None:
+                await conn.execute(
+                    challenge_changes.insert().values(
+                        challenge_id=challenge.id,
+                        from_version=expected_version,
+                        actor_id=mark.actor_id,
+                        action=mark.action,
+                        digest=mark.digest,
+                    )
+                )
+
+    async def has_changed(self, challenge_id: str, actor_id: str) -> bool:
+        """Whether `actor_id` made any change to the challenge (after raising it)."""
+        async with self.db.reading() as conn:
+            found = await conn.scalar(
+                select(challenge_changes.c.from_version)
+                .where(
+                    challenge_changes.c.challenge_id == challenge_id, challenge_changes.c.actor_id == actor_id
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    async def change_from(self, challenge_id: str, version: int) -> ChangeMark | None:
+        """Who changed the challenge from `version` to the next, and with which action (None: not recorded)."""
+        async with self.db.reading() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        challenge_changes.c.actor_id, challenge_changes.c.action, challenge_changes.c.digest
+                    ).where(
+                        challenge_changes.c.challenge_id == challenge_id,
+                        challenge_changes.c.from_version == version,
+                    )
+                )
+            ).first()
+        return ChangeMark(row.actor_id, row.action, row.digest) if row is not None else None
 
     async def get(self, challenge_id: str) -> Challenge | None:
         """The challenge with this id, or None."""

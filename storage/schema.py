@@ -188,6 +188,20 @@ challenge_stages = Table(
     PrimaryKeyConstraint("challenge_id", "position"),
 )
 
+#: Who changed each version of a challenge, and with which action (its kind and a digest of its inputs): so a
+#: second click of the same button by the same person, arriving after the first was stored, is told it was
+#: done already rather than that their card was out of date. One row per version, written with the change.
+challenge_changes = Table(
+    "challenge_changes",
+    metadata,
+    Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False),
+    Column("from_version", Integer, nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    PrimaryKeyConstraint("challenge_id", "from_version"),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,

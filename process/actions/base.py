@@ -51,14 +51,34 @@ class Turn:
         return f"at stage {self.stage.number} ({self.stage.name})"
 
     def sides_text(self, roles: tuple[RoleId, ...]) -> str:
-        names = [self.policy.role_title(r).lower() for r in roles]
+        """ "IRO or DSCP Business Manager": the roles' titles as a sentence names them (`title_in_text`)."""
+        names = [title_in_text(self.policy.role_title(r)) for r in roles]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+    def who_acts(self, side: Side) -> str:
+        """ "the IRO (Riley Raiser)": the titles and names of the people who act for `side` now."""
+        people = self.engine.acting(self.challenge, side)
+        if not people:
+            return f"the {self.sides_text(side_roles_of(self.stage, side))}"
+        return " or ".join(
+            f"the {title_in_text(self.policy.role_title(a.role))} ({a.contact.name})" for a in people
+        )
 
     def needs_side(self, doing: str) -> Side:
         """The actor's side at this stage; Refused if they act for neither."""
         if self.side is None:
             raise Refused(f"Only the people involved {self.where} can {doing}.")
         return self.side
+
+
+def title_in_text(title: str) -> str:
+    """A role's title inside a sentence: a sentence-case title in lower case ("the raising practitioner"); a
+    title the procedure writes as a name or an acronym as it writes it ("the IRO", "the Line Manager")."""
+    return title[:1].lower() + title[1:] if title[1:] == title[1:].lower() else title
+
+
+def side_roles_of(stage: Stage, side: Side) -> tuple[RoleId, ...]:
+    return stage.raiser_side if side is Side.RAISER else stage.challenged_side
 
 
 class ActionSpec(ABC):

@@ -16,14 +16,23 @@ class EscalateSpec(ActionSpec):
             raise Refused(
                 f"Stage {stage.number} is the final stage of the {policy.short_name} process.", "invalid"
             )
+        under = f"Under the {policy.short_name} procedure, {turn.where} escalation is for"
         if stage.escalated_by:
             if not turn.roles & set(stage.escalated_by):
-                raise Refused(f"Only the {turn.sides_text(stage.escalated_by)} can escalate {turn.where}.")
+                named = [
+                    contact.name
+                    for role in stage.escalated_by
+                    if (contact := turn.challenge.parties.get(role)) is not None and contact.person_id
+                ]
+                who = f" ({', '.join(named)})" if named else ""
+                raise Refused(f"{under} the {turn.sides_text(stage.escalated_by)}{who} to decide.")
             return
         either = policy.escalated_by == "either_side"
         if not (turn.side is Side.RAISER or (either and turn.side is not None)):
-            who = "either side" if either else turn.sides_text(stage.raiser_side)
-            raise Refused(f"Only {who} can escalate {turn.where}.")
+            if either:
+                both = f"{turn.who_acts(Side.RAISER)} or {turn.who_acts(Side.CHALLENGED)}"
+                raise Refused(f"{under} either side to decide: {both}.")
+            raise Refused(f"{under} {turn.who_acts(Side.RAISER)} to decide.")
 
     def apply(self, turn: Turn, action: Escalate) -> Decision:
         return turn.engine.escalate(turn.challenge, action.reason, action.fields, turn.actor_id, turn.now)

@@ -16,6 +16,7 @@ from process.engine import calendar_for
 from process.policy import Role
 from tests.cardcheck import assert_valid_card
 from tests.cards.scenarios import (
+    DIRECTORY,
     POLICIES,
     PRIVATE_STRINGS,
     all_states,
@@ -41,7 +42,7 @@ def test_welcome_says_what_the_bot_is_for_and_puts_immediate_risk_first() -> Non
         assert " ".join(policy.immediate_risk.split()) in " ".join(risk_words.split())
         assert " ".join(policy.not_for_complaints.split()) in " ".join(words.split())
     assert "Rochdale EHASH, 01706 925 879" in risk_words
-    for command in ("help", "raise", "my challenges", "show <reference>"):
+    for command in ("help", "raise", "my challenges", "show <reference>", "cancel"):
         assert f"{command}: " in words
     assert "references start DUR- or RBS-" in words
     assert [(a["title"], a["verb"]) for a in card["actions"]] == [("Raise a challenge", verbs.RAISE_START)]
@@ -58,7 +59,7 @@ def test_help_lists_the_commands() -> None:
     assert_valid_card(card)
     words = readable(card)
     assert "I didn't understand" not in words
-    for command in ("help", "raise", "my challenges", "show <reference>"):
+    for command in ("help", "raise", "my challenges", "show <reference>", "cancel"):
         assert f"{command}: " in words
     assert verbs.RAISE_START in {a["verb"] for a in card["actions"]}
 
@@ -87,6 +88,7 @@ def _list(challenges: list[Challenge], viewer: str, now: datetime) -> dict[str, 
         calendar_for=calendar_for,
         now=now,
         whose_move=lambda c: whose_move(c, POLICIES[c.policy_id]),
+        directory=DIRECTORY,
     )
 
 
@@ -107,6 +109,10 @@ def test_my_challenges_lists_open_ones_soonest_due_first_with_a_show_button() ->
     assert "Due Thu 26 Nov 2026, 17:00 · 3 working days left" in words
     assert "Whose move: Morgan Challengedline (Line Manager), to respond" in words
     assert "RBSCP · Stage 1 of 4 — Practitioner to Practitioner" in words
+    # Which agency and professional each is about, and the issue, in the form's words.
+    assert "Challenge to Challenged Agency · Charlie Challenged" in words
+    assert "Issue: Lack of report" in words
+    assert "Issue: Safeguarding arrangements and procedures not being appropriately applied" in words
     for private in PRIVATE_STRINGS:
         assert private not in everything(card)
 

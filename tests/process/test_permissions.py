@@ -40,10 +40,8 @@ PROCEDURES = {
             1: ({R.RAISER}, {R.CHALLENGED_PROFESSIONAL}),
             2: ({R.RAISER}, {R.CHALLENGED_LINE_MANAGER}),
             3: ({R.RAISER, R.BUSINESS_MANAGER}, {R.CHALLENGED_SAFEGUARDING_LEAD}),
-            4: (
-                {R.RAISER, R.BUSINESS_MANAGER},
-                {R.CHALLENGED_SAFEGUARDING_LEAD, R.CHALLENGED_SENIOR_MANAGER},
-            ),
+            # Stage 4 is "a further meeting" with the agency; the procedure names no senior manager.
+            4: ({R.RAISER, R.BUSINESS_MANAGER}, {R.CHALLENGED_SAFEGUARDING_LEAD}),
             5: ({R.BUSINESS_MANAGER, R.RAISER}, {R.EXECUTIVE}),
         },
         "meetings": {3: set(), 4: set()},
@@ -249,3 +247,117 @@ def test_a_party_holding_two_roles_acts_for_the_side_that_acts_at_the_stage() ->
     )
     assert ActionKind.WITHDRAW in engine.allowed_actions(doubled, bm, MONDAY_MORNING)
     assert ActionKind.RESPOND not in engine.allowed_actions(doubled, bm, MONDAY_MORNING)
+
+
+# ----- who may know of a challenge at all ---------------------------------------------------------------------
+
+#: Who knows of a challenge raised by `{p}_raiser` (agency a) against `{p}_challenged` (agency b), at every
+#: stage: the parties, the partnership's post holders, the agencies' leads and the managers up each line.
+INVOLVED = {
+    "raiser",
+    "raiser_lm",
+    "raiser_sm",
+    "raiser_sl",
+    "challenged",
+    "challenged_lm",
+    "challenged_sm",
+    "challenged_sl",
+    "bm",
+    "admin",
+    "hos",
+    "scrutineer",
+    "executive",
+    "qrt",
+}
+#: Who does not: colleagues with no part, the partnership unit's other staff, other agencies' people.
+STRANGERS = {
+    "raiser_colleague",
+    "challenged_colleague",
+    "outsider",
+    "unit_colleague",
+    "lone",
+    "c_lead",
+    "c_clerk",
+    "solo",
+    "d_deputy",
+}
+
+
+@pytest.mark.parametrize(("partnership", "stage"), CASES)
+def test_only_those_the_procedure_involves_may_know_of_a_challenge(partnership: str, stage: int) -> None:
+    engine = engine_for(partnership)
+    challenge = at_stage(engine, partnership, stage)
+    other = "rochdale" if partnership == "durham" else "durham"
+    for suffix in INVOLVED:
+        assert engine.may_see(challenge, f"{partnership}_{suffix}"), suffix
+    for suffix in STRANGERS | INVOLVED:
+        # Nobody of the other partnership, not even its business manager, nor anyone unknown.
+        assert not engine.may_see(challenge, f"{other}_{suffix}"), f"{other}_{suffix}"
+    for suffix in STRANGERS:
+        assert not engine.may_see(challenge, f"{partnership}_{suffix}"), suffix
+    assert not engine.may_see(challenge, "not-in-the-directory")
+    assert not engine.may_see(challenge, None)
+    assert not engine.may_see(challenge, "system")
+    # Someone who acted on it (and handed their part over) knows of it already.
+    assert engine.may_see(challenge, f"{partnership}_raiser_colleague", has_acted=True)
+
+
+def test_the_mailbox_agencys_lead_may_know_of_a_challenge_to_it_and_its_clerk_may_not() -> None:
+    # The agency reached through mailboxes: its safeguarding lead may take the vacant parts, so knows of it.
+    engine = engine_for("rochdale")
+    request = raise_request(
+        "rochdale", challenged_agency_id="rochdale_c", challenged_person_id="rochdale_lone"
+    )
+    challenge = engine.raise_challenge(
+        request, holder("rochdale", R.RAISER), MONDAY_MORNING, challenge_id="c2", reference="T-2"
+    ).challenge
+    assert engine.may_see(challenge, "rochdale_c_lead")
+    assert not engine.may_see(challenge, "rochdale_c_clerk")
+
+
+# ----- refusals in the procedure's words --------------------------------------------------------------------
+
+
+def test_escalating_out_of_turn_names_who_decides_in_the_procedures_words() -> None:
+    durham = engine_for("durham")
+    challenge = at_stage(durham, "durham", 1)
+    with pytest.raises(Refused) as refused:
+        durham.apply(
+            challenge, Escalate("Please."), holder("durham", R.CHALLENGED_PROFESSIONAL), MONDAY_MORNING
+        )
+    # 5.2: "The IRO will decide as to whether this can be resolved informally and if not will instigate Stage 2."
+    assert refused.value.reason == (
+        "Under the DSCP procedure, at stage 1 (Informal discussion) escalation is for the IRO (Riley Raiser) "
+        "to decide."
+    )
+    rochdale = engine_for("rochdale")
+    challenge = at_stage(rochdale, "rochdale", 2)
+    with pytest.raises(Refused) as refused:
+        rochdale.apply(challenge, Escalate("Please."), holder("rochdale", R.RAISER), MONDAY_MORNING)
+    # "the concern should be referred by each worker to their respective line manager": either side.
+    assert refused.value.reason == (
+        "Under the RBSCP procedure, at stage 2 (Line Manager to Line Manager) escalation is for either side "
+        "to decide: the raiser's line manager (Lee Raiserline) or the practitioner's line manager "
+        "(Morgan Challengedline)."
+    )
+
+
+#: The parts each procedure names, in its own words (Durham: sections 4-5 and the Compliance Challenge Form;
+#: Rochdale: the stages, the contact table and the Resolution Notice).
+PROCEDURE_ROLE_TITLES = {
+    "durham": {
+        "IRO",
+        "Professional",
+        "Line Manager",
+        "Agency Safeguarding Lead",
+        "DSCP Business Manager",
+        "Business Manager for QRT",
+        "DSCP Executive",
+    },
+}
+
+
+@pytest.mark.parametrize("partnership", sorted(PROCEDURE_ROLE_TITLES))
+def test_role_titles_are_the_procedures_own(partnership: str) -> None:
+    titles = {role.title for role in load_policy(partnership).roles}
+    assert titles <= PROCEDURE_ROLE_TITLES[partnership], titles - PROCEDURE_ROLE_TITLES[partnership]

@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "agency_team_contacts",
     "audit_events",
     "bot_state",
+    "challenge_changes",
     "challenge_parties",
     "challenge_stages",
     "challenges",

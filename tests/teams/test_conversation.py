@@ -256,7 +256,7 @@ async def test_someone_not_involved_cannot_open_the_challenge_in_their_chat(runt
     card = await Person(runtime.bot, "Unknown Person", STRANGER).say_card("show DUR-2026-0001")
     assert "Robin" not in str(card)
     missing = await alex(runtime).say_card("show DUR-2026-9999")
-    assert "no challenge with that reference" in texts(missing)
+    assert "found no challenge of yours with that reference" in texts(missing)
 
 
 async def fill_rochdale_form_up_to_urgency(person: Person) -> None:

@@ -808,7 +808,9 @@ def _who(roles: Sequence[RoleId], policy: Policy, parties: Mapping[RoleId, Conta
     if not any(role in parties for role in roles):
         return plain(roles_text(roles, policy))
     names = [
-        f"{parties[role].name} ({policy.role_title(role)})" if role in parties else policy.role_title(role)
+        f"{parties[role].name} ({policy.role_title(role)})"
+        if role in parties and parties[role].name != policy.role_title(role)
+        else policy.role_title(role)
         for role in roles
     ]
     joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -54,6 +54,8 @@ ISSUE = {
     "desired_outcome": "A report shared with the family before the next review.",
 }
 OUT_OF_DATE = "That card was out of date"
+#: How many presses of "Confirm and raise" arrive at the same moment.
+CONFIRMS_AT_ONCE = 10
 
 
 @dataclass
@@ -150,7 +152,7 @@ async def test_confirm_pressed_twice_raises_one_challenge_and_tells_people_once(
 ) -> None:
     review = await to_review(raising.person())
     if press == "at_once":
-        answers = await at_once(raising, review, v.RAISE_CONFIRM, 5)
+        answers = await at_once(raising, review, v.RAISE_CONFIRM, CONFIRMS_AT_ONCE)
     else:
         answers = await apart(raising, review, v.RAISE_CONFIRM)
     assert await raising.count(challenges) == 1

@@ -53,11 +53,8 @@ REVIEW = "review"
 #: The child's details among the form's answers: kept in `draft_child_details`, not with the other answers.
 CHILD_INPUTS = (ids.CHILD_NAME, ids.DATE_OF_BIRTH, ids.AGENCY_REFERENCE)
 
-#: What an input id looks like; anything else a card sends is not one of the form's inputs.
-_INPUT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 #: What cannot be stored as text (NUL; halves of a surrogate pair, which no UTF-8 text can hold).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_NOT_DATA = frozenset({ids.STEP, ids.DRAFT_ID, ids.REVISION, "verb"})
 
 
 class RaiseChallengeFlow:
@@ -131,19 +128,19 @@ class RaiseChallengeFlow:
         if action.verb == verbs.RAISE_CONTINUE:
             await self._show(context, person, draft)
             return
+        steps, index = self._position(draft)
         revision = action.data.get(ids.REVISION)
-        if revision != draft.revision or action.text(ids.STEP) != draft.step or isinstance(revision, bool):
+        if revision != draft.revision or action.text(ids.STEP) != steps[index] or isinstance(revision, bool):
             await self._moved_on(context, person, draft.id, action.verb, revision)
             return
         if action.verb == verbs.RAISE_CANCEL:
             await self._cancel(context, person, draft)
         elif action.verb == verbs.RAISE_BACK:
-            steps = self._steps(self._policy(draft.answers))
-            back = steps[max(0, self._index(steps, draft.step) - 1)]
+            back = steps[max(0, index - 1)]
             await self._advance(context, person, draft, action.verb, back, draft.answers, draft.child)
-        elif action.verb == verbs.RAISE_NEXT and draft.step != REVIEW:
+        elif action.verb == verbs.RAISE_NEXT and steps[index] != REVIEW:
             await self._next(context, person, draft, action)
-        elif action.verb == verbs.RAISE_CONFIRM and draft.step == REVIEW:
+        elif action.verb == verbs.RAISE_CONFIRM and steps[index] == REVIEW:
             await self._confirm(context, person, draft)
         else:
             await self._show(context, person, draft)
@@ -151,11 +148,15 @@ class RaiseChallengeFlow:
     # ----- the steps --------------------------------------------------------------------------------------
 
     async def _next(self, context: TurnContext, person: Person, draft: Draft, action: CardAction) -> None:
-        step = draft.step
+        steps, index = self._position(draft)
+        step = steps[index]
+        # Only the inputs this step's card has: anything else in the data (a forged key, another step's
+        # answer) is not the person's answer to this step.
+        asked = _input_ids(await self._card(person, draft))
         entered: dict[str, str] = {}
         unreadable: dict[str, str] = {}
         for key, value in action.data.items():
-            if key in _NOT_DATA or not _INPUT_ID.match(key):
+            if key not in asked:
                 continue
             text = value if isinstance(value, str) else ""
             if _UNSTORABLE.search(text):
@@ -338,6 +339,14 @@ class RaiseChallengeFlow:
     def _index(steps: list[str], step: str) -> int:
         return steps.index(step) if step in steps else 0
 
+    def _position(self, draft: Draft) -> tuple[list[str], int]:
+        """The form's steps and where the draft is among them (its first step, should its own step no
+        longer be one of them, e.g. after the deployment's procedures changed)."""
+        policy = self._policy(_values(draft))
+        steps = self._steps(policy)
+        # No procedure chosen (or one no longer served here): the form is at choosing one.
+        return steps, self._index(steps, draft.step) if policy is not None else 0
+
     def _policy(self, values: dict[str, str]) -> Policy | None:
         policy_id = values.get(ids.POLICY_ID)
         if not policy_id and len(self.service.policies) == 1:
@@ -403,10 +412,20 @@ class RaiseChallengeFlow:
         errors: dict[str, str] | None = None,
         notice: str | None = None,
     ) -> None:
+        await show_card(context, await self._card(person, draft, errors=errors, notice=notice))
+
+    async def _card(
+        self,
+        person: Person,
+        draft: Draft,
+        *,
+        errors: dict[str, str] | None = None,
+        notice: str | None = None,
+    ) -> dict[str, Any]:
+        """The card of the draft's current step (the review card at the end)."""
         values = _values(draft)
         policy = self._policy(values)
-        steps = self._steps(policy)
-        index = self._index(steps, draft.step)
+        steps, index = self._position(draft)
         step = steps[index]
         counts = self._step_counts(policy)
         directory = await self.service.directory()
@@ -424,7 +443,7 @@ class RaiseChallengeFlow:
             )
         else:
             card = raise_step_card(
-                step if step != REVIEW else steps[0],
+                step,
                 policies=list(self.service.policies.values()),
                 policy=policy,
                 directory=directory,
@@ -439,7 +458,22 @@ class RaiseChallengeFlow:
                 draft_id=draft.id,
                 revision=draft.revision,
             )
-        await show_card(context, card)
+        return card
+
+
+def _input_ids(card: dict[str, Any]) -> set[str]:
+    """The ids of every input on a card."""
+    found: set[str] = set()
+    stack: list[Any] = [card]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("Input.") and isinstance(node.get("id"), str):
+                found.add(node["id"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def _values(draft: Draft) -> dict[str, str]:

@@ -291,7 +291,12 @@ def test_durham_urgency_step_has_no_later_start() -> None:
         ),
         ("issue", {ids.ISSUE_CATEGORY: "made_up"}, ids.ISSUE_CATEGORY, "Choose one of the issues"),
         ("issue", {ids.CONCERN: ""}, ids.CONCERN, "Please fill in Summary of Challenge."),
-        ("issue", {ids.DESIRED_OUTCOME: "y" * 4001}, ids.DESIRED_OUTCOME, "4,001 characters; the limit is 4,000"),
+        (
+            "issue",
+            {ids.DESIRED_OUTCOME: "y" * 4001},
+            ids.DESIRED_OUTCOME,
+            "4,001 characters; the limit is 4,000",
+        ),
         ("urgency", {ids.START_STAGE: "3"}, ids.START_STAGE, "lets a challenge start at stage 3 when urgent"),
         (
             "urgency",

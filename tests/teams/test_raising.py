@@ -536,3 +536,13 @@ async def test_a_lone_surrogate_is_refused_and_nothing_of_it_stored(raising: Rai
     assert "Who you are challenging" in texts(weird)
     draft = await raising.drafts.open_for("alex", raising.clock())
     assert draft is not None and set(draft.answers) == {"policy_id"}
+
+
+async def test_an_answer_to_another_step_sent_with_this_one_is_not_taken(raising: Raising) -> None:
+    me = raising.person()
+    await me.say_card("raise")
+    await me.press_on(me.last_card, v.RAISE_NEXT, policy_id="durham")
+    # The child step's card has no procedure input: a payload carrying one does not switch the procedure.
+    await me.press_on(me.last_card, v.RAISE_NEXT, **CHILD, policy_id="rochdale", concern="Sneaked in.")
+    draft = await raising.drafts.open_for("alex", raising.clock())
+    assert draft is not None and draft.answers == {"policy_id": "durham"} and draft.step == "challenged"

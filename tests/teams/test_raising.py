@@ -329,6 +329,7 @@ async def test_a_card_of_an_earlier_form_does_not_write_into_the_new_one(raising
     await me.press_on(me.last_card, v.RAISE_NEXT, policy_id="durham")
     await me.press_on(me.last_card, v.RAISE_NEXT, **CHILD)
     stale = await raising.person().press_on(first_child, v.RAISE_NEXT, child_name="Earlier Family")
+    assert_valid_card(stale)
     assert "cancelled" in texts(stale)
     draft = await raising.drafts.open_for("alex", raising.clock())
     assert draft is not None and draft.child.name == CHILD["child_name"] and draft.step == "challenged"
@@ -355,6 +356,7 @@ async def test_a_card_of_a_raised_form_shows_the_challenge_and_a_stranger_learns
     answer = await megan.press_on(review, v.RAISE_CONFIRM)
     assert "DUR-" not in texts(answer) and "Robin" not in str(answer)
     assert "ended" in texts(answer)
+    assert_valid_card(answer)
     assert await raising.count(challenges) == 1
 
 
@@ -387,6 +389,7 @@ async def test_a_draft_expires_after_its_time_and_its_child_is_deleted_everywher
     await assert_nowhere(raising.database, name)
     await assert_nowhere(raising.database, CHILD["agency_reference"])
     answer = await raising.person().press_on(challenged_card, v.RAISE_NEXT, **CHALLENGED)
+    assert_valid_card(answer)
     assert "expired" in texts(answer) and "24 hours" in texts(answer)
     # The answers-free row is kept a while, so old cards can say so, then it goes too.
     assert await raising.count(raise_drafts) == 1

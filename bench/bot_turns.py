@@ -100,19 +100,35 @@ async def bot_turns(database_url: str, service_url: str, turns: int, warmup: int
 
 async def _raise(client: Any, service_url: str) -> tuple[str, int]:
     """Alex raises one challenge against Megan; its id and version as Megan's card shows them."""
-    await post_activity(
-        client,
-        make_activity("raise", service_url=service_url, aad_object_id=ALEX, conversation_id=f"a:{ALEX}"),
-    )
-    for step, inputs in RAISE:
-        await post_activity(client, press(service_url, ALEX, verbs.RAISE_NEXT, {"step": step, **inputs}))
-    response = await post_activity(client, press(service_url, ALEX, verbs.RAISE_CONFIRM, {"step": "review"}))
+    # The welcome card's button: its answer is the form's first card, whose buttons name the form (draft).
+    response = await post_activity(client, press(service_url, ALEX, verbs.RAISE_START, {}))
+    card = (await response.json())["value"]
+    for _step, inputs in RAISE:
+        data = _button_data(card, verbs.RAISE_NEXT)
+        response = await post_activity(client, press(service_url, ALEX, verbs.RAISE_NEXT, {**data, **inputs}))
+        card = (await response.json())["value"]
+    confirm = _button_data(card, verbs.RAISE_CONFIRM)
+    response = await post_activity(client, press(service_url, ALEX, verbs.RAISE_CONFIRM, confirm))
     found = re.search(r"DUR-\d{4}-\d{4}", json.dumps(await response.json()))
     if found is None:
         raise RuntimeError("the challenge was not raised")
     shown = await post_activity(client, press(service_url, MEGAN, verbs.SHOW, {"reference": found.group(0)}))
     card = (await shown.json())["value"]
     return _challenge_id(card), version_of(card)
+
+
+def _button_data(card: dict[str, Any], verb: str) -> dict[str, Any]:
+    """The data the card's button with `verb` sends."""
+    stack: list[Any] = [card]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("verb") == verb and isinstance(node.get("data"), dict):
+                return dict(node["data"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise RuntimeError(f"no {verb} button on the card")
 
 
 def _challenge_id(card: dict[str, Any]) -> str:

@@ -10,13 +10,16 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 DEFAULT_PORT = 3978
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_POLICIES = ("durham", "rochdale")
 DEFAULT_SMTP_PORT = 587
+#: How long an unfinished raising form (with the child's details typed so far) is kept.
+DEFAULT_DRAFT_TTL_HOURS = 24
+MAX_DRAFT_TTL_HOURS = 24 * 30
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -73,6 +76,12 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_from: str | None = None
     directory_file: Path | None = None
+    draft_ttl_hours: int = DEFAULT_DRAFT_TTL_HOURS
+
+    @property
+    def draft_ttl(self) -> timedelta:
+        """How long an unfinished raising form is kept before it expires and its answers are deleted."""
+        return timedelta(hours=self.draft_ttl_hours)
 
     @property
     def local_mode(self) -> bool:
@@ -117,6 +126,7 @@ class Settings:
         max_body_bytes = integer("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024)
         smtp_port = integer("SMTP_PORT", DEFAULT_SMTP_PORT, 1, 65535)
         smtp_starttls = boolean("SMTP_STARTTLS", True)
+        draft_ttl_hours = integer("DRAFT_TTL_HOURS", DEFAULT_DRAFT_TTL_HOURS, 1, MAX_DRAFT_TTL_HOURS)
 
         app_id = text("MicrosoftAppId")
         app_password = text("MicrosoftAppPassword")
@@ -177,6 +187,7 @@ class Settings:
             smtp_password=smtp_password,
             smtp_from=smtp_from,
             directory_file=directory_file,
+            draft_ttl_hours=draft_ttl_hours,
         )
 
     def to_sdk_config(self) -> SdkConfig:

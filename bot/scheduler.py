@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.notifier import DrainReport, Notifier
 from dialogs.service import ChallengeService
 from process.challenge import SYSTEM, DeadlinePassed, Remind
+from storage.drafts import DraftStore
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,14 @@ class TickReport:
     conflicts: int = 0
     refused: list[str] = field(default_factory=list)
     delivery: DrainReport = field(default_factory=DrainReport)
+    drafts_expired: int = 0
 
     def summary(self) -> str:
         d = self.delivery
         return (
             f"reminders={self.reminders} deadlines={self.deadlines} conflicts={self.conflicts} "
             f"delivered={d.delivered} (teams={d.delivered_teams} email={d.delivered_email}) "
-            f"retried={d.retried} failed={d.failed}"
+            f"retried={d.retried} failed={d.failed} drafts_expired={self.drafts_expired}"
         )
 
 
@@ -61,8 +63,10 @@ class Scheduler:
         worker_id: str,
         batch_size: int = 100,
         max_sleep_seconds: float = MAX_SLEEP_SECONDS,
+        drafts: DraftStore | None = None,
     ) -> None:
         self.service = service
+        self.drafts = drafts
         self.notifier = notifier
         self.worker_id = worker_id
         self.batch_size = batch_size
@@ -74,9 +78,12 @@ class Scheduler:
         self._woken.set()
 
     async def run_once(self, now: datetime | None = None) -> TickReport:
-        """One pass at `now` (default: the service's clock): due reminders and deadlines, then delivery."""
+        """One pass at `now` (default: the service's clock): unfinished raising forms past their time
+        expired (their answers deleted), due reminders and deadlines, then delivery."""
         at = now or self.service.clock()
         report = TickReport()
+        if self.drafts is not None:
+            report.drafts_expired = (await self.drafts.purge(at)).expired
         repository = self.service.repository
         idle: list[str] = []
         while True:

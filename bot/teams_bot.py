@@ -7,14 +7,15 @@ card data only says which challenge and which version the person was looking at.
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
 from botbuilder.core.teams import teams_get_channel_id
-from botbuilder.dialogs import DialogSet
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 
 from bot.errors import CHALLENGE_ID_TURN_STATE_KEY
@@ -26,12 +27,16 @@ from cards.help import help_card
 from cards.my_challenges import my_challenges_card
 from cards.welcome import welcome_card
 from dialogs.challenge_actions import action_from
-from dialogs.raise_challenge import RAISE_DIALOG_ID, RaiseChallengeDialog
+from dialogs.raise_challenge import RaiseChallengeFlow
 from dialogs.replies import card_action, is_card_action, show_card, shown_card
 from dialogs.service import ChallengeService
 from dialogs.views import Audience, challenge_view
 from process.challenge import Challenge, Refused
 from process.directory import Person
+from storage.drafts import DraftStore
+from storage.errors import StateConflictError
+
+log = logging.getLogger(__name__)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 MAX_COMMAND_CHARS = 200
@@ -65,16 +70,23 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         service: ChallengeService,
         conversation_state: ConversationState,
         remember_conversation: RememberConversation,
+        *,
+        drafts: DraftStore,
+        draft_ttl: timedelta,
     ) -> None:
         self.service = service
         self.conversation_state = conversation_state
         self.remember_conversation = remember_conversation
-        self.dialogs = DialogSet(conversation_state.create_property("DialogState"))
-        self.dialogs.add(RaiseChallengeDialog(service))
+        self.raising = RaiseChallengeFlow(service, drafts, draft_ttl)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await super().on_turn(turn_context)
-        await self.conversation_state.save_changes(turn_context)
+        try:
+            await self.conversation_state.save_changes(turn_context)
+        except StateConflictError:
+            # Another turn of this conversation saved first. Nothing the bot relies on is kept in
+            # conversation state (the raising form is in the database), so this turn's answer stands.
+            log.info("conversation state was saved by a concurrent turn; this turn's copy was not saved")
 
     # ----- installs ---------------------------------------------------------------------------------------
 
@@ -105,27 +117,21 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         if chat_link is not None:
             await self._in_group(turn_context, person, command, argument, text, chat_link)
             return
-        dc = await self.dialogs.create_context(turn_context)
         if command == "help":
             await show_card(turn_context, help_card(self._policies()))
         elif command == "raise":
             if person is None:
                 await show_card(turn_context, self._not_in_directory())
             else:
-                await dc.cancel_all_dialogs()
-                await dc.begin_dialog(RAISE_DIALOG_ID)
+                await self.raising.start(turn_context, person)
         elif command == "cancel":
-            if dc.active_dialog is not None:
-                await dc.continue_dialog()
-            else:
+            if not await self._to_form(turn_context, person, "cancel"):
                 await show_card(turn_context, help_card(self._policies()))
         elif command == "my challenges":
             await self._my_challenges(turn_context, person)
         elif command == "show":
             await self._show(turn_context, person, argument)
-        elif dc.active_dialog is not None:
-            await dc.continue_dialog()
-        else:
+        elif not await self._to_form(turn_context, person, text.strip()):
             await show_card(turn_context, help_card(self._policies(), unknown=text.strip() or None))
 
     async def _in_group(
@@ -152,6 +158,12 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         else:
             unknown = None if command == "help" else text.strip() or None
             await show_card(turn_context, help_card(self._policies(), unknown=unknown, chat_link=chat_link))
+
+    async def _to_form(self, turn_context: TurnContext, person: Person | None, text: str) -> bool:
+        """Hand typed text to the person's open raising form (only in their 1:1 chat); False if none."""
+        if person is None or not self._personal(turn_context):
+            return False
+        return await self.raising.on_text(turn_context, person, text)
 
     async def _my_challenges(self, turn_context: TurnContext, person: Person | None) -> None:
         if person is None:
@@ -200,7 +212,6 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         person = await self._person(turn_context)
         if person is None:
             return _card_response(self._not_in_directory())
-        dc = await self.dialogs.create_context(turn_context)
         chat_link = self._chat_link(turn_context)
         if action.verb.startswith("raise."):
             if chat_link is not None:
@@ -211,18 +222,8 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 await show_card(
                     turn_context, message_card("Raise it in a 1:1 chat", "Challenges are raised in 1:1.")
                 )
-            elif dc.active_dialog is not None and dc.active_dialog.id == RAISE_DIALOG_ID:
-                await dc.continue_dialog()
-            elif action.verb == verbs.RAISE_START:
-                await dc.begin_dialog(RAISE_DIALOG_ID)
             else:
-                await show_card(
-                    turn_context,
-                    message_card(
-                        "That form has ended",
-                        "It was sent or cancelled already. Type raise to start a new challenge.",
-                    ),
-                )
+                await self.raising.on_card(turn_context, person, action)
         elif action.verb == verbs.SHOW:
             await self._show(turn_context, person, action.text("reference") or action.text("challengeId"))
         else:

@@ -36,6 +36,7 @@ from storage.challenges import ChallengeRepository
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.directory import DirectoryStore
+from storage.drafts import DraftStore
 from storage.migrate import ensure_schema
 from storage.outbox import Outbox
 
@@ -168,11 +169,18 @@ async def build_runtime(settings: Settings) -> Runtime:
     database = await open_database(settings)
     service = make_service(settings, database)
     conversations = ConversationStore(database)
-    bot = ChallengeBot(service, ConversationState(SqlStorage(database)), conversation_recorder(conversations))
+    drafts = DraftStore(database)
+    bot = ChallengeBot(
+        service,
+        ConversationState(SqlStorage(database)),
+        conversation_recorder(conversations),
+        drafts=drafts,
+        draft_ttl=settings.draft_ttl,
+    )
 
     async def deadline_clock(app: web.Application) -> AsyncIterator[None]:
         notifier = make_notifier(settings, service, database, app[ADAPTER_KEY], worker_name("bot"))
-        scheduler = Scheduler(service, notifier, worker_id=notifier.worker_id)
+        scheduler = Scheduler(service, notifier, worker_id=notifier.worker_id, drafts=drafts)
 
         async def wake(_decision: object) -> None:
             scheduler.wake()
@@ -208,7 +216,8 @@ async def tick(settings: Settings, now: datetime | None = None) -> TickReport:
     try:
         service = make_service(settings, database, clock=lambda: at)
         notifier = make_notifier(settings, service, database, adapter, worker_name("tick"))
-        return await Scheduler(service, notifier, worker_id=notifier.worker_id).run_once(at)
+        scheduler = Scheduler(service, notifier, worker_id=notifier.worker_id, drafts=DraftStore(database))
+        return await scheduler.run_once(at)
     finally:
         auth = adapter.bot_framework_authentication
         if isinstance(auth, CachingBotFrameworkAuthentication):

@@ -45,6 +45,9 @@ CHALLENGE_ID: Final = "challengeId"
 VERSION: Final = "version"
 STEP: Final = "step"
 REFERENCE: Final = "reference"
+#: The raising form (draft) a raising card belongs to, and the draft's revision the card showed.
+DRAFT_ID: Final = "draftId"
+REVISION: Final = "revision"
 
 # Challenge actions.
 TEXT: Final = "text"

@@ -207,6 +207,9 @@ def date_input(
     if maximum:
         out["max"] = maximum
     _required(out, required, error_message or f"Please choose a date: {label}")
+    if error_message:
+        # Also shown when the date is outside `min`/`max`, which Teams checks before sending anything.
+        out["errorMessage"] = error_message
     return out
 
 

@@ -1,8 +1,13 @@
 """The raising form, one step per card, then a review card to check everything before it is sent.
 
-The dialog keeps what was typed and hands it back in `values`, so a person never types anything twice; what
-can be checked on the card is checked by `validate_raise_step`, each error shown in red under its input.
-The engine still has the last word when the challenge is raised (its refusal comes back on the review card).
+The dialog keeps what was typed (in the form's draft) and hands it back in `values`, so a person never types
+anything twice; what can be checked on the card is checked by `validate_raise_step`, each error shown in red
+under its input. The engine still has the last word when the challenge is raised (its refusal comes back on
+the review card).
+
+Every button of a raising card carries the draft's id, the step and the draft's revision the card showed, so
+a press on any card but the current one is recognised and changes nothing. Text inputs carry no `maxLength`:
+Teams would cut a longer text silently; instead each says its limit and a longer text is refused with it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cards import inputs as ids
@@ -29,16 +35,16 @@ from cards.layout import (
     heading,
     section,
     text,
-    text_input,
     toggle_input,
 )
+from cards.layout import text_input as _text_input
 from cards.text import plain
 from cards.times import day
 from cards.welcome import guidance, immediate_risk_block
 from process.challenge import MAX_NAME, MAX_TEXT, ChildDetails, RaiseRequest
-from process.directory import Agency, Directory, Person
+from process.directory import Agency, Contact, Directory, Person
 from process.engine import Engine
-from process.policy import Policy
+from process.policy import Policy, RoleId
 
 RAISE_STEPS: tuple[str, ...] = ("process", "child", "challenged", "issue", "urgency")
 
@@ -56,6 +62,32 @@ STEP_TITLES: dict[str, str] = {
 # ----- the step cards -------------------------------------------------------------------------------------
 
 
+def text_input(
+    input_id: str,
+    label: str,
+    *,
+    limit: int,
+    value: str | None = None,
+    multiline: bool = False,
+    email: bool = False,
+) -> Element:
+    """A text input that says its limit rather than enforcing it with `maxLength`, which Teams applies by
+    cutting the text silently; `validate_raise_step` refuses a longer text and says the limit."""
+    return _text_input(
+        input_id,
+        label,
+        value=value,
+        multiline=multiline,
+        email=email,
+        placeholder=f"Up to {limit:,} characters",
+    )
+
+
+def future_birth_message(today: date) -> str:
+    """What Teams shows under the date of birth when a later date than `today` is chosen."""
+    return f"The date of birth cannot be after today ({day(today, weekday=False)}). Check the date."
+
+
 def raise_step_card(
     step: str,
     *,
@@ -65,11 +97,13 @@ def raise_step_card(
     values: Mapping[str, str],
     errors: Mapping[str, str],
     step_number: int,
-    step_count: int,
+    step_count: int | Sequence[int],
     today: date | None = None,
     raiser_agency_id: str | None = None,
     notice: str | None = None,
     linkable: Sequence[tuple[str, str]] = (),
+    draft_id: str = "",
+    revision: int = 0,
 ) -> Card:
     """The card for one step of the form, pre-filled from `values`, with each of `errors` under its input.
 
@@ -79,6 +113,8 @@ def raise_step_card(
     Errors about inputs not on this step are listed at the top. `today` (the partnership's local date) caps
     the date of birth; `raiser_agency_id` leaves the raiser's own agency out of the agencies that can be
     challenged; `notice` is a word to the raiser shown above the form (e.g. "Use the card to go on").
+    `step_count` is the number of steps, or the numbers each procedure would have while none is chosen.
+    `draft_id` and `revision` go into every button's data (see the module).
     """
     if step not in RAISE_STEPS:
         raise ValueError(f"unknown raising step {step!r}; the steps are {', '.join(RAISE_STEPS)}")
@@ -114,16 +150,33 @@ def raise_step_card(
         if message:
             body.append(error_text(plain(message)))
 
-    last = step_number >= step_count
-    actions = [execute("Review" if last else "Next", verbs.RAISE_NEXT, {ids.STEP: step}, style="positive")]
+    counts = _counts(step_count)
+    last = len(counts) == 1 and step_number + 1 >= counts[0]
+    data = form_data(step, draft_id, revision)
+    actions = [execute("Review" if last else "Next", verbs.RAISE_NEXT, data, style="positive")]
     if step_number > 1:
-        actions.append(execute("Back", verbs.RAISE_BACK, {ids.STEP: step}))
-    actions.append(execute("Cancel", verbs.RAISE_CANCEL, {ids.STEP: step}, inputs="none"))
+        actions.append(execute("Back", verbs.RAISE_BACK, data))
+    actions.append(execute("Cancel", verbs.RAISE_CANCEL, data, inputs="none"))
     return card(body, actions=actions)
 
 
-def _step_line(policy: Policy | None, step_number: int, step_count: int) -> str:
-    where = f"Step {step_number} of {step_count}"
+def form_data(step: str, draft_id: str, revision: int) -> dict[str, Any]:
+    """What every button of a raising card sends besides the inputs: which form, which step, which revision."""
+    return {ids.STEP: step, ids.DRAFT_ID: draft_id, ids.REVISION: revision}
+
+
+def _counts(step_count: int | Sequence[int]) -> list[int]:
+    return [step_count] if isinstance(step_count, int) else sorted(set(step_count))
+
+
+def _step_line(policy: Policy | None, step_number: int, step_count: int | Sequence[int]) -> str:
+    counts = _counts(step_count)
+    if len(counts) == 1:
+        where = f"Step {step_number} of {counts[0]}"
+    else:
+        # Before a procedure is chosen the number of steps is not known: say so rather than guess.
+        choices = ", ".join(str(n) for n in counts[:-1]) + f" or {counts[-1]}"
+        where = f"Step {step_number} of {choices}, depending on the procedure"
     return plain(f"{where} · {policy.partnership}") if policy else where
 
 
@@ -153,7 +206,7 @@ def _child_step(
             "me; never in group chats, channels or emails, which carry the reference only.",
             subtle=True,
         ),
-        text_input(ids.CHILD_NAME, child.name_label, value=values.get(ids.CHILD_NAME), max_length=MAX_NAME),
+        text_input(ids.CHILD_NAME, child.name_label, value=values.get(ids.CHILD_NAME), limit=MAX_NAME),
     ]
     # Only what the partnership's own form asks for (Durham's asks for the family name alone).
     if child.date_of_birth != "absent":
@@ -163,6 +216,8 @@ def _child_step(
                 _optional(wording.date_of_birth_label, child.date_of_birth == "optional"),
                 value=values.get(ids.DATE_OF_BIRTH),
                 maximum=today.isoformat() if today else None,
+                # Teams checks `max` itself and, without a message, silently ignores the press.
+                error_message=future_birth_message(today) if today else None,
             )
         )
     if child.agency_reference != "absent":
@@ -171,7 +226,7 @@ def _child_step(
                 ids.AGENCY_REFERENCE,
                 _optional(wording.agency_reference_label, child.agency_reference == "optional"),
                 value=values.get(ids.AGENCY_REFERENCE),
-                max_length=MAX_NAME,
+                limit=MAX_NAME,
             )
         )
     return body
@@ -227,13 +282,13 @@ def _challenged_step(
             ids.CHALLENGED_NAME,
             "Their name (if not listed)",
             value=values.get(ids.CHALLENGED_NAME),
-            max_length=MAX_NAME,
+            limit=MAX_NAME,
         ),
         text_input(
             ids.CHALLENGED_EMAIL,
             "Their work email (if not listed)",
             value=values.get(ids.CHALLENGED_EMAIL),
-            max_length=MAX_NAME,
+            limit=MAX_NAME,
             email=True,
         ),
     ]
@@ -294,7 +349,7 @@ def _issue_step(
                 ids.named_id(spec.id),
                 f"{spec.title}: their work email (optional; they are told)",
                 value=values.get(ids.named_id(spec.id)),
-                max_length=MAX_NAME,
+                limit=MAX_NAME,
             )
         )
     return [
@@ -304,14 +359,14 @@ def _issue_step(
             wording.concern_label,
             value=values.get(ids.CONCERN),
             multiline=True,
-            max_length=MAX_TEXT,
+            limit=MAX_TEXT,
         ),
         text_input(
             ids.DESIRED_OUTCOME,
             wording.desired_outcome_label,
             value=values.get(ids.DESIRED_OUTCOME),
             multiline=True,
-            max_length=MAX_TEXT,
+            limit=MAX_TEXT,
         ),
         text(plain(guidance(policy, "not_for_complaints")), subtle=True),
     ]
@@ -356,7 +411,7 @@ def _urgency_step(
                 "Why it starts at a later stage (recorded; only when it does)",
                 value=values.get(ids.START_REASON),
                 multiline=True,
-                max_length=MAX_TEXT,
+                limit=MAX_TEXT,
             )
         )
     needing = [n for n in policy.urgent_start_stages if policy.stage(n).requires_informal_evidence]
@@ -367,7 +422,7 @@ def _urgency_step(
             f"Evidence of informal attempts to resolve ({need})",
             value=values.get(ids.INFORMAL_EVIDENCE),
             multiline=True,
-            max_length=MAX_TEXT,
+            limit=MAX_TEXT,
         ),
         text(plain(f"The {wording.form_name} asks for: {informal_evidence_label(policy)}."), subtle=True),
     ]
@@ -379,7 +434,7 @@ def _urgency_step(
                     f"{field.label} (only if starting at stage {number}; optional)",
                     value=values.get(ids.raise_entry_id(field.id)),
                     multiline=True,
-                    max_length=MAX_TEXT,
+                    limit=MAX_TEXT,
                 )
             )
     return out
@@ -474,6 +529,7 @@ def validate_raise_step(
     if now is None:
         day = today or engine.calendar.local_date(datetime.now(UTC))
         now = datetime.combine(day, time(12), tzinfo=ZoneInfo(engine.calendar.timezone))
+    _check_lengths(step, values, errors)
     if step == "child":
         raw = _value(values, ids.DATE_OF_BIRTH)
         if raw and policy.child_fields.date_of_birth != "absent" and _parse_date(raw) is None:
@@ -492,10 +548,30 @@ def _value(values: Mapping[str, str], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+#: The text inputs of each step and their limits (prefixed ids: every input with that prefix).
+_LIMITS: dict[str, dict[str, int]] = {
+    "child": {ids.CHILD_NAME: MAX_NAME, ids.AGENCY_REFERENCE: MAX_NAME},
+    "challenged": {ids.CHALLENGED_NAME: MAX_NAME, ids.CHALLENGED_EMAIL: MAX_NAME},
+    "issue": {ids.CONCERN: MAX_TEXT, ids.DESIRED_OUTCOME: MAX_TEXT, ids.NAMED_PREFIX: MAX_NAME},
+    "urgency": {ids.START_REASON: MAX_TEXT, ids.INFORMAL_EVIDENCE: MAX_TEXT, ids.ENTRY_PREFIX: MAX_TEXT},
+}
+_PREFIXES = (ids.NAMED_PREFIX, ids.ENTRY_PREFIX)
+
+
+def _check_lengths(step: str, values: Mapping[str, str], errors: dict[str, str]) -> None:
+    """Refuse, saying the limit, every text of this step that is longer than its limit (never cut it)."""
+    limits = _LIMITS.get(step, {})
+    for key in values:
+        prefix = next((p for p in _PREFIXES if key.startswith(p)), None)
+        limit = limits.get(prefix) if prefix is not None else limits.get(key)
+        if limit is not None:
+            _check_length(values, key, limit, errors)
+
+
 def _check_length(values: Mapping[str, str], key: str, limit: int, errors: dict[str, str]) -> None:
     length = len(_value(values, key))
     if length > limit and key not in errors:
-        errors[key] = f"This is {length} characters; keep it to {limit}."
+        errors[key] = f"This is {length:,} characters; the limit is {limit:,}. Please shorten it."
 
 
 def _check_urgency_inputs(policy: Policy, values: Mapping[str, str], errors: dict[str, str]) -> None:
@@ -599,8 +675,17 @@ def raise_review_card(
     directory: Directory,
     values: Mapping[str, str],
     error: str | None = None,
+    step_number: int | None = None,
+    step_count: int | None = None,
+    draft_id: str = "",
+    revision: int = 0,
+    parties: Mapping[RoleId, Contact] | None = None,
 ) -> Card:
-    """Everything entered, to check before it is sent; `error` (the engine's refusal) is shown at the top."""
+    """Everything entered, to check before it is sent; `error` (the engine's refusal) is shown at the top.
+
+    `parties` are the people the challenge would go to (the engine's answer for this form), so "Who will be
+    told" names them; a part nobody holds yet is shown by its title.
+    """
     wording = policy.form
     body: list[Element] = []
     if error:
@@ -613,8 +698,10 @@ def raise_review_card(
                 style="attention",
             )
         )
+    body += [heading("Check your challenge", size="Medium")]
+    if step_number is not None and step_count is not None:
+        body.append(text(_step_line(policy, step_number, step_count), subtle=True, spacing="None"))
     body += [
-        heading("Check your challenge", size="Medium"),
         text(
             plain(f"{policy.partnership}: {policy.procedure}. Nothing is sent until you confirm."),
             subtle=True,
@@ -662,8 +749,8 @@ def raise_review_card(
     if start <= len(policy.stages):
         for field in policy.stage(start).entry_fields:
             body += _long_text(field.label, _value(values, ids.raise_entry_id(field.id)))
-        body += [section("Who will be told"), facts(_told(policy, start))]
-    data = {ids.STEP: REVIEW_STEP}
+        body += [section("Who will be told"), facts(_told(policy, start, parties or {}))]
+    data = form_data(REVIEW_STEP, draft_id, revision)
     actions = [
         execute("Confirm and raise", verbs.RAISE_CONFIRM, data, inputs="none", style="positive"),
         execute("Back", verbs.RAISE_BACK, data, inputs="none"),
@@ -703,17 +790,31 @@ def _long_text(label: str, value: str) -> list[Element]:
     return [text(plain(label), weight="Bolder", spacing="Small"), text(plain(value or "Not given"))]
 
 
-def _told(policy: Policy, start: int) -> list[tuple[str, str]]:
+def _told(policy: Policy, start: int, parties: Mapping[RoleId, Contact]) -> list[tuple[str, str]]:
     stage = policy.stage(start)
-    lines = [("To act", roles_text(stage.challenged_side, policy))]
+    lines = [("To act", _who(stage.challenged_side, policy, parties))]
     if stage.consult:
-        lines.append(("Consulted", roles_text(stage.consult, policy)))
+        lines.append(("Consulted", _who(stage.consult, policy, parties)))
     if stage.informed:
-        lines.append(("Informed", roles_text(stage.informed, policy)))
+        lines.append(("Informed", _who(stage.informed, policy, parties)))
     copied = policy.copied_in_at(start)
     if copied:
-        lines.append(("Copied in", roles_text(copied, policy)))
+        lines.append(("Copied in", _who(copied, policy, parties)))
     return lines
+
+
+def _who(roles: Sequence[RoleId], policy: Policy, parties: Mapping[RoleId, Contact]) -> str:
+    """ "Megan Bowen (Professional) and Business Manager for QRT": names where known, else the part."""
+    if not any(role in parties for role in roles):
+        return plain(roles_text(roles, policy))
+    names = [
+        f"{parties[role].name} ({policy.role_title(role)})"
+        if role in parties and parties[role].name != policy.role_title(role)
+        else policy.role_title(role)
+        for role in roles
+    ]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return plain(joined)
 
 
 def raise_cancelled_card() -> Card:
@@ -723,4 +824,56 @@ def raise_cancelled_card() -> Card:
             heading("Challenge not raised", size="Medium"),
             text("Nothing was sent, and your answers have been discarded. Type raise to start again."),
         ]
+    )
+
+
+#: Shown above the current step when a button of any other raising card is pressed.
+OUT_OF_DATE = (
+    "That card was out of date (a later card of this form replaced it), so nothing was changed. "
+    "Here is where your form is now."
+)
+
+
+def raise_ended_card(how: str, *, hours: int | None = None) -> Card:
+    """Said when a button of a form that has ended is pressed: `how` is "expired", "cancelled" or "ended"
+    (not known: raised by someone else's card, or ended so long ago it is forgotten). Nothing is changed."""
+    if how == "expired":
+        kept = f"{hours} hours" if hours is not None else "a limited time"
+        title = "This form has expired"
+        words = (
+            f"Unfinished forms are kept for {kept}, then their answers are deleted, so nothing was sent. "
+            "Type raise to start again."
+        )
+    elif how == "cancelled":
+        title = "This form was cancelled"
+        words = "Nothing was sent, and its answers were discarded. Type raise to start again."
+    else:
+        title = "This form has ended"
+        words = "Nothing was changed. Type raise to start a new challenge, or my challenges to see yours."
+    return card([heading(title, size="Medium"), text(words)])
+
+
+def raise_draft_open_card(
+    *, policy: Policy | None, step_title: str, started: str, draft_id: str, revision: int
+) -> Card:
+    """Said when `raise` is asked for while the person has a form open: go on with it, or discard it and
+    start again. `started` is when it was started, as shown to people."""
+    what = f"under the {policy.short_name} procedure " if policy is not None else ""
+    data = {ids.DRAFT_ID: draft_id, ids.REVISION: revision}
+    return card(
+        [
+            heading("You have a challenge you have not finished", size="Medium"),
+            text(
+                plain(
+                    f"You started raising a challenge {what}on {started}; it is at: {step_title}. "
+                    "Go on with it, or discard its answers and start again."
+                )
+            ),
+        ],
+        actions=[
+            execute("Continue it", verbs.RAISE_CONTINUE, data, inputs="none", style="positive"),
+            execute(
+                "Discard it and start again", verbs.RAISE_DISCARD, data, inputs="none", style="destructive"
+            ),
+        ],
     )

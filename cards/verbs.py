@@ -1,7 +1,8 @@
 """The verbs of the bot's `Action.Execute` buttons: what the Teams handler routes on.
 
 A challenge button's data always carries `challengeId` and the `version` the card showed, so a button pressed
-on a stale card can be answered with the current card instead of a second change.
+on a stale card can be answered with the current card instead of a second change. A raising button's data carries the
+`draftId` of its form, the `step` and the form's `revision` the card showed, for the same reason.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ RAISE_NEXT: Final = "raise.next"
 RAISE_BACK: Final = "raise.back"
 RAISE_CANCEL: Final = "raise.cancel"
 RAISE_CONFIRM: Final = "raise.confirm"
+RAISE_CONTINUE: Final = "raise.continue"
+RAISE_DISCARD: Final = "raise.discard"
 
 #: The verb of the button for each action a person can take on a challenge (the clock's actions have none).
 ACTION_VERBS: dict[ActionKind, str] = {

@@ -147,8 +147,20 @@ class ChallengeService:
 
     # ----- changes ----------------------------------------------------------------------------------------
 
-    async def raise_challenge(self, person_id: str, policy_id: str, request: RaiseRequest) -> Decision:
-        """Store a new challenge; `Refused` (nothing stored) when the form or the raiser is not allowed."""
+    async def raise_challenge(
+        self,
+        person_id: str,
+        policy_id: str,
+        request: RaiseRequest,
+        *,
+        draft_id: str | None = None,
+        draft_revision: int | None = None,
+    ) -> Decision:
+        """Store a new challenge; `Refused` (nothing stored) when the form or the raiser is not allowed.
+
+        Raised from a draft (`draft_id`), it is raised once: a second raise of the same draft gets
+        `storage.errors.AlreadyRaised` naming the first challenge, and nobody is told twice.
+        """
         policy = self.policies.get(policy_id)
         if policy is None:
             raise Refused("Choose one of the partnerships' procedures.", "invalid")
@@ -168,7 +180,9 @@ class ChallengeService:
                 request, person_id, now, challenge_id=challenge_id, reference=reference, earlier=earlier
             )
 
-        decision = await self.repository.create(policy.reference_prefix, year, build)
+        decision = await self.repository.create(
+            policy.reference_prefix, year, build, draft_id=draft_id, draft_revision=draft_revision
+        )
         log.info("challenge %s raised (%s, stage %s)", challenge_id, policy_id, decision.challenge.stage)
         await self._committed(decision)
         return decision

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, TextClause, delete, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import AuditEvent, Challenge, ChildDetails, Decision, Side, StageRecord, Status
@@ -36,7 +37,7 @@ from storage.codec import (
     timescale_proposal_to_json,
 )
 from storage.db import Database, upsert
-from storage.errors import ConflictError, NotFound
+from storage.errors import AlreadyRaised, ConflictError, DraftNotCurrent, NotFound
 from storage.outbox import enqueue
 from storage.schema import (
     OPEN_STATUS,
@@ -46,6 +47,8 @@ from storage.schema import (
     challenge_stages,
     challenges,
     child_details,
+    draft_child_details,
+    raise_drafts,
     reference_counters,
 )
 
@@ -76,18 +79,57 @@ class ChallengeRepository:
         self.db = db
         self.clock = clock
 
-    async def create(self, reference_prefix: str, year: int, build: Callable[[str], Decision]) -> Decision:
+    async def create(
+        self,
+        reference_prefix: str,
+        year: int,
+        build: Callable[[str], Decision],
+        *,
+        draft_id: str | None = None,
+        draft_revision: int | None = None,
+    ) -> Decision:
         """Store a new challenge under the next free reference `PREFIX-YYYY-NNNN`.
 
         One transaction takes the next number of the prefix's year, calls `build(reference)` (typically
         `engine.raise_challenge(...)`) and stores what it returns. If `build` raises (e.g. `Refused`),
         nothing is written and the number is not used up, so references stay gap-free.
+
+        With `draft_id`, the challenge is raised from that raising form, which the same transaction deletes
+        (with its child's details): it must be open at `draft_revision`, else `DraftNotCurrent`. A draft
+        raised already gives `AlreadyRaised` with its challenge, never a second challenge: the unique
+        `draft_id` of challenges enforces it even for two raises at the same instant.
         """
         if not _PREFIX.match(reference_prefix):
             raise ValueError(f"a reference prefix is 2-5 capital letters, not {reference_prefix!r}")
         if not 2000 <= year <= 9999:
             raise ValueError(f"{year} is not a plausible year for a reference")
+        try:
+            return await self._create(reference_prefix, year, build, draft_id, draft_revision)
+        except IntegrityError:
+            raised = await self.raised_from(draft_id) if draft_id is not None else None
+            if raised is None:
+                raise
+            raise AlreadyRaised(raised) from None
+
+    async def raised_from(self, draft_id: str) -> str | None:
+        """The id of the challenge raised from the draft `draft_id`, if there is one."""
+        async with self.db.reading() as conn:
+            found: str | None = (
+                await conn.execute(select(challenges.c.id).where(challenges.c.draft_id == draft_id))
+            ).scalar_one_or_none()
+            return found
+
+    async def _create(
+        self,
+        reference_prefix: str,
+        year: int,
+        build: Callable[[str], Decision],
+        draft_id: str | None,
+        draft_revision: int | None,
+    ) -> Decision:
         async with self.db.transaction() as conn:
+            if draft_id is not None:
+                await _take_draft(conn, draft_id, draft_revision)
             number = await _next_number(conn, reference_prefix, year)
             reference = format_reference(reference_prefix, year, number)
             decision = build(reference)
@@ -96,7 +138,9 @@ class ChallengeRepository:
                 raise ValueError(f"build() must use the reference it was given ({reference})")
             _check_decision(decision)
             now = self.clock()
-            await conn.execute(challenges.insert().values(**_columns(challenge), updated_at=now))
+            await conn.execute(
+                challenges.insert().values(**_columns(challenge), updated_at=now, draft_id=draft_id)
+            )
             await conn.execute(child_details.insert().values(**_child_columns(challenge)))
             await _write_parties_and_stages(conn, challenge)
             await _insert_events(conn, decision.events)
@@ -299,6 +343,24 @@ async def claim_due_challenges(
         .returning(challenges.c.id)
     )
     return list(claimed.scalars())
+
+
+async def _take_draft(conn: AsyncConnection, draft_id: str, revision: int | None) -> None:
+    """Delete the draft a challenge is being raised from, with its child's details; it must be open (at
+    `revision`, if given). A draft gone because it was raised gives `AlreadyRaised`."""
+    await conn.execute(delete(draft_child_details).where(draft_child_details.c.draft_id == draft_id))
+    where = [raise_drafts.c.id == draft_id, raise_drafts.c.status == "open"]
+    if revision is not None:
+        where.append(raise_drafts.c.revision == revision)
+    taken = await conn.execute(delete(raise_drafts).where(*where))
+    if taken.rowcount == 1:
+        return
+    raised = (
+        await conn.execute(select(challenges.c.id).where(challenges.c.draft_id == draft_id))
+    ).scalar_one_or_none()
+    if raised is not None:
+        raise AlreadyRaised(raised)
+    raise DraftNotCurrent(draft_id)
 
 
 async def _next_number(conn: AsyncConnection, prefix: str, year: int) -> int:

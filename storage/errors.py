@@ -47,3 +47,19 @@ class StateConflictError(StorageError, KeyError):
 
     def __str__(self) -> str:
         return f"bot state {self.key!r} was changed by another turn since it was read (e-tag conflict)"
+
+
+class AlreadyRaised(StorageError):
+    """The raising form (draft) was raised already: this is the challenge it became, not a second one."""
+
+    def __init__(self, challenge_id: str) -> None:
+        super().__init__(f"that form was raised already, as challenge {challenge_id}")
+        self.challenge_id = challenge_id
+
+
+class DraftNotCurrent(StorageError):
+    """The raising form (draft) has ended, or moved on since it was read, so it was not raised from."""
+
+    def __init__(self, draft_id: str) -> None:
+        super().__init__(f"draft {draft_id} is not open at the step it was read at")
+        self.draft_id = draft_id

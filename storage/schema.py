@@ -1,6 +1,7 @@
 """The tables, as SQLAlchemy Core metadata. Alembic migrations (`storage/migrations/`) create them.
 
-Child-identifying facts live only in `child_details`, so they can be protected (encrypted) in one place.
+Child-identifying facts live only in `child_details` (a raised challenge's) and `draft_child_details` (an
+unfinished raising form's), side by side, so they can be protected (encrypted) in one place.
 Free text people wrote (concerns, responses, reasons, meeting notes) stays with the challenge and its audit
 events; the notification outbox carries no child data, only the reference, the stage and the deadline.
 
@@ -140,10 +141,13 @@ challenges = Table(
     Column("due_claimed_by", Text),
     Column("due_claimed_until", UtcDateTime),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The raising form it was raised from: one challenge per draft, however often "Confirm" is pressed.
+    Column("draft_id", String(64)),
     CheckConstraint("status IN ('open', 'resolved', 'withdrawn', 'closed')", name="status"),
     CheckConstraint("version >= 1", name="version"),
 )
 Index("ix_challenges_reference_upper", func.upper(challenges.c.reference), unique=True)
+Index("ix_challenges_draft_id", challenges.c.draft_id, unique=True)
 Index(
     "ix_challenges_open_due",
     challenges.c.next_due_at,
@@ -157,6 +161,47 @@ child_details = Table(
     Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
     Column("name", Text, nullable=False),
     Column("date_of_birth", Date),
+    Column("agency_reference", Text),
+)
+
+#: An unfinished raising form. Its answers other than the child's are in `answers`; the child's are in
+#: `draft_child_details`. A draft is kept until `expires_at` at most; when it ends (cancelled, expired) its
+#: answers are deleted and the row is kept a while, answers-free, so an old card can say what became of it.
+#: A raised draft's row is deleted in the raise's own transaction (the challenge carries its `draft_id`).
+raise_drafts = Table(
+    "raise_drafts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("person_id", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("last_verb", String(64)),
+    Column("answers", _json(), nullable=False),
+    Column("replaces", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    CheckConstraint("status IN ('open', 'cancelled', 'expired')", name="status"),
+    CheckConstraint("revision >= 0", name="revision"),
+)
+# One open draft per person: two "raise" at once share one form rather than start two.
+Index(
+    "ix_raise_drafts_open_person",
+    raise_drafts.c.person_id,
+    unique=True,
+    postgresql_where=text(OPEN_STATUS),
+    sqlite_where=text(OPEN_STATUS),
+)
+Index("ix_raise_drafts_expires_at", raise_drafts.c.expires_at)
+
+#: The child's details as typed on an unfinished form (the date of birth as typed, so it can be corrected).
+draft_child_details = Table(
+    "draft_child_details",
+    metadata,
+    Column("draft_id", String(64), ForeignKey("raise_drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", Text),
+    Column("date_of_birth", Text),
     Column("agency_reference", Text),
 )
 

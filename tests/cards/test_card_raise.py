@@ -136,20 +136,21 @@ def test_what_was_typed_is_kept_on_the_card(partnership: str, step: str) -> None
 
 
 @pytest.mark.parametrize("step", RAISE_STEPS)
-def test_buttons_go_next_back_and_cancel_with_the_step(step: str) -> None:
-    first = step_card(step, POLICIES["durham"], {}, number=1)
+def test_buttons_go_next_back_and_cancel_with_the_form_its_step_and_revision(step: str) -> None:
+    form = {"draft_id": "draft-1", "revision": 3}
+    first = step_card(step, POLICIES["durham"], {}, number=1, **form)
     assert [(a["title"], a["verb"]) for a in first["actions"]] == [
         ("Next", verbs.RAISE_NEXT),
         ("Cancel", verbs.RAISE_CANCEL),
     ]
-    last = step_card(step, POLICIES["durham"], {}, number=len(RAISE_STEPS))
+    last = step_card(step, POLICIES["durham"], {}, number=len(RAISE_STEPS), **form)
     assert [(a["title"], a["verb"]) for a in last["actions"]] == [
         ("Review", verbs.RAISE_NEXT),
         ("Back", verbs.RAISE_BACK),
         ("Cancel", verbs.RAISE_CANCEL),
     ]
     for action in first["actions"] + last["actions"]:
-        assert action["data"] == {"step": step}
+        assert action["data"] == {"step": step, "draftId": "draft-1", "revision": 3}
     assert last["actions"][2]["associatedInputs"] == "none"
 
 
@@ -202,7 +203,9 @@ def test_issue_step_asks_in_the_partnerships_words() -> None:
         for area in of_type(card, "Input.Text"):
             if area["id"].startswith(ids.NAMED_PREFIX):
                 continue  # an email, not a text to write
-            assert area["isMultiline"] and area["maxLength"] == 4000
+            # Teams would cut a longer text silently: the limit is said, and checked when sent.
+            assert area["isMultiline"] and "maxLength" not in area
+            assert area["placeholder"] == "Up to 4,000 characters"
     # Rochdale stage 1: "Inform the lead professional/ chair at this stage": the raiser may name them.
     assert "Lead professional / chair: their work email (optional; they are told)" in rochdale
 
@@ -237,7 +240,7 @@ def test_durham_urgency_step_has_no_later_start() -> None:
         ("child", {ids.DATE_OF_BIRTH: "2026-11-24"}, ids.DATE_OF_BIRTH, "in the future"),
         ("child", {ids.DATE_OF_BIRTH: "1990-01-01"}, ids.DATE_OF_BIRTH, "of an adult"),
         ("child", {ids.AGENCY_REFERENCE: ""}, ids.AGENCY_REFERENCE, "agency reference number"),
-        ("child", {ids.CHILD_NAME: "x" * 201}, ids.CHILD_NAME, "keep it to 200"),
+        ("child", {ids.CHILD_NAME: "x" * 201}, ids.CHILD_NAME, "201 characters; the limit is 200"),
         ("challenged", {ids.CHALLENGED_AGENCY_ID: ""}, ids.CHALLENGED_AGENCY_ID, "Choose the agency"),
         ("challenged", {ids.CHALLENGED_AGENCY_ID: "durham_b"}, ids.CHALLENGED_AGENCY_ID, "RBSCP list"),
         (
@@ -288,7 +291,12 @@ def test_durham_urgency_step_has_no_later_start() -> None:
         ),
         ("issue", {ids.ISSUE_CATEGORY: "made_up"}, ids.ISSUE_CATEGORY, "Choose one of the issues"),
         ("issue", {ids.CONCERN: ""}, ids.CONCERN, "Please fill in Summary of Challenge."),
-        ("issue", {ids.DESIRED_OUTCOME: "y" * 4001}, ids.DESIRED_OUTCOME, "4001 characters; keep it to 4000"),
+        (
+            "issue",
+            {ids.DESIRED_OUTCOME: "y" * 4001},
+            ids.DESIRED_OUTCOME,
+            "4,001 characters; the limit is 4,000",
+        ),
         ("urgency", {ids.START_STAGE: "3"}, ids.START_STAGE, "lets a challenge start at stage 3 when urgent"),
         (
             "urgency",
@@ -399,7 +407,9 @@ def test_request_keeps_only_the_starting_stages_fields_when_given_the_policy() -
 def test_review_card_shows_everything_entered_with_confirm_back_and_cancel(partnership: str) -> None:
     policy = POLICIES[partnership]
     values = filled(partnership, **{ids.CONCERN: "Concern with [a link](http://x)"})
-    card = raise_review_card(policy=policy, directory=DIRECTORY, values=values)
+    card = raise_review_card(
+        policy=policy, directory=DIRECTORY, values=values, draft_id="draft-1", revision=4
+    )
     assert_valid_card(card)
     words = readable(card)
     absent = {
@@ -420,9 +430,9 @@ def test_review_card_shows_everything_entered_with_confirm_back_and_cancel(partn
     ):
         assert expected in words, expected
     assert [(a["verb"], a["data"]) for a in card["actions"]] == [
-        (verbs.RAISE_CONFIRM, {"step": "review"}),
-        (verbs.RAISE_BACK, {"step": "review"}),
-        (verbs.RAISE_CANCEL, {"step": "review"}),
+        (verbs.RAISE_CONFIRM, {"step": "review", "draftId": "draft-1", "revision": 4}),
+        (verbs.RAISE_BACK, {"step": "review", "draftId": "draft-1", "revision": 4}),
+        (verbs.RAISE_CANCEL, {"step": "review", "draftId": "draft-1", "revision": 4}),
     ]
     if partnership == "durham":
         assert "Copied in: Business Manager for QRT" in words

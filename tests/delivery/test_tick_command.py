@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import select
 
 from dialogs.service import ChallengeService
 from process.challenge import NotificationKind
@@ -23,8 +25,10 @@ from storage.challenges import ChallengeRepository
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.directory import DirectoryStore
+from storage.drafts import DraftChild, DraftStore
 from storage.migrate import upgrade_database
 from storage.outbox import DeliveryStatus, Outbox, OutboxItem
+from storage.schema import draft_child_details
 from tests.delivery.conftest import MovableClock, SmtpServer
 from tests.fakes.connector import FakeConnector
 from tests.support.people import raise_request
@@ -187,7 +191,7 @@ async def test_tick_command_reports_naive_now_as_utc_and_exits_zero_with_nothing
     code, out, err = await _run_tick(_environment(url, smtp_server), "--now", "2026-11-24T17:00")
     assert code == 0, err
     assert out.strip() == (
-        "reminders=0 deadlines=0 conflicts=0 delivered=0 (teams=0 email=0) retried=0 failed=0"
+        "reminders=0 deadlines=0 conflicts=0 delivered=0 (teams=0 email=0) retried=0 failed=0 drafts_expired=0"
     )
 
 
@@ -196,3 +200,30 @@ def test_now_instants_parse_naive_as_utc() -> None:
 
     args = build_parser().parse_args(["tick", "--now", "2026-11-24T17:00"])
     assert args.now == datetime.fromisoformat("2026-11-24T17:00:00+00:00")
+
+
+async def test_tick_command_expires_unfinished_forms_and_deletes_their_child(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'drafts.db'}"
+    database = await Database.connect(url)
+    await upgrade_database(database)
+    drafts = DraftStore(database)
+    started = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    draft, _ = await drafts.start("alex", "child", started, timedelta(hours=24))
+    child = DraftChild(name="Ffion Tickchild", date_of_birth="2019-03-14", agency_reference="T-1")
+    await drafts.advance(draft, verb="raise.next", step="challenged", answers={}, child=child, now=started)
+    await database.dispose()
+    env = _environment(url, smtp_server)
+    code, out, err = await _run_tick(env, "--now", "2026-11-24T09:59")
+    assert code == 0, err
+    assert out.strip().endswith("drafts_expired=0")
+    code, out, err = await _run_tick(env, "--now", "2026-11-24T10:01")
+    assert code == 0, err
+    assert out.strip().endswith("drafts_expired=1")
+    database = await Database.connect(url)
+    try:
+        async with database.reading() as conn:
+            assert (await conn.execute(select(draft_child_details))).all() == []
+    finally:
+        await database.dispose()

@@ -155,14 +155,17 @@ def test_help_lists_the_commands(timed: None, bot: BotProcess, alex: Browser) ->
     assert_bot_log_clean(bot)
 
 
-def raise_step(browser: Browser, step_title: str, fields: dict[str, str | bool], shot: str) -> None:
-    """Fill one step of the raising form (the card whose heading names the step) and press Next."""
+def raise_step(
+    browser: Browser, step_title: str, fields: dict[str, str | bool], shot: str, button: str = "Next"
+) -> None:
+    """Fill one step of the raising form (the card whose heading names the step) and press its button
+    (Next, or Review on the last step)."""
     heading = f"Raise a challenge: {step_title}"
     browser.wait_text(heading)
     if fields:
-        browser.fill("Next", fields, within=heading)
+        browser.fill(button, fields, within=heading)
     browser.screenshot(shot)
-    browser.click("Next", within=heading)
+    browser.click(button, within=heading)
 
 
 def test_raising_a_challenge_through_the_card_dialog(
@@ -192,6 +195,7 @@ def test_raising_a_challenge_through_the_card_dialog(
             "What we would like to see happening": "The report shared three working days before reviews.",
         },
         "03-raise-4-issue",
+        button="Review",
     )
     alex.wait_text("Confirm and raise")
     alex.screenshot("03-raise-5-review")

@@ -32,9 +32,11 @@ EXPECTED_TABLES = {
     "challenges",
     "child_details",
     "conversation_references",
+    "draft_child_details",
     "outbox",
     "partnership_role_contacts",
     "people",
+    "raise_drafts",
     "reference_counters",
 }
 
@@ -80,6 +82,8 @@ async def test_upgrade_from_empty_creates_every_table_and_index(empty_target: tu
             "ix_outbox_unsent",
             "ix_challenges_reference_upper",
             "ix_people_aad_object_id_lower",
+            "ix_challenges_draft_id",
+            "ix_raise_drafts_open_person",
         } <= indexes
     finally:
         await database.dispose()

@@ -41,11 +41,11 @@ def megan(runtime: Runtime, **kw: Any) -> Person:
 async def walk_durham_form_to_the_issue(person: Person) -> dict[str, Any]:
     """Alex walks Durham's form up to the issue step; returns that step's card."""
     await person.say("raise")
-    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
-    await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
-    return await person.press(
+    await person.press_on(person.last_card, v.RAISE_NEXT, policy_id="durham")
+    await person.press_on(person.last_card, v.RAISE_NEXT, **CHILD)
+    return await person.press_on(
+        person.last_card,
         v.RAISE_NEXT,
-        {"step": "challenged"},
         challenged_agency_id="health_visiting",
         challenged_person_id="megan",
     )
@@ -53,9 +53,9 @@ async def walk_durham_form_to_the_issue(person: Person) -> dict[str, Any]:
 
 async def fill_durham_issue(person: Person, **more: str) -> dict[str, Any]:
     """The issue step answered (with `more` inputs); returns the review card."""
-    return await person.press(
+    return await person.press_on(
+        person.last_card,
         v.RAISE_NEXT,
-        {"step": "issue"},
         issue_category="lack_of_report",
         concern="No health report was sent to the review conference.",
         desired_outcome="A report shared with the family before the next review.",
@@ -68,7 +68,7 @@ async def raise_durham(person: Person) -> dict[str, Any]:
     await walk_durham_form_to_the_issue(person)
     card = await fill_durham_issue(person)
     assert v.RAISE_CONFIRM in verbs(card)
-    return await person.press(v.RAISE_CONFIRM, {"step": "review"})
+    return await person.press_on(person.last_card, v.RAISE_CONFIRM)
 
 
 async def resolved_durham(runtime: Runtime) -> None:
@@ -115,27 +115,27 @@ async def test_durham_raise_walks_the_form_and_tells_the_professional(runtime: R
 async def test_raise_step_errors_are_shown_by_the_input_and_the_input_is_kept(runtime: Runtime) -> None:
     person = alex(runtime)
     await person.say("raise")
-    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
-    card = await person.press(
-        v.RAISE_NEXT, {"step": "child"}, child_name="", date_of_birth="2099-01-01", agency_reference="KEPT-1"
+    await person.press_on(person.last_card, v.RAISE_NEXT, policy_id="rochdale")
+    card = await person.press_on(
+        person.last_card, v.RAISE_NEXT, child_name="", date_of_birth="2099-01-01", agency_reference="KEPT-1"
     )
     assert_valid_card(card)
     words = texts(card)
     assert "KEPT-1" in words and "future" in words.lower()
-    back = await person.press(v.RAISE_BACK, {"step": "child"})
+    back = await person.press_on(person.last_card, v.RAISE_BACK)
     assert "durham" in str(back).lower()
 
 
 async def test_raise_can_be_cancelled_by_button_or_by_typing(runtime: Runtime) -> None:
     person = alex(runtime)
     await person.say("raise")
-    cancelled = await person.press(v.RAISE_CANCEL, {"step": "process"})
+    cancelled = await person.press_on(person.last_card, v.RAISE_CANCEL)
     assert "not raised" in texts(cancelled).lower()
-    await person.say("raise")
+    form = await person.say_card("raise")
     typed = await person.say_card("cancel")
     assert "not raised" in texts(typed).lower()
-    late = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
-    assert "raise" in texts(late).lower()
+    late = await person.press_on(form, v.RAISE_NEXT, policy_id="durham")
+    assert "cancelled" in texts(late).lower() and "raise" in texts(late).lower()
     assert await runtime.service.find("DUR-2026-0001") is None
 
 
@@ -157,11 +157,11 @@ async def test_someone_who_may_not_raise_under_a_procedure_is_told_at_its_first_
     # visitor: she learns it when she chooses the procedure, not after filling in the form.
     person = megan(runtime)
     await person.say("raise")
-    card = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="durham")
+    card = await person.press_on(person.last_card, v.RAISE_NEXT, policy_id="durham")
     assert "raised by the IRO" in texts(card)
     assert "Step 1 of" in texts(card)
     # Rochdale's procedure "applies to all professionals": she may go on under it.
-    card = await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
+    card = await person.press_on(person.last_card, v.RAISE_NEXT, policy_id="rochdale")
     assert "Step 2 of" in texts(card)
 
 
@@ -262,17 +262,17 @@ async def test_someone_not_involved_cannot_open_the_challenge_in_their_chat(runt
 async def fill_rochdale_form_up_to_urgency(person: Person) -> None:
     """Alex fills Rochdale's form against a teacher at an invented school, up to the urgency step."""
     await person.say("raise")
-    await person.press(v.RAISE_NEXT, {"step": "process"}, policy_id="rochdale")
-    await person.press(v.RAISE_NEXT, {"step": "child"}, **CHILD)
-    await person.press(
+    await person.press_on(person.last_card, v.RAISE_NEXT, policy_id="rochdale")
+    await person.press_on(person.last_card, v.RAISE_NEXT, **CHILD)
+    await person.press_on(
+        person.last_card,
         v.RAISE_NEXT,
-        {"step": "challenged"},
         challenged_agency_id="rochdale_school",
         challenged_person_id="omar",
     )
-    await person.press(
+    await person.press_on(
+        person.last_card,
         v.RAISE_NEXT,
-        {"step": "issue"},
         issue_category="procedures_not_applied",
         concern="The school has not referred a disclosure.",
         desired_outcome="A referral to EHASH today.",
@@ -282,19 +282,19 @@ async def fill_rochdale_form_up_to_urgency(person: Person) -> None:
 async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime: Runtime) -> None:
     person = alex(runtime)
     await fill_rochdale_form_up_to_urgency(person)
-    card = await person.press(
-        v.RAISE_NEXT, {"step": "urgency"}, urgent="true", start_stage="3", informal_evidence=""
+    card = await person.press_on(
+        person.last_card, v.RAISE_NEXT, urgent="true", start_stage="3", informal_evidence=""
     )
     assert_valid_card(card)
     assert "evidence" in texts(card).lower()
-    card = await person.press(
+    card = await person.press_on(
+        person.last_card,
         v.RAISE_NEXT,
-        {"step": "urgency"},
         urgent="true",
         start_stage="3",
         informal_evidence="Phoned the DSL twice.",
     )
-    card = await person.press(v.RAISE_CONFIRM, {"step": "review"})
+    card = await person.press_on(person.last_card, v.RAISE_CONFIRM)
     assert "RBS-2026-0001" in texts(card)
     stored = await runtime.service.find("RBS-2026-0001")
     assert stored is not None and stored.stage == 3 and stored.urgent
@@ -305,10 +305,10 @@ async def test_rochdale_raiser_proposes_a_timescale_within_the_cap_and_the_other
 ) -> None:
     person = alex(runtime)
     await fill_rochdale_form_up_to_urgency(person)
-    await person.press(
-        v.RAISE_NEXT, {"step": "urgency"}, urgent="false", start_stage="1", informal_evidence=""
+    await person.press_on(
+        person.last_card, v.RAISE_NEXT, urgent="false", start_stage="1", informal_evidence=""
     )
-    card = await person.press(v.RAISE_CONFIRM, {"step": "review"})
+    card = await person.press_on(person.last_card, v.RAISE_CONFIRM)
     assert v.TIMESCALE in verbs(card)
     refused = await person.press_on(card, v.TIMESCALE, working_days="11")
     assert "may not exceed 10 working days" in texts(refused)
@@ -335,7 +335,7 @@ async def test_a_reoccurring_issue_is_raised_at_stage_3_linked_to_the_iros_resol
     assert "Reoccurring after" in texts(issue) and "DUR-2026-0001" in texts(issue)
     review = await fill_durham_issue(person, recurring_of="DUR-2026-0001")
     assert "Reoccurring after" in texts(review) and "Stage 3 of 5" in texts(review)
-    await person.press(v.RAISE_CONFIRM, {"step": "review"})
+    await person.press_on(person.last_card, v.RAISE_CONFIRM)
     second = await runtime.service.find("DUR-2026-0002")
     assert second is not None and second.stage == 3 and second.linked_to == "DUR-2026-0001"
 

@@ -39,6 +39,7 @@ from storage.bot_state import SqlStorage
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.directory import DirectoryStore
+from storage.drafts import DraftStore
 from storage.schema import outbox
 from tests.support.people import INVENTED_CHILD, holder, raise_request, role_directory
 from tests.teams.conftest import NOW
@@ -66,7 +67,11 @@ async def bot(database: Database) -> AsyncIterator[Bot]:
     )
     service = make_service(settings, database, clock=lambda: NOW)
     handler = ChallengeBot(
-        service, ConversationState(SqlStorage(database)), conversation_recorder(ConversationStore(database))
+        service,
+        ConversationState(SqlStorage(database)),
+        conversation_recorder(ConversationStore(database)),
+        drafts=DraftStore(database),
+        draft_ttl=settings.draft_ttl,
     )
     yield Bot(handler, service, database)
 

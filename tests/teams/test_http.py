@@ -86,7 +86,7 @@ async def _eventually(connector: FakeConnector, operation: str, seconds: float =
 
 
 async def _raise(teams: Teams) -> dict[str, Any]:
-    await teams.say(ALEX, "raise")
+    card = await teams.say(ALEX, "raise")
     steps = [
         ("process", {"policy_id": "durham"}),
         (
@@ -100,9 +100,12 @@ async def _raise(teams: Teams) -> dict[str, Any]:
         ),
     ]
     for step, inputs in steps:
-        status, body = await teams.press(ALEX, v.RAISE_NEXT, {"step": step}, **inputs)
+        data = execute_data(card, v.RAISE_NEXT)
+        assert data["step"] == step
+        status, body = await teams.press(ALEX, v.RAISE_NEXT, data, **inputs)
         assert status == 200, body
-    status, body = await teams.press(ALEX, v.RAISE_CONFIRM, {"step": "review"})
+        card = body["value"]
+    status, body = await teams.press(ALEX, v.RAISE_CONFIRM, execute_data(card, v.RAISE_CONFIRM))
     assert status == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
     return body["value"]
 

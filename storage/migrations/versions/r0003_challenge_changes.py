@@ -1,6 +1,6 @@
 """Who changed each version of a challenge, and with which action, so a repeated click can be recognised.
 
-Revision ID: r0003_challenge_changes
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-30
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "r0003_challenge_changes"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

@@ -89,7 +89,7 @@ class ChallengeRepository:
             await conn.execute(child_details.insert().values(**_child_columns(challenge)))
             await _write_parties_and_stages(conn, challenge)
             await _insert_events(conn, decision.events)
-            await enqueue(conn, decision.notifications, now)
+            await enqueue(conn, decision.notifications, now, version=challenge.version)
         return decision
 
     async def save(self, decision: Decision, expected_version: int) -> None:
@@ -135,7 +135,7 @@ class ChallengeRepository:
             )
             await _write_parties_and_stages(conn, challenge)
             await _insert_events(conn, decision.events)
-            await enqueue(conn, decision.notifications, now)
+            await enqueue(conn, decision.notifications, now, version=challenge.version)
 
     async def get(self, challenge_id: str) -> Challenge | None:
         """The challenge with this id, or None."""

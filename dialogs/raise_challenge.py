@@ -172,7 +172,7 @@ class RaiseChallengeDialog(Dialog):  # type: ignore[misc]  # botbuilder ships no
             decision.challenge,
             person,
             audience="party",
-            notice=f"Challenge {decision.challenge.reference} raised. The people it goes to have been told.",
+            notice=f"Challenge {decision.challenge.reference} raised. {await self.service.told_words(decision)}",
         )
         await show_card(dc.context, card)
         return await dc.end_dialog(decision.challenge.id)

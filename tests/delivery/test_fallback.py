@@ -376,3 +376,17 @@ async def test_a_worker_whose_lease_ran_out_cannot_report_a_failure_a_second_tim
     assert not await d.outbox.mark_failed(slow.id, "slow", clock.now, "unreachable", [report])
     reports = [i for i in await d.outbox.for_challenge(decision.challenge.id) if i.report_of == slow.id]
     assert len(reports) == 1
+
+
+async def test_a_person_with_a_teams_identity_but_no_chat_with_the_bot_is_emailed(
+    delivery_factory: Callable[..., Delivery], fake_connector: FakeConnector, smtp_server: SmtpServer
+) -> None:
+    # The professional has an AAD id but never talked to the bot, and no tenant is known to create a chat in.
+    d = make(delivery_factory, smtp_server)
+    decision = await d.service.raise_challenge(RAISER, "durham", raise_request("durham"))
+    report = await d.notifier.drain()
+
+    row = await row_for(d, decision.challenge.id, CHALLENGED)
+    assert row.status is DeliveryStatus.DELIVERED and row.channel == "email"
+    assert row.last_error is None and fake_connector.requests == []
+    assert report.fell_back_to_email == 1

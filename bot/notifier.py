@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections import deque
@@ -375,6 +376,9 @@ class Notifier:
             await self._fail(item, now, report, "the challenge is no longer stored here")
             return
         failed = await self.outbox.get(item.report_of) if item.report_of is not None else None
+        if item.report_of is not None and failed is None:
+            await self._fail(item, now, report, "the notification this reports is no longer stored")
+            return
         directory = await self.service.directory()
         person = directory.person(n.recipient.person_id)
         agency = directory.agency(challenge.challenged_agency_id)
@@ -399,13 +403,12 @@ class Notifier:
             else:
                 await self._delivered(item, now, report, "teams")
                 return
-        if not can_email:
+        if self.mailer is None or not address:
             problems.append(
                 "email: " + ("no SMTP server configured" if self.mailer is None else "no address")
             )
             await self._fail(item, now, report, "; ".join(problems))
             return
-        assert self.mailer is not None and address is not None
         subject, body = self._text(n, challenge, now, note, failed, directory)
         try:
             await self.mailer.send(address, subject, body)
@@ -600,30 +603,35 @@ def _code_of(error: BaseException) -> str | None:
     return code[:100] if isinstance(code, str) and code else None
 
 
-def _retry_after_of(error: BaseException, now: datetime | None = None) -> timedelta | None:
-    """The `Retry-After` header: seconds, or an HTTP date."""
+def retry_after_of(error: BaseException, now: datetime | None = None) -> timedelta | None:
+    """How long `Retry-After` asks to wait (seconds, or an HTTP date), at most `MAX_BACKOFF`; None when absent
+    or unreadable."""
     response = getattr(error, "response", None)
     headers = getattr(response, "headers", None) or {}
     raw = headers.get("Retry-After") if hasattr(headers, "get") else None
     if raw is None:
         return None
     try:
-        return timedelta(seconds=max(float(raw), 0.0))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            return None
+        return timedelta(seconds=min(max(seconds, 0.0), MAX_BACKOFF.total_seconds()))
     try:
         when = parsedate_to_datetime(str(raw))
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(when - (now or datetime.now(UTC)), timedelta(0))
+    return min(max(when - (now or datetime.now(UTC)), timedelta(0)), MAX_BACKOFF)
 
 
 def _outcome_of(failure: TeamsFailure) -> TeamsRetryLater | TeamsUnreachable:
     """Retry what the guidance says to retry; anything else is not tried again in Teams."""
     if failure.status == 429:
-        return TeamsRetryLater(str(failure), _retry_after_of(failure.error) or DEFAULT_RETRY_AFTER)
+        return TeamsRetryLater(str(failure), retry_after_of(failure.error) or DEFAULT_RETRY_AFTER)
     if failure.status is None or failure.status in RETRY_STATUSES:
         return TeamsRetryLater(str(failure))
     return TeamsUnreachable(f"{failure}; not retried")

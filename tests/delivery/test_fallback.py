@@ -18,7 +18,7 @@ import pytest
 
 from bot.config import Settings
 from bot.mailer import Mailer
-from bot.notifier import BASE_BACKOFF, MAX_ATTEMPTS, MAX_BACKOFF, MAX_TEAMS_ATTEMPTS
+from bot.notifier import BASE_BACKOFF, MAX_ATTEMPTS, MAX_BACKOFF, MAX_TEAMS_ATTEMPTS, retry_after_of
 from bot.server import build_adapter
 from process.challenge import NotificationKind
 from process.directory import Directory
@@ -28,7 +28,7 @@ from storage.outbox import DeliveryStatus, OutboxItem
 from tests.delivery.conftest import Delivery, MovableClock, SmtpServer, build_delivery
 from tests.delivery.test_teams import personal_reference
 from tests.fakes.connector import FakeConnector
-from tests.support.people import holder, raise_request, role_directory
+from tests.support.people import MONDAY_MORNING, holder, raise_request, role_directory
 
 CHALLENGED = holder("durham", Role.CHALLENGED_PROFESSIONAL)
 RAISER = holder("durham", Role.RAISER)
@@ -390,3 +390,34 @@ async def test_a_person_with_a_teams_identity_but_no_chat_with_the_bot_is_emaile
     assert row.status is DeliveryStatus.DELIVERED and row.channel == "email"
     assert row.last_error is None and fake_connector.requests == []
     assert report.fell_back_to_email == 1
+
+
+class _Answer:
+    def __init__(self, retry_after: str) -> None:
+        self.headers = {"Retry-After": retry_after}
+
+
+class _Refused(Exception):
+    def __init__(self, retry_after: str) -> None:
+        super().__init__("429")
+        self.response = _Answer(retry_after)
+
+
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [
+        ("7", timedelta(seconds=7)),
+        ("-3", timedelta(0)),
+        ("1e300", MAX_BACKOFF),
+        ("inf", None),
+        ("nan", None),
+        ("soon", None),
+        ("Mon, 23 Nov 2026 10:00:30 GMT", timedelta(seconds=30)),
+        ("Mon, 23 Nov 2026 09:00:00 GMT", timedelta(0)),
+        ("Tue, 01 Dec 2026 10:00:00 GMT", MAX_BACKOFF),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_a_date_and_kept_within_bounds(
+    header: str, wait: timedelta | None
+) -> None:
+    assert retry_after_of(_Refused(header), MONDAY_MORNING) == wait

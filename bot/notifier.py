@@ -2,36 +2,53 @@
 
 Delivery happens after the change that caused it has committed (the outbox row was written in the same
 transaction). A row is claimed with a lease, sent, and marked delivered only after Teams or the mail server
-accepted it; a failed attempt goes back to the outbox with a backoff (429: after Teams' `Retry-After`), and a
-worker that dies mid-send leaves a lease that runs out, so another claims the row. Logs carry challenge ids
-and outbox ids only, never child data.
+accepted it; a worker that dies mid-send leaves a lease that runs out, so another claims the row. Logs carry
+challenge ids and outbox ids only, never child data.
 
 Teams: a person's stored personal conversation is continued; for a person the bot has no conversation with
 but whose AAD object id and tenant are known, a 1:1 conversation is created (through a service URL the bot
-already uses in that tenant). 403/404 (app uninstalled, user gone) marks the reference stale and falls back to
-email. Email carries no child data (`cards.notification.notification_text`).
+already uses in that tenant). What Teams answers is handled as Microsoft's guidance for bots says ("Status
+codes from bot conversational APIs", "Optimize your bot with rate limiting"): 412, 429, 502, 503 and 504 are
+retried with exponential backoff and jitter (429 after its `Retry-After`); nothing else is retried. 403 and
+404 (bot blocked, disabled or uninstalled, conversation gone) mark the reference stale. 403
+`InvalidBotApiHost` (a government-cloud tenant called through the public host) is retried once at once
+through the GCC host, which is then kept as the conversation's service URL. Every failure is logged with
+Teams' error code as well as the HTTP status.
+
+Email is the fallback: for mailboxes and people without Teams, when Teams refuses, and when Teams has been
+retried `MAX_TEAMS_ATTEMPTS` times. A notification that cannot be delivered at all is reported, once, to the
+raiser and to the partnership's admin mailbox (or its business manager); a report that fails is not reported.
+Email carries no child data (`cards.notification.notification_text`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 
 from bot.mailer import Mailer, MailError
-from cards.notification import notification_card, notification_text
+from cards.notification import (
+    delivery_failed_card,
+    delivery_failed_text,
+    notification_card,
+    notification_text,
+)
 from dialogs.service import ChallengeService
-from process.challenge import Challenge, Notification
-from process.directory import Person
+from process.challenge import Challenge, Notification, NotificationKind
+from process.directory import Contact, Directory, Person
+from process.policy import Role
 from storage.conversations import ConversationStore
 from storage.outbox import Outbox, OutboxItem
 
@@ -48,8 +65,22 @@ BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
 #: After this many attempts a notification is marked failed (about a day of retries at the cap).
 MAX_ATTEMPTS = 12
+#: After this many attempts at Teams, a person with an email address is emailed instead (about 15 minutes).
+MAX_TEAMS_ATTEMPTS = 5
 #: A 429 without a usable `Retry-After` waits this long.
 DEFAULT_RETRY_AFTER = timedelta(seconds=5)
+
+#: The statuses Microsoft's guidance says to retry, with exponential backoff (429: after `Retry-After`).
+#: 500 (`ServiceError`) is "No" in its table, and a bot "must avoid retrying status codes that aren't
+#: specified". No answer at all (a network error or timeout) has no status; it is retried like a 503.
+RETRY_STATUSES = frozenset({412, 429, 502, 503, 504})
+#: Answers meaning this conversation cannot be posted to until the person talks to the bot again: the
+#: guidance says to stop posting to it (403: blocked, disabled by the admin, uninstalled; 404: gone).
+STALE_STATUSES = frozenset({403, 404})
+#: The host a government-cloud (GCC) tenant's conversations must be called through; Teams answers the
+#: public host's call with 403 `InvalidBotApiHost`.
+GCC_SERVICE_URL = "https://smba.infra.gcc.teams.microsoft.com"
+INVALID_BOT_API_HOST = "InvalidBotApiHost"
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -97,15 +128,35 @@ class SlidingWindowLimiter:
 
 
 class TeamsUnreachable(Exception):
-    """The person cannot be messaged in Teams (no reference, no identity, or Teams refused: 403/404)."""
+    """The person cannot be messaged in Teams: no reference or identity, or Teams refused in a way the
+    guidance says not to retry (4xx, 500)."""
 
 
 class TeamsRetryLater(Exception):
-    """Teams did not take the message now (429, 5xx, network); try again after `retry_after`, if given."""
+    """Teams did not take the message now (412, 429, 502-504, network); try again after `retry_after`, if
+    given."""
 
     def __init__(self, message: str, retry_after: timedelta | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class TeamsFailure:
+    """What a failed Bot Connector call answered: the HTTP status and Teams' error code, when there were."""
+
+    status: int | None
+    code: str | None
+    error: BaseException
+
+    @classmethod
+    def of(cls, error: BaseException) -> TeamsFailure:
+        return cls(_status_of(error), _code_of(error), error)
+
+    def __str__(self) -> str:
+        if self.status is None:
+            return f"no answer from Teams ({type(self.error).__name__})"
+        return f"Teams answered {self.status}" + (f" ({self.code})" if self.code else "")
 
 
 class ProactiveAdapter(Protocol):
@@ -140,12 +191,14 @@ class TeamsChannel:
         *,
         per_conversation: SlidingWindowLimiter | None = None,
         per_tenant: SlidingWindowLimiter | None = None,
+        gcc_service_url: str = GCC_SERVICE_URL,
     ) -> None:
         self.adapter = adapter
         self.conversations = conversations
         self.app_id = app_id
         self.per_conversation = per_conversation or SlidingWindowLimiter(PER_CONVERSATION_LIMITS)
         self.per_tenant = per_tenant or SlidingWindowLimiter(PER_TENANT_LIMITS)
+        self.gcc_service_url = gcc_service_url
 
     async def send(self, person: Person, activity: Activity) -> None:
         """Deliver `activity` to `person`; raises `TeamsUnreachable` or `TeamsRetryLater` when it cannot."""
@@ -157,22 +210,33 @@ class TeamsChannel:
             conversation_id = str(reference.conversation.id)
             await self._throttle(conversation_id, person.tenant_id or _tenant_of(stored))
             failure = await self._continue(reference, activity)
-            if failure is not None:
-                status, error = failure
-                if status in (403, 404):
-                    await self.conversations.mark_stale(conversation_id)
-                    raise TeamsUnreachable(f"Teams answered {status}; conversation reference marked stale")
-                raise _retry_for(status, error)
-            return
+            if self._wrong_host(failure, reference.service_url):
+                # The guidance: update the conversation's service URL to the GCC host and retry the request.
+                log.warning("conversation %s: %s; retrying through the GCC host", conversation_id, failure)
+                reference.service_url = self.gcc_service_url
+                await self.conversations.save({**stored, "serviceUrl": self.gcc_service_url})
+                failure = await self._continue(reference, activity)
+            if failure is None:
+                return
+            if failure.status in STALE_STATUSES:
+                await self.conversations.mark_stale(conversation_id)
+                raise TeamsUnreachable(f"{failure}; conversation reference marked stale")
+            raise _outcome_of(failure)
         await self._create_and_send(person, activity)
+
+    def _wrong_host(self, failure: TeamsFailure | None, service_url: str | None) -> bool:
+        return (
+            failure is not None
+            and failure.status == 403
+            and failure.code == INVALID_BOT_API_HOST
+            and (service_url or "").rstrip("/") != self.gcc_service_url.rstrip("/")
+        )
 
     async def _throttle(self, conversation_id: str, tenant_id: str | None) -> None:
         await self.per_tenant.acquire(tenant_id or "unknown-tenant")
         await self.per_conversation.acquire(conversation_id)
 
-    async def _continue(
-        self, reference: ConversationReference, activity: Activity
-    ) -> tuple[int | None, BaseException] | None:
+    async def _continue(self, reference: ConversationReference, activity: Activity) -> TeamsFailure | None:
         failure: list[BaseException] = []
 
         async def send(turn_context: TurnContext) -> None:
@@ -186,9 +250,7 @@ class TeamsChannel:
             await self.adapter.continue_conversation(reference, send, self.app_id or "")
         except Exception as error:
             failure.append(error)
-        if failure:
-            return _status_of(failure[0]), failure[0]
-        return None
+        return TeamsFailure.of(failure[0]) if failure else None
 
     async def _create_and_send(self, person: Person, activity: Activity) -> None:
         tenant_id = person.tenant_id
@@ -198,6 +260,19 @@ class TeamsChannel:
         if service_url is None:
             raise TeamsUnreachable("no conversation with the bot, and no service URL known for its tenant")
         await self.per_tenant.acquire(tenant_id)
+        failure = await self._create(person, tenant_id, service_url, activity)
+        if self._wrong_host(failure, service_url):
+            log.warning("tenant %s: %s; creating the chat through the GCC host", tenant_id, failure)
+            failure = await self._create(person, tenant_id, self.gcc_service_url, activity)
+        if failure is None:
+            return
+        if failure.status in STALE_STATUSES:
+            raise TeamsUnreachable(f"{failure} to creating a 1:1 conversation")
+        raise _outcome_of(failure)
+
+    async def _create(
+        self, person: Person, tenant_id: str, service_url: str, activity: Activity
+    ) -> TeamsFailure | None:
         parameters = ConversationParameters(
             is_group=False,
             bot=ChannelAccount(id=f"28:{self.app_id}" if self.app_id else "28:challenge-bot"),
@@ -225,11 +300,7 @@ class TeamsChannel:
             )
         except Exception as error:
             failure.append(error)
-        if failure:
-            status = _status_of(failure[0])
-            if status in (403, 404):
-                raise TeamsUnreachable(f"Teams answered {status} to creating a 1:1 conversation")
-            raise _retry_for(status, failure[0])
+        return TeamsFailure.of(failure[0]) if failure else None
 
 
 @dataclass
@@ -240,6 +311,10 @@ class DrainReport:
     delivered_email: int = 0
     retried: int = 0
     failed: int = 0
+    #: Notifications Teams could not deliver that went by email instead.
+    fell_back_to_email: int = 0
+    #: Reports queued that a notification could not be delivered at all.
+    reports_queued: int = 0
     lost_claims: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -297,68 +372,114 @@ class Notifier:
     async def _deliver(self, item: OutboxItem, now: datetime, report: DrainReport) -> None:
         n = item.notification
         challenge = await self.service.repository.get(n.challenge_id)
-        if challenge is None:
-            await self._fail(item, now, report, "the challenge is no longer stored")
+        if challenge is None or challenge.policy_id not in self.service.policies:
+            await self._fail(item, now, report, "the challenge is no longer stored here")
+            return
+        failed = await self.outbox.get(item.report_of) if item.report_of is not None else None
+        if item.report_of is not None and failed is None:
+            await self._fail(item, now, report, "the notification this reports is no longer stored")
             return
         directory = await self.service.directory()
         person = directory.person(n.recipient.person_id)
         agency = directory.agency(challenge.challenged_agency_id)
         note = agency.escalation_note if agency is not None else None
+        address = n.recipient.email or (person.email if person else None)
+        can_email = self.mailer is not None and bool(address)
         problems: list[str] = []
-        if self.teams is not None and person is not None and person.aad_object_id:
+        if self.teams is None or person is None or not person.aad_object_id:
+            problems.append("Teams: not reachable in Teams (mailbox or no Teams identity)")
+        elif item.attempts > MAX_TEAMS_ATTEMPTS and can_email:
+            problems.append(f"Teams: gave up after {MAX_TEAMS_ATTEMPTS} attempts")
+        else:
             try:
-                await self.teams.send(person, self._activity(n, challenge, now, note))
+                await self.teams.send(person, self._activity(n, challenge, now, note, failed, directory))
             except TeamsUnreachable as unreachable:
                 problems.append(f"Teams: {unreachable}")
             except TeamsRetryLater as later:
-                await self._retry(item, now, report, f"Teams: {later}", later.retry_after)
-                return
+                if not can_email or item.attempts < MAX_TEAMS_ATTEMPTS:
+                    await self._retry(item, now, report, f"Teams: {later}", later.retry_after)
+                    return
+                problems.append(f"Teams: {later}; gave up after {item.attempts} attempts")
             else:
                 await self._delivered(item, now, report, "teams")
                 return
-        elif person is None or not person.aad_object_id:
-            problems.append("Teams: not reachable in Teams (mailbox or no Teams identity)")
-        address = n.recipient.email or (person.email if person else None)
         if self.mailer is None or not address:
             problems.append(
                 "email: " + ("no SMTP server configured" if self.mailer is None else "no address")
             )
             await self._fail(item, now, report, "; ".join(problems))
             return
-        subject, body = self._text(n, challenge, now, note)
+        subject, body = self._text(n, challenge, now, note, failed, directory)
         try:
             await self.mailer.send(address, subject, body)
         except MailError as error:
             if error.permanent:
                 await self._fail(item, now, report, "; ".join([*problems, f"email: {error}"]))
             else:
-                await self._retry(item, now, report, f"email: {error}")
+                await self._retry(item, now, report, "; ".join([*problems, f"email: {error}"]))
             return
+        if self.teams is not None and person is not None and person.aad_object_id:
+            report.fell_back_to_email += 1
+            log.info(
+                "outbox %s (challenge %s): emailed instead: %s",
+                item.id,
+                n.challenge_id,
+                "; ".join(problems),
+            )
         await self._delivered(item, now, report, "email")
 
-    def _activity(self, n: Notification, challenge: Challenge, now: datetime, note: str | None) -> Activity:
+    def _activity(
+        self,
+        n: Notification,
+        challenge: Challenge,
+        now: datetime,
+        note: str | None,
+        failed: OutboxItem | None,
+        directory: Directory,
+    ) -> Activity:
         policy = self.service.policy(challenge.policy_id)
         calendar = self.service.calendar(challenge.policy_id)
-        card = notification_card(
+        if failed is not None:
+            card = delivery_failed_card(
+                n, failed.notification, challenge=challenge, policy=policy, reason=failed.last_error
+            )
+        else:
+            card = notification_card(
+                n,
+                challenge=challenge,
+                policy=policy,
+                calendar=calendar,
+                now=now,
+                directory=directory,
+                agency_note=note,
+            )
+        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+        activity.summary, _ = self._text(n, challenge, now, note, failed, directory)
+        return activity
+
+    def _text(
+        self,
+        n: Notification,
+        challenge: Challenge,
+        now: datetime,
+        note: str | None,
+        failed: OutboxItem | None,
+        directory: Directory,
+    ) -> tuple[str, str]:
+        policy = self.service.policy(challenge.policy_id)
+        calendar = self.service.calendar(challenge.policy_id)
+        if failed is not None:
+            return delivery_failed_text(
+                n, failed.notification, challenge=challenge, policy=policy, reason=failed.last_error
+            )
+        return notification_text(
             n,
             challenge=challenge,
             policy=policy,
             calendar=calendar,
             now=now,
-            recipient_can_act=n.action_needed,
+            directory=directory,
             agency_note=note,
-        )
-        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-        activity.summary, _ = self._text(n, challenge, now, note)
-        return activity
-
-    def _text(
-        self, n: Notification, challenge: Challenge, now: datetime, note: str | None
-    ) -> tuple[str, str]:
-        policy = self.service.policy(challenge.policy_id)
-        calendar = self.service.calendar(challenge.policy_id)
-        return notification_text(
-            n, challenge=challenge, policy=policy, calendar=calendar, now=now, agency_note=note
         )
 
     async def _delivered(self, item: OutboxItem, now: datetime, report: DrainReport, channel: str) -> None:
@@ -382,7 +503,7 @@ class Notifier:
         if item.attempts >= MAX_ATTEMPTS:
             await self._fail(item, now, report, f"gave up after {item.attempts} attempts; last: {error}")
             return
-        delay = retry_after if retry_after is not None else self.backoff(item.attempts)
+        delay = min(retry_after, MAX_BACKOFF) if retry_after is not None else self.backoff(item.attempts)
         retry_at = now + delay
         if await self.outbox.mark_retry(item.id, self.worker_id, now, retry_at, error):
             report.retried += 1
@@ -398,14 +519,61 @@ class Notifier:
             report.lost_claims += 1
 
     async def _fail(self, item: OutboxItem, now: datetime, report: DrainReport, error: str) -> None:
-        if await self.outbox.mark_failed(item.id, self.worker_id, now, error):
+        reports = await self._reports_of(item)
+        if await self.outbox.mark_failed(item.id, self.worker_id, now, error, reports):
             report.failed += 1
+            report.reports_queued += len(reports)
             report.errors.append(error)
             log.warning(
-                "outbox %s (challenge %s): failed: %s", item.id, item.notification.challenge_id, error
+                "outbox %s (challenge %s): failed, reported to %d: %s",
+                item.id,
+                item.notification.challenge_id,
+                len(reports),
+                error,
             )
         else:
             report.lost_claims += 1
+
+    async def _reports_of(self, item: OutboxItem) -> tuple[Notification, ...]:
+        """Who to tell that `item` could not be delivered: the raiser and the partnership's admin mailbox
+        (or, without one, its business manager), never the person it failed to reach. A report is itself
+        never reported, so a failure cannot breed failures."""
+        n = item.notification
+        if item.report_of is not None or n.kind is NotificationKind.DELIVERY_FAILED:
+            return ()
+        challenge = await self.service.repository.get(n.challenge_id)
+        if challenge is None or challenge.policy_id not in self.service.policies:
+            return ()
+        policy = self.service.policy(challenge.policy_id)
+        directory = await self.service.directory()
+        recipients: list[tuple[str, Contact]] = []
+        raiser = challenge.parties.get(policy.raiser_role)
+        if raiser is not None:
+            recipients.append((policy.raiser_role, raiser))
+        for post in (Role.PARTNERSHIP_ADMIN, Role.BUSINESS_MANAGER):
+            contacts = directory.partnership_contacts(policy.id, post)
+            if contacts:
+                recipients += [(str(post), contact) for contact in contacts]
+                break
+        seen = {n.recipient.key}
+        reports: list[Notification] = []
+        for role, contact in recipients:
+            if contact.key in seen:
+                continue
+            seen.add(contact.key)
+            reports.append(
+                Notification(
+                    kind=NotificationKind.DELIVERY_FAILED,
+                    recipient=contact,
+                    roles=(role,),
+                    challenge_id=n.challenge_id,
+                    reference=n.reference,
+                    stage=n.stage,
+                    due_at=None,
+                    action_needed=True,
+                )
+            )
+        return tuple(reports)
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with ±20 % jitter, so instances retrying together spread out."""
@@ -420,22 +588,53 @@ def _status_of(error: BaseException) -> int | None:
     return int(status) if isinstance(status, int) else None
 
 
-def _retry_after_of(error: BaseException) -> timedelta | None:
+def _code_of(error: BaseException) -> str | None:
+    """Teams' error code (`{"error": {"code": ...}}`), from botbuilder's parsed error or the raw body."""
+    parsed = getattr(getattr(getattr(error, "error", None), "error", None), "code", None)
+    if isinstance(parsed, str) and parsed:
+        return parsed[:100]
+    response = getattr(error, "response", None)
+    try:
+        body = response.json() if response is not None and hasattr(response, "json") else None
+    except ValueError:
+        return None
+    inner = body.get("error") if isinstance(body, dict) else None
+    code = inner.get("code") if isinstance(inner, dict) else None
+    return code[:100] if isinstance(code, str) and code else None
+
+
+def retry_after_of(error: BaseException, now: datetime | None = None) -> timedelta | None:
+    """How long `Retry-After` asks to wait (seconds, or an HTTP date), at most `MAX_BACKOFF`; None when absent
+    or unreadable."""
     response = getattr(error, "response", None)
     headers = getattr(response, "headers", None) or {}
     raw = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        seconds = float(raw) if raw is not None else None
-    except ValueError:
+    if raw is None:
         return None
-    return timedelta(seconds=max(seconds, 0.0)) if seconds is not None else None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds):
+            return None
+        return timedelta(seconds=min(max(seconds, 0.0), MAX_BACKOFF.total_seconds()))
+    try:
+        when = parsedate_to_datetime(str(raw))
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max(when - (now or datetime.now(UTC)), timedelta(0)), MAX_BACKOFF)
 
 
-def _retry_for(status: int | None, error: BaseException) -> TeamsRetryLater:
-    if status == 429:
-        return TeamsRetryLater("Teams answered 429", _retry_after_of(error) or DEFAULT_RETRY_AFTER)
-    what = f"Teams answered {status}" if status is not None else f"Teams send failed: {type(error).__name__}"
-    return TeamsRetryLater(what)
+def _outcome_of(failure: TeamsFailure) -> TeamsRetryLater | TeamsUnreachable:
+    """Retry what the guidance says to retry; anything else is not tried again in Teams."""
+    if failure.status == 429:
+        return TeamsRetryLater(str(failure), retry_after_of(failure.error) or DEFAULT_RETRY_AFTER)
+    if failure.status is None or failure.status in RETRY_STATUSES:
+        return TeamsRetryLater(str(failure))
+    return TeamsUnreachable(f"{failure}; not retried")
 
 
 def _tenant_of(reference: dict[str, Any]) -> str | None:

@@ -258,7 +258,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             return
         result = await self.service.act(challenge, action.version, engine_action, person.id)
         if result.outcome == "applied":
-            await answer(result.challenge or challenge, "Done. Everyone who needs to know has been told.")
+            await answer(result.challenge or challenge, result.notice)
         else:
             await answer(result.challenge or challenge, result.notice)
 

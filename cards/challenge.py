@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from cards import inputs as ids
 from cards import verbs
+from cards.delivery import Telling, told_section
 from cards.describe import (
     contact_text,
     role_title,
@@ -138,12 +139,14 @@ def challenge_card(
     takeable: Sequence[RoleId] = (),
     vacant: Sequence[RoleId] = (),
     decides_alone: bool = False,
+    told: Sequence[Telling] = (),
 ) -> Card:
     """The card for one challenge, as `viewer_id` may see it in a chat of kind `audience`.
 
     `allowed` are the viewer's actions (from `Engine.allowed_actions`), offered on party cards only;
     `next_contacts` are who an escalation would go to, `colleagues` who a part could be handed over to, and
-    `user_ids` the parties' Teams ids, whose cards Teams refreshes so each sees their own actions.
+    `user_ids` the parties' Teams ids, whose cards Teams refreshes so each sees their own actions; `told`
+    who has been told of the latest change, shown to parties only.
     """
     body: list[Element] = []
     if notice:
@@ -193,7 +196,7 @@ def challenge_card(
             vacant,
             decides_alone,
         )
-        details = view.details() + _history(view, events)
+        details = view.details() + told_section(told, calendar.timezone) + _history(view, events)
         if level:
             details.append(text(SHORTENED_NOTE, subtle=True))
         sets = [

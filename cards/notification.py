@@ -3,6 +3,10 @@
 The same words serve a Teams card and an email. Both carry reference-level facts only, never the child's
 details or what anyone wrote: a notification may be read on a shared screen, forwarded, or delivered to a
 mailbox in another organisation. The details are one click (or one typed command) away, for the parties only.
+
+Each says who, what and why: who raised it about which agency, who acted last and how, whether a deadline
+passing is the cause, and the next step with its deadline. The words are made from data: the card escapes
+them for Teams' markdown, the email keeps them as they are (plain text has no markup to escape).
 """
 
 from __future__ import annotations
@@ -12,13 +16,22 @@ from datetime import datetime
 
 from cards import inputs as ids
 from cards import verbs
-from cards.describe import roles_text, side_contacts, stage_title, status_text
+from cards.describe import (
+    awaited,
+    awaited_task,
+    role_title,
+    roles_text,
+    side_contacts,
+    stage_title,
+    status_text,
+)
 from cards.layout import Card, Element, card, container, execute, facts, heading, text
 from cards.text import plain
 from cards.times import moment, time_left
 from process.calendar import WorkingCalendar
-from process.challenge import Challenge, Notification, Side
+from process.challenge import SYSTEM, Challenge, Notification, Side
 from process.challenge import NotificationKind as K
+from process.directory import Directory
 from process.parties import actors, vacancies
 from process.policy import Policy
 
@@ -39,10 +52,11 @@ def notification_card(
     policy: Policy,
     calendar: WorkingCalendar,
     now: datetime,
-    recipient_can_act: bool,
+    directory: Directory | None = None,
     agency_note: str | None = None,
 ) -> Card:
-    """What happened, what is needed by when, and an "Open the challenge" button if the recipient can act."""
+    """What happened, why, what is needed by when, and an "Open the challenge" button (always: the bot
+    answers it with what the person who pressed it may see)."""
     message = _message(n, challenge, policy, calendar)
     body: list[Element] = [
         heading(plain(n.reference)),
@@ -52,18 +66,16 @@ def notification_card(
             [text(plain(message.needed), weight="Bolder" if n.action_needed else None)],
             style="attention" if n.action_needed else "emphasis",
         ),
-        facts(_facts(n, challenge, policy, calendar, now)),
+        facts(
+            (title, plain(value)) for title, value in _facts(n, challenge, policy, calendar, now, directory)
+        ),
         *([text(plain(agency_note), color="Warning")] if agency_note else []),
         text(
             "The child's details are not shown here. The people involved see them in their own chat with me.",
             subtle=True,
         ),
     ]
-    actions = []
-    if recipient_can_act:
-        data = {ids.REFERENCE: n.reference, ids.CHALLENGE_ID: n.challenge_id}
-        actions.append(execute("Open the challenge", verbs.SHOW, data, inputs="none", style="positive"))
-    return card(body, actions=actions)
+    return card(body, actions=[_open_button(n)])
 
 
 def notification_text(
@@ -73,37 +85,175 @@ def notification_text(
     policy: Policy,
     calendar: WorkingCalendar,
     now: datetime,
+    directory: Directory | None = None,
     agency_note: str | None = None,
 ) -> tuple[str, str]:
-    """The (subject, body) of an email for `n`, in plain text: reference, stage, deadline, what is needed and
-    how to act. No child data."""
+    """The (subject, body) of an email for `n`, in plain text: what happened and why, reference, stage,
+    deadline, what is needed and how to act. No child data."""
     message = _message(n, challenge, policy, calendar)
     lines = [message.happened, ""]
-    lines += [f"{title}: {value}" for title, value in _facts(n, challenge, policy, calendar, now)]
+    lines += [f"{title}: {value}" for title, value in _facts(n, challenge, policy, calendar, now, directory)]
     lines += ["", message.needed, "", _how_to_act(n, challenge, policy)]
     if agency_note:
         # The agency's own rule for every escalation to it (e.g. the police: "must include a telephone call").
         lines += ["", agency_note]
-    lines += [
-        "",
-        "This message carries no details of the child. They are shown only in Microsoft Teams, to the people "
-        "involved in the challenge.",
-    ]
+    lines += ["", _NO_CHILD_DATA]
     return f"{n.reference}: {message.subject}", "\n".join(lines)
 
 
-def _facts(
-    n: Notification, challenge: Challenge, policy: Policy, calendar: WorkingCalendar, now: datetime
-) -> list[tuple[str, str]]:
-    lines = [
-        ("Reference", plain(n.reference)),
-        ("Partnership", plain(f"{policy.partnership} ({policy.short_name})")),
-        ("Stage", plain(stage_title(policy, n.stage))),
+def delivery_failed_card(
+    report: Notification, failed: Notification, *, challenge: Challenge, policy: Policy, reason: str | None
+) -> Card:
+    """Telling the raiser or the partnership that a notification could not be delivered at all."""
+    happened, needed, rows = _undelivered(report, failed, challenge, policy, reason)
+    body: list[Element] = [
+        heading(plain(report.reference)),
+        text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
+        text(plain(happened), weight="Bolder"),
+        container([text(plain(needed), weight="Bolder")], style="attention"),
+        facts((title, plain(value)) for title, value in rows),
+        text(
+            "The child's details are not shown here. The people involved see them in their own chat with me.",
+            subtle=True,
+        ),
     ]
+    return card(body, actions=[_open_button(report)])
+
+
+def delivery_failed_text(
+    report: Notification, failed: Notification, *, challenge: Challenge, policy: Policy, reason: str | None
+) -> tuple[str, str]:
+    """The plain-text email for `delivery_failed_card`."""
+    happened, needed, rows = _undelivered(report, failed, challenge, policy, reason)
+    lines = [happened, "", *(f"{title}: {value}" for title, value in rows), "", needed]
+    lines += ["", _how_to_act(report, challenge, policy), "", _NO_CHILD_DATA]
+    return f"{report.reference}: could not be delivered to {failed.recipient.name}", "\n".join(lines)
+
+
+_NO_CHILD_DATA = (
+    "This message carries no details of the child. They are shown only in Microsoft Teams, to the people "
+    "involved in the challenge."
+)
+
+
+def _open_button(n: Notification) -> Element:
+    data = {ids.REFERENCE: n.reference, ids.CHALLENGE_ID: n.challenge_id}
+    return execute("Open the challenge", verbs.SHOW, data, inputs="none", style="positive")
+
+
+def _undelivered(
+    report: Notification, failed: Notification, challenge: Challenge, policy: Policy, reason: str | None
+) -> tuple[str, str, list[tuple[str, str]]]:
+    what = _message(failed, challenge, policy, None).subject
+    who = failed.recipient.name
+    happened = (
+        f"{who} could not be told of {report.reference} ({what}): neither Teams nor email reached them."
+    )
+    needed = (
+        f"Please make sure {who} knows, another way (telephone, or in person), and ask for their details in "
+        "the partnership's directory to be corrected."
+    )
+    rows = [
+        ("Reference", report.reference),
+        ("Partnership", f"{policy.partnership} ({policy.short_name})"),
+        ("Stage", stage_title(policy, failed.stage)),
+        ("Not told", f"{who} ({roles_text(failed.roles, policy)})" if failed.roles else who),
+        ("Why", reason or "not recorded"),
+    ]
+    return happened, needed, rows
+
+
+def _facts(
+    n: Notification,
+    challenge: Challenge,
+    policy: Policy,
+    calendar: WorkingCalendar,
+    now: datetime,
+    directory: Directory | None,
+) -> list[tuple[str, str]]:
+    """Reference-level facts as plain words (escaped by the card, not by the email)."""
+    lines = [
+        ("Reference", n.reference),
+        ("Partnership", f"{policy.partnership} ({policy.short_name})"),
+        ("Stage", stage_title(policy, n.stage)),
+    ]
+    raiser = challenge.parties.get(policy.raiser_role)
+    if raiser is not None:
+        lines.append(("Raised by", _with_agency(raiser.name, challenge.raiser_agency_id, directory)))
+    challenged = _agency_name(challenge.challenged_agency_id, directory)
+    if challenged:
+        lines.append(("About", challenged))
+    acted = _who_acted(n, challenge, policy, directory)
+    if acted is not None:
+        lines.append(acted)
     if n.due_at is not None and challenge.is_open:
         lines.append(("Due", f"{moment(n.due_at, calendar.timezone)} ({time_left(calendar, now, n.due_at)})"))
     lines.append(("Status", status_text(challenge)))
+    nxt = _next_step(challenge, policy, calendar)
+    if nxt is not None:
+        lines.append(("Next step", nxt))
     return lines
+
+
+def _agency_name(agency_id: str, directory: Directory | None) -> str | None:
+    agency = directory.agency(agency_id) if directory is not None else None
+    return agency.name if agency is not None else None
+
+
+def _with_agency(name: str, agency_id: str, directory: Directory | None) -> str:
+    agency = _agency_name(agency_id, directory)
+    return f"{name} ({agency})" if agency else name
+
+
+def _name_of(person_id: str, challenge: Challenge, directory: Directory | None) -> str | None:
+    person = directory.person(person_id) if directory is not None else None
+    if person is not None:
+        return _with_agency(person.name, person.agency_id, directory)
+    held = next((c.name for c in challenge.parties.values() if c.person_id == person_id), None)
+    return held
+
+
+def _who_acted(
+    n: Notification, challenge: Challenge, policy: Policy, directory: Directory | None
+) -> tuple[str, str] | None:
+    """Who did what this notification is about, and whether they agreed, where the record says."""
+    if n.kind is K.OUTCOME_PROPOSED and challenge.proposal is not None:
+        who = _name_of(challenge.proposal.proposed_by, challenge, directory)
+        return ("Proposed by", f"{who}; not yet agreed by the other side") if who else None
+    wanted = {
+        K.RESPONSE: ("response", "Responded by"),
+        K.RESOLVED: ("confirmed_outcome", "Agreed by"),
+        K.WITHDRAWN: ("withdrawn", "Withdrawn by"),
+        K.CLOSED: ("closed", "Closed by"),
+        K.STEP_DONE: ("step_done", "Done by"),
+    }.get(n.kind)
+    if wanted is None:
+        return None
+    kind, title = wanted
+    entry = next((e for e in reversed(challenge.entries) if e.kind == kind and e.stage == n.stage), None)
+    if entry is None or entry.actor_id == SYSTEM:
+        return None
+    who = _name_of(entry.actor_id, challenge, directory)
+    if who is None:
+        return None
+    if n.kind is K.RESOLVED:
+        return title, f"{who}, confirming the outcome the other side proposed: both sides agreed"
+    if n.kind is K.RESPONSE:
+        return title, f"{who}; the raising side now agrees the outcome or escalates"
+    return title, who
+
+
+def _next_step(challenge: Challenge, policy: Policy, calendar: WorkingCalendar) -> str | None:
+    """ "Alex Raiser (Raiser), to agree the outcome or escalate, by Fri 5 Dec 2026 17:00"."""
+    if not challenge.is_open:
+        return None
+    people = awaited(challenge, policy)
+    if not people:
+        return None
+    names = " or ".join(f"{contact.name} ({role_title(role, policy)})" for role, contact in people)
+    due = challenge.due_at
+    by = f", by {moment(due, calendar.timezone)}" if due is not None else ""
+    return f"{names}, {awaited_task(challenge, policy)}{by}"
 
 
 def _how_to_act(n: Notification, challenge: Challenge, policy: Policy) -> str:
@@ -125,11 +275,14 @@ def _how_to_act(n: Notification, challenge: Challenge, policy: Policy) -> str:
     )
 
 
-def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: WorkingCalendar) -> _Message:
+def _message(
+    n: Notification, challenge: Challenge, policy: Policy, calendar: WorkingCalendar | None
+) -> _Message:
     stage = policy.stage(n.stage)
     named = f"stage {n.stage} ({stage.name})"
-    due = f" by {moment(n.due_at, calendar.timezone)}" if n.due_at is not None else ""
-    due_at = moment(n.due_at, calendar.timezone) if n.due_at is not None else "its deadline"
+    zone = calendar.timezone if calendar is not None else None
+    due = f" by {moment(n.due_at, zone)}" if n.due_at is not None and zone is not None else ""
+    due_at = moment(n.due_at, zone) if n.due_at is not None and zone is not None else "its deadline"
     role = n.roles[0] if n.roles else policy.raiser_role
     kind = n.kind
     if kind is K.RAISED:
@@ -148,6 +301,9 @@ def _message(n: Notification, challenge: Challenge, policy: Policy, calendar: Wo
         happened = f"The challenge has been resolved at stage {n.stage}: both sides agreed the outcome."
     elif kind is K.ESCALATED:
         subject, happened = f"escalated to stage {n.stage}", f"The challenge has been escalated to {named}."
+        earlier = next((r for r in reversed(challenge.stages) if r.number == n.stage - 1), None)
+        if earlier is not None and earlier.breached:
+            happened += f" The deadline for stage {earlier.number} had passed without resolution."
     elif kind is K.CONSULTED:
         subject, happened = "you are consulted", f"The challenge is at {named}, where you are consulted."
     elif kind is K.INFORMED:

@@ -316,7 +316,7 @@ class RaiseChallengeFlow:
             challenge,
             person,
             audience="party",
-            notice=f"Challenge {challenge.reference} raised. The people it goes to are being notified.",
+            notice=f"Challenge {challenge.reference} raised. {await self.service.told_words(challenge)}",
         )
 
     # ----- helpers ----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import uuid4
 
+from cards.delivery import Telling, told_notice
 from process.calendar import WorkingCalendar
 from process.challenge import (
     ACTION_KINDS,
@@ -34,6 +35,7 @@ from process.engine import Engine, calendar_for
 from process.policy import Policy
 from storage.challenges import ChallengeRepository, ChangeMark
 from storage.errors import ConflictError
+from storage.outbox import DeliveryStatus, Outbox, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ class ChallengeService:
         self.clock = clock
         self.on_commit = on_commit
         self._calendars = {p.id: calendar_for(p) for p in policies}
+        self.outbox = Outbox(repository.db)
 
     # ----- lookups ----------------------------------------------------------------------------------------
 
@@ -144,6 +147,24 @@ class ChallengeService:
 
     async def events(self, challenge_id: str) -> list[AuditEvent]:
         return await self.repository.audit_events(challenge_id)
+
+    async def told(self, challenge_id: str, version: int | None = None) -> tuple[Telling, ...]:
+        """Who is being told of the change that took the challenge to `version` (default: the latest change
+        anyone was told of), and how far each delivery has got, as the outbox records it."""
+        items = await self.outbox.for_challenge(challenge_id)
+        own = [i for i in items if i.report_of is None and i.challenge_version is not None]
+        if version is None:
+            version = max((i.challenge_version or 0 for i in own), default=None)
+        reported = {
+            i.report_of for i in items if i.report_of is not None and i.status is DeliveryStatus.DELIVERED
+        }
+        directory = await self.directory()
+        return tuple(_telling(i, directory, reported) for i in own if i.challenge_version == version)
+
+    async def told_words(self, challenge: Challenge) -> str:
+        """What to tell the person who made the change that took `challenge` to its version about who is told
+        of it: only what the outbox records (queued, delivered, failed), never more."""
+        return told_notice(await self.told(challenge.id, challenge.version))
 
     # ----- changes ----------------------------------------------------------------------------------------
 
@@ -232,7 +253,8 @@ class ChallengeService:
             "clock" if actor_id == SYSTEM else "party",
         )
         await self._committed(decision)
-        return ActionResult("applied", decision.challenge, decision)
+        notice = f"Done. {await self.told_words(decision.challenge)}"
+        return ActionResult("applied", decision.challenge, decision, notice=notice)
 
     async def _not_applied(
         self, current: Challenge, from_version: int, mark: ChangeMark, stale: str
@@ -254,3 +276,19 @@ class ChallengeService:
                 log.exception(
                     "challenge %s: delivery after commit failed; the outbox keeps it", decision.challenge.id
                 )
+
+
+def _telling(item: OutboxItem, directory: Directory, reported: set[int]) -> Telling:
+    recipient = item.notification.recipient
+    if item.status is DeliveryStatus.DELIVERED:
+        return Telling(recipient.name, "told", item.channel, item.delivered_at)
+    if item.status is DeliveryStatus.FAILED:
+        return Telling(recipient.name, "failed", None, reported=item.id in reported)
+    person = directory.person(recipient.person_id)
+    if person is not None and person.aad_object_id:
+        first: str | None = "teams"
+    elif recipient.email or (person is not None and person.email):
+        first = "email"
+    else:
+        first = None
+    return Telling(recipient.name, "pending", first)

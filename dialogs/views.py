@@ -40,6 +40,7 @@ async def challenge_view(
     now = service.clock()
     allowed = engine.allowed_actions(challenge, viewer.id, now) if audience == "party" and viewer else ()
     events = await service.events(challenge.id) if audience == "party" else []
+    told = await service.told(challenge.id) if audience == "party" else ()
     user_ids = sorted(
         {
             person.aad_object_id
@@ -67,4 +68,5 @@ async def challenge_view(
         takeable=engine.takeable_roles(challenge, viewer.id) if viewer and audience == "party" else (),
         vacant=engine.vacancies(challenge) if challenge.is_open else (),
         decides_alone=engine.decides_outcome_alone(challenge, viewer.id if viewer else None),
+        told=told,
     )

@@ -336,6 +336,9 @@ class NotificationKind(StrEnum):
     #: The next escalation contact, told as soon as a deadline passes that the challenge may come to them.
     COMING_TO_YOU = "coming_to_you"
     PART_TAKEN = "part_taken"
+    #: A notification about the challenge could not be delivered at all (told to the raiser and the
+    #: partnership, so that someone tells the person another way).
+    DELIVERY_FAILED = "delivery_failed"
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ class ChallengeRepository:
             await conn.execute(child_details.insert().values(**_child_columns(challenge)))
             await _write_parties_and_stages(conn, challenge)
             await _insert_events(conn, decision.events)
-            await enqueue(conn, decision.notifications, now)
+            await enqueue(conn, decision.notifications, now, version=challenge.version)
         return decision
 
     async def save(self, decision: Decision, expected_version: int, mark: ChangeMark | None = None) -> None:
@@ -191,7 +191,7 @@ class ChallengeRepository:
             )
             await _write_parties_and_stages(conn, challenge)
             await _insert_events(conn, decision.events)
-            await enqueue(conn, decision.notifications, now)
+            await enqueue(conn, decision.notifications, now, version=challenge.version)
             if mark is not None:
                 await conn.execute(
                     challenge_changes.insert().values(

@@ -10,7 +10,7 @@ data: the reference, the stage and the deadline identify the case.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -51,10 +51,22 @@ class OutboxItem:
     delivered_at: datetime | None
     last_error: str | None
     channel: str | None
+    #: The challenge's version after the change that queued it (None on rows queued before it was kept).
+    challenge_version: int | None = None
+    #: For a report that a notification could not be delivered, the id of the row it reports.
+    report_of: int | None = None
 
 
-async def enqueue(conn: AsyncConnection, notifications: Iterable[Notification], now: datetime) -> None:
-    """Queue `notifications` for delivery from `now`, inside the caller's transaction."""
+async def enqueue(
+    conn: AsyncConnection,
+    notifications: Iterable[Notification],
+    now: datetime,
+    *,
+    version: int | None = None,
+    report_of: int | None = None,
+) -> None:
+    """Queue `notifications` for delivery from `now`, inside the caller's transaction: those of the change
+    that took the challenge to `version`, or reports that the row `report_of` could not be delivered."""
     rows = [
         {
             "challenge_id": n.challenge_id,
@@ -70,6 +82,8 @@ async def enqueue(conn: AsyncConnection, notifications: Iterable[Notification], 
             "status": DeliveryStatus.PENDING.value,
             "attempts": 0,
             "next_attempt_at": now,
+            "challenge_version": version,
+            "report_of": report_of,
         }
         for n in notifications
     ]
@@ -155,16 +169,33 @@ class Outbox:
             updated_at=now,
         )
 
-    async def mark_failed(self, item_id: int, worker_id: str, now: datetime, error: str) -> bool:
-        """Give up on the row for good (kept for the record); False if the claim was lost meanwhile."""
-        return await self._finish(
-            item_id,
-            worker_id,
-            status=DeliveryStatus.FAILED.value,
-            claimed_until=None,
-            last_error=error[:MAX_ERROR],
-            updated_at=now,
-        )
+    async def mark_failed(
+        self,
+        item_id: int,
+        worker_id: str,
+        now: datetime,
+        error: str,
+        reports: Sequence[Notification] = (),
+    ) -> bool:
+        """Give up on the row for good (kept for the record), queueing `reports` of it in the same
+        transaction; False (and nothing queued) if the claim was lost meanwhile.
+
+        Only the worker holding the claim can fail a row, and a failed row is never claimed again, so its
+        reports are queued exactly once, whatever crashes or races happen around it.
+        """
+        async with self.db.transaction() as conn:
+            finished = await _finish(
+                conn,
+                item_id,
+                worker_id,
+                status=DeliveryStatus.FAILED.value,
+                claimed_until=None,
+                last_error=error[:MAX_ERROR],
+                updated_at=now,
+            )
+            if finished:
+                await enqueue(conn, reports, now, report_of=item_id)
+            return finished
 
     async def next_attempt_at(self) -> datetime | None:
         """The soonest instant an unsent row becomes claimable (a retry, or a lease running out), or None.
@@ -180,6 +211,12 @@ class Outbox:
             )
         return soonest
 
+    async def get(self, item_id: int) -> OutboxItem | None:
+        """One row by id, whatever its status."""
+        async with self.db.reading() as conn:
+            row = (await conn.execute(select(outbox).where(outbox.c.id == item_id))).first()
+            return _item(row) if row is not None else None
+
     async def for_challenge(self, challenge_id: str) -> list[OutboxItem]:
         """Every notification queued for a challenge, oldest first, whatever its status."""
         async with self.db.reading() as conn:
@@ -190,16 +227,21 @@ class Outbox:
 
     async def _finish(self, item_id: int, worker_id: str, **values: Any) -> bool:
         async with self.db.transaction() as conn:
-            result = await conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id == item_id,
-                    outbox.c.claimed_by == worker_id,
-                    outbox.c.status == DeliveryStatus.SENDING.value,
-                )
-                .values(**values)
-            )
-            return bool(result.rowcount)
+            return await _finish(conn, item_id, worker_id, **values)
+
+
+async def _finish(conn: AsyncConnection, item_id: int, worker_id: str, **values: Any) -> bool:
+    """Update the row only while `worker_id` still holds its claim."""
+    result = await conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.id == item_id,
+            outbox.c.claimed_by == worker_id,
+            outbox.c.status == DeliveryStatus.SENDING.value,
+        )
+        .values(**values)
+    )
+    return bool(result.rowcount)
 
 
 def _item(row: Row[Any]) -> OutboxItem:
@@ -227,4 +269,6 @@ def _item(row: Row[Any]) -> OutboxItem:
         delivered_at=m["delivered_at"],
         last_error=m["last_error"],
         channel=m["channel"],
+        challenge_version=m["challenge_version"],
+        report_of=m["report_of"],
     )

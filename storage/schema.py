@@ -283,6 +283,10 @@ outbox = Table(
     Column("delivered_at", UtcDateTime),
     Column("last_error", Text),
     Column("channel", String(32)),
+    #: The challenge's version after the change that queued this row: the rows of one change share it.
+    Column("challenge_version", Integer),
+    #: For a report that a notification could not be delivered: the outbox row it reports.
+    Column("report_of", _serial()),
     CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="status"),
 )
 Index(
@@ -292,6 +296,7 @@ Index(
     sqlite_where=text(UNSENT_STATUS),
 )
 Index("ix_outbox_challenge_id", outbox.c.challenge_id)
+Index("ix_outbox_report_of", outbox.c.report_of)
 
 agencies = Table(
     "agencies",

@@ -11,18 +11,26 @@ from dataclasses import replace
 import pytest
 
 from cards import verbs
-from cards.notification import notification_card, notification_text
-from process.challenge import HandOver, Notification, NotificationKind, Respond
+from cards.notification import (
+    delivery_failed_card,
+    delivery_failed_text,
+    notification_card,
+    notification_text,
+)
+from process.challenge import Escalate, HandOver, Notification, NotificationKind, ProposeOutcome, Respond
 from process.directory import Contact
 from process.policy import Role
 from tests.cardcheck import assert_valid_card
 from tests.cards.scenarios import (
+    ENTRY_FIELDS,
     PRIVATE_STRINGS,
+    REASON,
     Walk,
     all_states,
     button_actions,
     escalated_to,
     everything,
+    of_type,
     raised,
     readable,
 )
@@ -45,20 +53,25 @@ SENT.append(
 )
 
 
-def card_for(walk: Walk, n: Notification, *, can_act: bool = True) -> dict[str, object]:
+def card_for(walk: Walk, n: Notification) -> dict[str, object]:
     return notification_card(
         n,
         challenge=walk.challenge,
         policy=walk.policy,
         calendar=walk.engine.calendar,
         now=walk.now,
-        recipient_can_act=can_act,
+        directory=walk.engine.directory,
     )
 
 
 def email_for(walk: Walk, n: Notification) -> tuple[str, str]:
     return notification_text(
-        n, challenge=walk.challenge, policy=walk.policy, calendar=walk.engine.calendar, now=walk.now
+        n,
+        challenge=walk.challenge,
+        policy=walk.policy,
+        calendar=walk.engine.calendar,
+        now=walk.now,
+        directory=walk.engine.directory,
     )
 
 
@@ -70,7 +83,12 @@ def sent_to(walk: Walk, role: Role) -> Notification:
 def test_the_walks_send_every_kind_of_notification() -> None:
     # Neither shipped procedure has steps inside a stage: the step notice is tested with an invented one
     # (tests/process/test_steps.py).
-    assert {n.kind for _, _, n in SENT} == set(NotificationKind) - {NotificationKind.STEP_DONE}
+    # A report that a notification could not be delivered comes from the notifier, not the engine
+    # (tests/delivery/test_fallback.py).
+    assert {n.kind for _, _, n in SENT} == set(NotificationKind) - {
+        NotificationKind.STEP_DONE,
+        NotificationKind.DELIVERY_FAILED,
+    }
 
 
 @pytest.mark.parametrize(("name", "walk", "n"), SENT, ids=[name for name, _, _ in SENT])
@@ -78,21 +96,20 @@ def test_every_notification_card_and_email_is_valid_and_free_of_child_data(
     name: str, walk: Walk, n: Notification
 ) -> None:
     stage = f"Stage {n.stage} of {len(walk.policy.stages)} — {walk.policy.stage(n.stage).name}"
-    for can_act in (True, False):
-        card = card_for(walk, n, can_act=can_act)
-        assert_valid_card(card)
-        text = everything(card)
-        for private in PRIVATE_STRINGS:
-            assert private not in text, private
-        words = readable(card)
-        assert n.reference in words and stage in words
-        assert ("Please " in words) is n.action_needed
-        assert ("No action needed" in words) is not n.action_needed
-        shows = [a for a in button_actions(card) if a.get("verb") == verbs.SHOW]
-        assert len(shows) == (1 if can_act else 0)
-        for show in shows:
-            assert show["title"] == "Open the challenge"
-            assert show["data"] == {"reference": n.reference, "challengeId": n.challenge_id}
+    card = card_for(walk, n)
+    assert_valid_card(card)
+    text = everything(card)
+    for private in PRIVATE_STRINGS:
+        assert private not in text, private
+    words = readable(card)
+    assert n.reference in words and stage in words
+    assert ("Please " in words) is n.action_needed
+    assert ("No action needed" in words) is not n.action_needed
+    # Every notification card opens the challenge, whether or not its reader is asked to act.
+    shows = [a for a in button_actions(card) if a.get("verb") == verbs.SHOW]
+    assert len(shows) == 1
+    assert shows[0]["title"] == "Open the challenge"
+    assert shows[0]["data"] == {"reference": n.reference, "challengeId": n.challenge_id}
     subject, body = email_for(walk, n)
     for private in PRIVATE_STRINGS:
         assert private not in subject and private not in body, private
@@ -121,9 +138,9 @@ def test_durham_qrt_business_manager_is_copied_in_with_no_action_needed() -> Non
     walk = raised("durham")
     n = sent_to(walk, Role.QRT_BUSINESS_MANAGER)
     assert n.kind is NotificationKind.COPIED_IN
-    words = readable(card_for(walk, n, can_act=False))
+    words = readable(card_for(walk, n))
     assert "No action needed: you are copied in as Business Manager for QRT." in words
-    assert not button_actions(card_for(walk, n, can_act=False))
+    assert [a["title"] for a in button_actions(card_for(walk, n))] == ["Open the challenge"]
 
 
 def test_line_manager_response_asks_the_raiser_to_agree_the_outcome_or_escalate() -> None:
@@ -208,7 +225,7 @@ def test_every_card_and_email_about_the_police_says_to_telephone() -> None:
             policy=engine.policy,
             calendar=engine.calendar,
             now=MONDAY_MORNING,
-            recipient_can_act=n.action_needed,
+            directory=directory,
             agency_note=note,
         )
         assert note in readable(card)
@@ -241,3 +258,74 @@ def test_the_raising_side_is_told_plainly_when_a_part_of_the_new_stage_has_nobod
     assert told, walk.last_notifications
     _, body = email_for(walk, told[0])
     assert "No person is recorded for the part of Practitioner's line manager: Lou Lonely acts" in body
+
+
+@pytest.mark.parametrize(("name", "walk", "n"), SENT, ids=[name for name, _, _ in SENT])
+def test_every_email_is_plain_text_with_no_markdown_escapes(name: str, walk: Walk, n: Notification) -> None:
+    subject, body = email_for(walk, n)
+    assert "\\" not in subject and "\\" not in body
+    short = walk.policy.short_name
+    assert f"Partnership: {walk.policy.partnership} ({short})" in body
+    # The card still escapes the same words for Teams' markdown.
+    facts = {f["title"]: f["value"] for fs in of_type(card_for(walk, n), "FactSet") for f in fs["facts"]}
+    assert facts["Partnership"] == f"{walk.policy.partnership} \\({short}\\)"
+
+
+def test_durham_raise_says_who_raised_it_about_which_agency_and_the_next_step_with_its_deadline() -> None:
+    walk = raised("durham")
+    n = sent_to(walk, Role.CHALLENGED_PROFESSIONAL)
+    _, body = email_for(walk, n)
+    assert "Raised by: Riley Raiser (Raising Agency)" in body
+    assert "About: Challenged Agency" in body
+    assert "Next step: Charlie Challenged (Professional), to respond, by Tue 24 Nov 2026, 17:00" in body
+    assert "Riley Raiser (Raising Agency)" in readable(card_for(walk, n))
+
+
+def test_a_response_says_who_responded_and_that_the_raising_side_decides_next() -> None:
+    walk = escalated_to("durham", 2)
+    walk = walk.then(Respond("Will do."), walk.by(Role.CHALLENGED_LINE_MANAGER))
+    _, body = email_for(walk, sent_to(walk, Role.RAISER))
+    assert "Responded by: Morgan Challengedline (Challenged Agency); the raising side now agrees" in body
+
+
+def test_a_proposed_outcome_says_who_proposed_it_and_that_it_is_not_yet_agreed() -> None:
+    walk = raised("durham")
+    walk = walk.then(ProposeOutcome("Report by Friday."), walk.by(Role.CHALLENGED_PROFESSIONAL))
+    _, body = email_for(walk, sent_to(walk, Role.RAISER))
+    assert "Proposed by: Charlie Challenged (Challenged Agency); not yet agreed by the other side" in body
+
+
+def test_an_escalation_after_a_missed_deadline_says_the_deadline_passed() -> None:
+    walk = STATES["rochdale: stage 1 deadline passed"]
+    walk = walk.then(Escalate(REASON, ENTRY_FIELDS["rochdale"].get(2, {})), walk.by(Role.RAISER))
+    n = next(n for n in walk.last_notifications if n.kind is NotificationKind.ESCALATED)
+    _, body = email_for(walk, n)
+    assert "The deadline for stage 1 had passed without resolution." in body
+    on_time = escalated_to("rochdale", 2)
+    n = next(n for n in on_time.last_notifications if n.kind is NotificationKind.ESCALATED)
+    assert "deadline" not in email_for(on_time, n)[1].split("\n")[0]
+
+
+def test_a_failure_report_names_who_was_not_told_and_why_without_child_data() -> None:
+    walk = raised("durham")
+    failed = sent_to(walk, Role.CHALLENGED_PROFESSIONAL)
+    report = replace(
+        failed,
+        kind=NotificationKind.DELIVERY_FAILED,
+        recipient=walk.challenge.parties[Role.RAISER],
+        roles=(Role.RAISER,),
+        action_needed=True,
+    )
+    reason = "Teams: Teams answered 403 (ConversationBlockedByUser); email: no address"
+    card = delivery_failed_card(report, failed, challenge=walk.challenge, policy=walk.policy, reason=reason)
+    assert_valid_card(card)
+    subject, body = delivery_failed_text(
+        report, failed, challenge=walk.challenge, policy=walk.policy, reason=reason
+    )
+    assert subject == "DUR-2026-0042: could not be delivered to Charlie Challenged"
+    assert "Charlie Challenged could not be told of DUR-2026-0042" in body
+    assert f"Why: {reason}" in body and "Please make sure Charlie Challenged knows" in body
+    assert "\\" not in body
+    for private in PRIVATE_STRINGS:
+        assert private not in body and private not in everything(card), private
+    assert [a["title"] for a in button_actions(card)] == ["Open the challenge"]

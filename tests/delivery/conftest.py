@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ def build_delivery(
     teams_adapter: Any = None,
     worker_id: str = "worker-1",
     app_id: str | None = None,
+    rng: random.Random | None = None,
+    gcc_service_url: str | None = None,
 ) -> Delivery:
     """Wire the delivery side the way the bot does, with the test's clock, directory and channels."""
     people = directory or role_directory()
@@ -121,8 +124,17 @@ def build_delivery(
     service = ChallengeService(policies, repository, load_directory, clock=clock)
     outbox = Outbox(database)
     conversations = ConversationStore(database, clock=clock)
-    teams = TeamsChannel(teams_adapter, conversations, app_id) if teams_adapter is not None else None
-    notifier = Notifier(service, outbox, teams=teams, mailer=mailer, worker_id=worker_id)
+    teams = (
+        TeamsChannel(
+            teams_adapter,
+            conversations,
+            app_id,
+            **({"gcc_service_url": gcc_service_url} if gcc_service_url else {}),
+        )
+        if teams_adapter is not None
+        else None
+    )
+    notifier = Notifier(service, outbox, teams=teams, mailer=mailer, worker_id=worker_id, rng=rng)
     scheduler = Scheduler(service, notifier, worker_id=worker_id)
     return Delivery(database, clock, service, outbox, conversations, notifier, scheduler)
 

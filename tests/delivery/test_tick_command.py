@@ -191,7 +191,8 @@ async def test_tick_command_reports_naive_now_as_utc_and_exits_zero_with_nothing
     code, out, err = await _run_tick(_environment(url, smtp_server), "--now", "2026-11-24T17:00")
     assert code == 0, err
     assert out.strip() == (
-        "reminders=0 deadlines=0 conflicts=0 delivered=0 (teams=0 email=0) retried=0 failed=0 drafts_expired=0"
+        "reminders=0 deadlines=0 conflicts=0 delivered=0 (teams=0 email=0) retried=0 failed=0 reported=0 "
+        "emailed_instead_of_teams=0 drafts_expired=0"
     )
 
 

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
 
 REPO = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
@@ -113,11 +115,15 @@ def _wait_until(check: Any, what: str, process: subprocess.Popen[Any], log: Path
 
 @dataclass
 class BotProcess:
-    """The bot under test: `python -m bot` in local mode on its own SQLite file."""
+    """The bot under test: `python -m bot` in local mode on its own SQLite file, sending mail to a mail
+    server on loopback that accepts and drops everything (as `scripts/try.sh` gives the trial one), so
+    mailboxes are told as in a real deployment."""
 
     workdir: Path
     port: int = field(default_factory=free_port)
+    mail_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    mail: Controller | None = None
 
     @property
     def database_url(self) -> str:
@@ -134,10 +140,18 @@ class BotProcess:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("Microsoft")}
         env.update(PORT=str(self.port), DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1")
+        env.update(
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(self.mail_port),
+            SMTP_STARTTLS="false",
+            SMTP_FROM="challenge-bot@localhost",
+        )
         return env
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.mail = Controller(Sink(), hostname="127.0.0.1", port=self.mail_port)
+        self.mail.start()
         with self.log_file.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bot"],
@@ -168,6 +182,9 @@ class BotProcess:
     def stop(self) -> None:
         if self.process is not None:
             _stop(self.process)
+        if self.mail is not None:
+            self.mail.stop()
+            self.mail = None
 
 
 @dataclass

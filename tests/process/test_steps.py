@@ -75,7 +75,6 @@ def test_each_step_has_its_owner_and_its_time_from_the_step_before() -> None:
             policy=engine.policy,
             calendar=engine.calendar,
             now=thursday,
-            recipient_can_act=True,
         )
         assert_valid_card(card)
         _, body = notification_text(

@@ -84,14 +84,14 @@ async def test_a_save_waiting_on_an_uncommitted_save_sees_it_and_conflicts(
     real_enqueue = storage.challenges.enqueue
 
     async def held_enqueue(
-        conn: AsyncConnection, notifications: Iterable[Notification], now: datetime
+        conn: AsyncConnection, notifications: Iterable[Notification], now: datetime, **keys: int | None
     ) -> None:
         if not first_inside.is_set():
             if database.dialect == "postgresql":
                 first_pid.append(int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()))
             first_inside.set()
             await release.wait()
-        await real_enqueue(conn, notifications, now)
+        await real_enqueue(conn, notifications, now, **keys)
 
     monkeypatch.setattr(storage.challenges, "enqueue", held_enqueue)
     first = asyncio.create_task(repo.save(respond, c.version))
@@ -143,7 +143,7 @@ async def test_failure_after_the_challenge_update_stores_neither_state_nor_notif
     respond, _ = _two_decisions(engine, c)
 
     async def broken_enqueue(
-        conn: AsyncConnection, notifications: Iterable[Notification], now: datetime
+        conn: AsyncConnection, notifications: Iterable[Notification], now: datetime, **keys: int | None
     ) -> None:
         raise RuntimeError("the outbox insert failed")
 
@@ -164,7 +164,7 @@ async def test_failure_while_creating_stores_nothing_and_keeps_the_reference(
     engine = engine_for("durham")
 
     async def broken_enqueue(
-        conn: AsyncConnection, notifications: Iterable[Notification], now: datetime
+        conn: AsyncConnection, notifications: Iterable[Notification], now: datetime, **keys: int | None
     ) -> None:
         raise RuntimeError("the outbox insert failed")
 

@@ -9,6 +9,7 @@ import pytest
 from bot.config import Settings
 from bot.wiring import Runtime, build_runtime
 from process.directory_file import DEMO_DIRECTORY
+from tests.delivery.conftest import smtp_server  # noqa: F401  (a fixture, used by name)
 
 #: Monday 23 November 2026, 10:00 GMT.
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

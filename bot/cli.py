@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -41,12 +42,49 @@ def _instant(value: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+_DURATION_PART = re.compile(r"(\d+)([wdhms])")
+_DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+#: The furthest one `--advance` moves the trial's clock: ten years, far beyond any procedure's deadlines.
+MAX_ADVANCE = timedelta(days=3660)
+
+
+def _duration(value: str) -> timedelta:
+    """A duration for `--advance` such as 3d, 12h, 1w2d or 90m; a bad one is a usage error."""
+    text = value.strip().lower()
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(number + unit for number, unit in parts) != text:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a duration: a number and a unit (w, d, h, m, s), e.g. 3d, 12h or 1d6h"
+        )
+    try:
+        total = sum(
+            (timedelta(**{_DURATION_UNITS[unit]: int(number)}) for number, unit in parts), timedelta(0)
+        )
+    except OverflowError:
+        total = MAX_ADVANCE + timedelta(days=1)
+    if not timedelta(0) < total <= MAX_ADVANCE:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give a duration above zero and at most {MAX_ADVANCE.days}d"
+        )
+    return total
+
+
 def _tick(args: argparse.Namespace) -> int:
     from bot.config import Settings
-    from bot.wiring import tick
+    from bot.wiring import TickError, tick
 
-    now: datetime | None = args.now
-    report = asyncio.run(tick(Settings.from_env(), now))
+    try:
+        report = asyncio.run(
+            tick(
+                Settings.from_env(),
+                args.now,
+                advance=args.advance,
+                create_database=args.create_database,
+            )
+        )
+    except TickError as error:
+        print(f"challenge-bot tick: {error}", file=sys.stderr)
+        return 2
     print(report.summary())
     return 1 if report.delivery.failed else 0
 
@@ -107,8 +145,26 @@ def build_parser() -> argparse.ArgumentParser:
     tick = commands.add_parser(
         "tick", help="run one pass of the deadline clock (reminders, deadlines, email delivery) and exit"
     )
+    when = tick.add_mutually_exclusive_group()
+    when.add_argument(
+        "--now",
+        type=_instant,
+        metavar="ISO-8601",
+        help="the instant to run at (default: now; naive = UTC); in a trial, moves the shared clock there, "
+        "and an instant before it is refused",
+    )
+    when.add_argument(
+        "--advance",
+        type=_duration,
+        metavar="DURATION",
+        help="a trial only (TRIAL_CLOCK_FILE): move the clock shared with the running bot forward, e.g. 3d, "
+        "12h, 1w, 1d6h, and run at the new instant",
+    )
     tick.add_argument(
-        "--now", type=_instant, metavar="ISO-8601", help="the instant to run at (default: now; naive = UTC)"
+        "--create-database",
+        action="store_true",
+        help="make the SQLite database if it does not exist (without it, a missing or empty one is refused, "
+        "since a tick there finds nothing)",
     )
     tick.set_defaults(handler=_tick)
 

@@ -12,6 +12,10 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.playground import Account
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -125,6 +129,47 @@ def _policy_simulate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _playground_accounts(args: argparse.Namespace) -> list[Account] | None:
+    """The directory's Playground accounts, or None (after saying why) when the directory cannot be used."""
+    from bot.playground import accounts
+    from process.directory_file import DEMO_DIRECTORY, DirectoryError, load_directory_file
+
+    try:
+        return accounts(load_directory_file(args.directory or DEMO_DIRECTORY))
+    except DirectoryError as error:
+        print(f"challenge-bot playground: {error}", file=sys.stderr)
+        return None
+
+
+def _playground_people(args: argparse.Namespace) -> int:
+    from bot.playground import table
+
+    everyone = _playground_accounts(args)
+    if everyone is None:
+        return 2
+    print(table(everyone))
+    return 0
+
+
+def _playground_write(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.playground import UnknownPerson, choose, write_config
+
+    everyone = _playground_accounts(args)
+    if everyone is None:
+        return 2
+    try:
+        chosen = choose(everyone, args.people)
+    except UnknownPerson as error:
+        print(f"challenge-bot playground: {error}", file=sys.stderr)
+        return 2
+    for account in chosen:
+        write_config(account, everyone, Path(args.out) / account.id)
+        print(f"{account.id}\t{account.person.name}\t{account.describe()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand in one place, so the help text lists them all."""
     parser = argparse.ArgumentParser(
@@ -195,6 +240,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--scenario", metavar="SCENARIO", required=True, help="the scenario file (YAML)")
     simulate.set_defaults(handler=_policy_simulate)
+
+    playground = commands.add_parser(
+        "playground", help="accounts for trying the bot in the Microsoft 365 Agents Playground"
+    )
+    playground_commands = playground.add_subparsers(
+        title="playground commands", metavar="PLAYGROUND_COMMAND", required=True
+    )
+    people = playground_commands.add_parser(
+        "people", help="list the people one can be in the Playground (id, name, who they are)"
+    )
+    accounts = playground_commands.add_parser(
+        "accounts",
+        help="write a Playground config file for each person named, OUT/ID/.m365agentsplayground.yml",
+        description="Write the Playground's config file making each named person (by id, as `playground "
+        "people` lists them) its current user, into OUT/ID/; a Playground started in that folder is that "
+        "person's Teams. Prints ID, name and who they are, tab-separated, one line per person.",
+    )
+    accounts.add_argument("people", nargs="+", metavar="ID", help="a person's id, e.g. alex or ruth")
+    accounts.add_argument("--out", required=True, metavar="FOLDER", help="where to write the folders")
+    for command in (people, accounts):
+        command.add_argument(
+            "--directory",
+            metavar="DIRECTORY_FILE",
+            help="the directory file (default: the invented demo directory)",
+        )
+    people.set_defaults(handler=_playground_people)
+    accounts.set_defaults(handler=_playground_write)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(

@@ -32,6 +32,9 @@ from typing import IO, Any
 
 import pytest
 
+from bot.playground import accounts, choose, write_config
+from process.directory_file import load_directory_file
+
 REPO = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
 NODE_DIR = REPO / "tests" / "node"
@@ -172,11 +175,15 @@ class BotProcess:
 
 @dataclass
 class PlaygroundProcess:
-    """One Agents Playground: one person's Teams, pointed at the bot, on a free port."""
+    """One Agents Playground: one person's Teams, pointed at the bot, on a free port.
+
+    `person` (a demo directory id such as `ruth`) makes that person the current user, with the config file
+    `scripts/try.sh --as` writes; without it the Playground's defaults make Alex Wilber the current user.
+    """
 
     workdir: Path
     endpoint: str
-    config_file: Path | None = None
+    person: str | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -190,8 +197,9 @@ class PlaygroundProcess:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        if self.config_file is not None:
-            shutil.copyfile(self.config_file, self.workdir / ".m365agentsplayground.yml")
+        if self.person is not None:
+            everyone = accounts(load_directory_file())
+            write_config(choose(everyone, [self.person])[0], everyone, self.workdir)
         env = dict(os.environ)
         env.update(
             TEAMSAPPTESTER_BROWSER="none",

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playground_harness import E2E_DIR, BotProcess, Browser, PlaygroundProcess
+from playground_harness import BotProcess, Browser, PlaygroundProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -51,9 +51,7 @@ def needs(step: str) -> None:
 def megan_playground(bot: BotProcess, e2e_workdir: Path) -> Iterator[PlaygroundProcess]:
     """Megan Bowen's Teams: a second Playground whose current user is Megan."""
     process = PlaygroundProcess(
-        workdir=e2e_workdir / "playground-megan",
-        endpoint=bot.endpoint,
-        config_file=E2E_DIR / "people" / "megan" / ".m365agentsplayground.yml",
+        workdir=e2e_workdir / "playground-megan", endpoint=bot.endpoint, person="megan"
     )
     try:
         process.start()

@@ -242,18 +242,15 @@ def require_existing_database(database_url: str) -> None:
         raise TickError(f"the database {path} has no tables, so no bot has used it. {hint}.")
 
 
-def trial_instant(
-    settings: Settings, now: datetime | None, advance: timedelta | None
-) -> tuple[datetime, Clock]:
-    """The instant a tick runs at and the clock it stamps with: in a trial, the shared clock moved forward."""
+def tick_instant(settings: Settings, now: datetime | None, advance: timedelta | None) -> datetime:
+    """The instant a tick runs at: in a trial, the shared clock's, after moving it forward as asked."""
     if settings.trial_clock_file is None:
         if advance is not None:
             raise TickError(
                 "--advance moves a trial's shared clock, and TRIAL_CLOCK_FILE is not set (scripts/try.sh sets "
                 "it); use --now to run one pass at a given instant"
             )
-        at = now or datetime.now(UTC)
-        return at, lambda: at
+        return now or datetime.now(UTC)
     clock = SharedClock(settings.trial_clock_file)
     try:
         if now is not None:
@@ -262,7 +259,7 @@ def trial_instant(
             clock.advance(advance)
     except ClockError as error:
         raise TickError(str(error)) from None
-    return clock(), clock
+    return clock()
 
 
 async def tick(
@@ -279,11 +276,13 @@ async def tick(
     """
     if not create_database:
         require_existing_database(settings.database_url)
-    at, clock = trial_instant(settings, now, advance)
+    at = tick_instant(settings, now, advance)
     database = await open_database(replace(settings, directory_file=None))
     adapter = build_adapter(settings)
     try:
-        service = make_service(settings, database, clock=clock)
+        # The whole pass is stamped `at`, so what it queues is due at the instant it delivers; the running
+        # bot, on the shared clock, dates anything done after it later still.
+        service = make_service(settings, database, clock=lambda: at)
         notifier = make_notifier(settings, service, database, adapter, worker_name("tick"))
         return await Scheduler(service, notifier, worker_id=notifier.worker_id).run_once(at)
     finally:

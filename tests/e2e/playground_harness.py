@@ -116,7 +116,7 @@ def _wait_until(check: Any, what: str, process: subprocess.Popen[Any], log: Path
 
 @dataclass
 class BotProcess:
-    """The bot under test: `python -m bot` in local mode on its own SQLite file."""
+    """The bot under test: `python -m bot` in local mode on its own SQLite file, with a trial's shared clock."""
 
     workdir: Path
     port: int = field(default_factory=free_port)
@@ -134,9 +134,19 @@ class BotProcess:
     def log_file(self) -> Path:
         return self.workdir / "bot.log"
 
+    @property
+    def clock_file(self) -> Path:
+        """The trial's clock, shared by the bot and `tick` as in `scripts/try.sh`."""
+        return self.workdir / "clock.json"
+
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("Microsoft")}
-        env.update(PORT=str(self.port), DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1")
+        env.update(
+            PORT=str(self.port),
+            DATABASE_URL=self.database_url,
+            TRIAL_CLOCK_FILE=str(self.clock_file),
+            PYTHONUNBUFFERED="1",
+        )
         return env
 
     def start(self) -> None:
@@ -154,7 +164,8 @@ class BotProcess:
         _wait_until(lambda: _get(ready) == 200, "the bot", self.process, self.log_file)
 
     def tick(self, now: str) -> subprocess.CompletedProcess[str]:
-        """One deadline pass at the instant `now` (ISO 8601) against this bot's database."""
+        """One deadline pass at the instant `now` (ISO 8601) against this bot's database; the bot's clock moves
+        there too."""
         return subprocess.run(
             [sys.executable, "-m", "bot", "tick", "--now", now],
             cwd=REPO,

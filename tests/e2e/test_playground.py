@@ -312,6 +312,11 @@ def test_my_challenges_and_show_find_the_challenge(timed: None, bot: BotProcess,
     alex.send(f"show {reference}")
     shown = alex.wait_for_more_messages(before)[-1]
     assert reference in shown and "Whose move" in shown and "History" in shown, shown
+    # The bot shares the trial's clock with `tick`: Alex's escalation is dated after the deadline it answers.
+    history = shown[shown.index("History") :]
+    assert history.index("Stage 1 deadline passed") < history.index("Escalated from stage 1 to stage 2"), (
+        history
+    )
     alex.screenshot("07-show")
     assert failures(alex.log()) == [] or all(r.endswith("message 500") for r in failures(alex.log()))
     assert_bot_log_clean(bot)

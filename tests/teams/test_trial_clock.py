@@ -21,6 +21,7 @@ from bot.wiring import Runtime, TickError, build_runtime, tick
 from cards import verbs as v
 from process.directory_file import DEMO_DIRECTORY
 from storage.clock import SharedClock
+from storage.outbox import Outbox
 from tests.teams.harness import Person, texts
 from tests.teams.test_conversation import ALEX, raise_durham
 
@@ -60,6 +61,9 @@ async def test_after_tick_advance_the_running_bot_dates_actions_after_the_ticks_
     # Stage 1 is due on Tuesday at 17:00; three days on, the tick finds its deadline passed.
     report = await tick(settings, advance=timedelta(days=3))
     assert report.deadlines == 1
+    # What the pass queued is due at the instant it delivers, so the tick itself tries every one.
+    queued = await Outbox(trial.database).for_challenge(raised.id)
+    assert len(queued) >= 5 and all(row.attempts >= 1 for row in queued), report.summary()
     passed = await trial.service.repository.audit_events(raised.id)
     deadline_at = passed[-1].at
     assert deadline_at >= MONDAY + timedelta(days=3)

@@ -165,7 +165,11 @@ def _playground_write(args: argparse.Namespace) -> int:
         print(f"challenge-bot playground: {error}", file=sys.stderr)
         return 2
     for account in chosen:
-        write_config(account, everyone, Path(args.out) / account.id)
+        try:
+            write_config(account, everyone, Path(args.out) / account.id)
+        except (ValueError, OSError) as error:
+            print(f"challenge-bot playground: {error}", file=sys.stderr)
+            return 2
         print(f"{account.id}\t{account.person.name}\t{account.describe()}")
     return 0
 

@@ -127,7 +127,8 @@ def config(account: Account, everyone: Sequence[Account]) -> dict[str, Any]:
     others.sort(key=lambda a: (a.partnership != account.partnership, a.index))
     if len(others) < OTHER_USERS:
         raise ValueError(
-            f"the Playground needs {OTHER_USERS + 1} people with AAD object ids, not {len(everyone)}"
+            f"the Playground needs {OTHER_USERS + 1} people with AAD object ids in the directory, "
+            f"and it has {len(everyone)}"
         )
 
     def derived(kind: str) -> str:

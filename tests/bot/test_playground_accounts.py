@@ -140,3 +140,18 @@ def test_try_as_a_stranger_stops_before_starting_anything_and_names_who_one_can_
     assert "--people" in result.stderr
     assert "Starting" not in result.stdout
     assert not (tmp_path / "run" / "alex").exists()
+
+
+def test_a_directory_too_small_for_the_playground_is_refused_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "small.yaml"
+    directory.write_text(
+        "agencies:\n  - {id: a, name: Agency A, partnership: durham}\n"
+        "people:\n  - {id: kim, name: Kim Example, agency: a, aad_object_id: 11111111-0000-0000-0000-000000000001}\n"
+    )
+    out = tmp_path / "out"
+    assert main(["playground", "accounts", "--directory", str(directory), "--out", str(out), "kim"]) == 2
+    assert "needs 6 people with AAD object ids in the directory, and it has 1" in capsys.readouterr().err
+    assert main(["playground", "people", "--directory", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err

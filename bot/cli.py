@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.playground import Account
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -41,12 +46,49 @@ def _instant(value: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+_DURATION_PART = re.compile(r"(\d+)([wdhms])")
+_DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+#: The furthest one `--advance` moves the trial's clock: ten years, far beyond any procedure's deadlines.
+MAX_ADVANCE = timedelta(days=3660)
+
+
+def _duration(value: str) -> timedelta:
+    """A duration for `--advance` such as 3d, 12h, 1w2d or 90m; a bad one is a usage error."""
+    text = value.strip().lower()
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(number + unit for number, unit in parts) != text:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a duration: a number and a unit (w, d, h, m, s), e.g. 3d, 12h or 1d6h"
+        )
+    try:
+        total = sum(
+            (timedelta(**{_DURATION_UNITS[unit]: int(number)}) for number, unit in parts), timedelta(0)
+        )
+    except OverflowError:
+        total = MAX_ADVANCE + timedelta(days=1)
+    if not timedelta(0) < total <= MAX_ADVANCE:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give a duration above zero and at most {MAX_ADVANCE.days}d"
+        )
+    return total
+
+
 def _tick(args: argparse.Namespace) -> int:
     from bot.config import Settings
-    from bot.wiring import tick
+    from bot.wiring import TickError, tick
 
-    now: datetime | None = args.now
-    report = asyncio.run(tick(Settings.from_env(), now))
+    try:
+        report = asyncio.run(
+            tick(
+                Settings.from_env(),
+                args.now,
+                advance=args.advance,
+                create_database=args.create_database,
+            )
+        )
+    except TickError as error:
+        print(f"challenge-bot tick: {error}", file=sys.stderr)
+        return 2
     print(report.summary())
     return 1 if report.delivery.failed else 0
 
@@ -87,6 +129,51 @@ def _policy_simulate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _playground_accounts(args: argparse.Namespace) -> list[Account] | None:
+    """The directory's Playground accounts, or None (after saying why) when the directory cannot be used."""
+    from bot.playground import accounts
+    from process.directory_file import DEMO_DIRECTORY, DirectoryError, load_directory_file
+
+    try:
+        return accounts(load_directory_file(args.directory or DEMO_DIRECTORY))
+    except DirectoryError as error:
+        print(f"challenge-bot playground: {error}", file=sys.stderr)
+        return None
+
+
+def _playground_people(args: argparse.Namespace) -> int:
+    from bot.playground import table
+
+    everyone = _playground_accounts(args)
+    if everyone is None:
+        return 2
+    print(table(everyone))
+    return 0
+
+
+def _playground_write(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.playground import UnknownPerson, choose, write_config
+
+    everyone = _playground_accounts(args)
+    if everyone is None:
+        return 2
+    try:
+        chosen = choose(everyone, args.people)
+    except UnknownPerson as error:
+        print(f"challenge-bot playground: {error}", file=sys.stderr)
+        return 2
+    for account in chosen:
+        try:
+            write_config(account, everyone, Path(args.out) / account.id)
+        except (ValueError, OSError) as error:
+            print(f"challenge-bot playground: {error}", file=sys.stderr)
+            return 2
+        print(f"{account.id}\t{account.person.name}\t{account.describe()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand in one place, so the help text lists them all."""
     parser = argparse.ArgumentParser(
@@ -107,8 +194,26 @@ def build_parser() -> argparse.ArgumentParser:
     tick = commands.add_parser(
         "tick", help="run one pass of the deadline clock (reminders, deadlines, email delivery) and exit"
     )
+    when = tick.add_mutually_exclusive_group()
+    when.add_argument(
+        "--now",
+        type=_instant,
+        metavar="ISO-8601",
+        help="the instant to run at (default: now; naive = UTC); in a trial, moves the shared clock there, "
+        "and an instant before it is refused",
+    )
+    when.add_argument(
+        "--advance",
+        type=_duration,
+        metavar="DURATION",
+        help="a trial only (TRIAL_CLOCK_FILE): move the clock shared with the running bot forward, e.g. 3d, "
+        "12h, 1w, 1d6h, and run at the new instant",
+    )
     tick.add_argument(
-        "--now", type=_instant, metavar="ISO-8601", help="the instant to run at (default: now; naive = UTC)"
+        "--create-database",
+        action="store_true",
+        help="make the SQLite database if it does not exist (without it, a missing or empty one is refused, "
+        "since a tick there finds nothing)",
     )
     tick.set_defaults(handler=_tick)
 
@@ -139,6 +244,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--scenario", metavar="SCENARIO", required=True, help="the scenario file (YAML)")
     simulate.set_defaults(handler=_policy_simulate)
+
+    playground = commands.add_parser(
+        "playground", help="accounts for trying the bot in the Microsoft 365 Agents Playground"
+    )
+    playground_commands = playground.add_subparsers(
+        title="playground commands", metavar="PLAYGROUND_COMMAND", required=True
+    )
+    people = playground_commands.add_parser(
+        "people", help="list the people one can be in the Playground (id, name, who they are)"
+    )
+    accounts = playground_commands.add_parser(
+        "accounts",
+        help="write a Playground config file for each person named, OUT/ID/.m365agentsplayground.yml",
+        description="Write the Playground's config file making each named person (by id, as `playground "
+        "people` lists them) its current user, into OUT/ID/; a Playground started in that folder is that "
+        "person's Teams. Prints ID, name and who they are, tab-separated, one line per person.",
+    )
+    accounts.add_argument("people", nargs="+", metavar="ID", help="a person's id, e.g. alex or ruth")
+    accounts.add_argument("--out", required=True, metavar="FOLDER", help="where to write the folders")
+    for command in (people, accounts):
+        command.add_argument(
+            "--directory",
+            metavar="DIRECTORY_FILE",
+            help="the directory file (default: the invented demo directory)",
+        )
+    people.set_defaults(handler=_playground_people)
+    accounts.set_defaults(handler=_playground_write)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(

@@ -77,6 +77,8 @@ class Settings:
     smtp_from: str | None = None
     directory_file: Path | None = None
     draft_ttl_hours: int = DEFAULT_DRAFT_TTL_HOURS
+    #: A trial's shared, forward-only clock (`challenge-bot tick --advance`); None: the real clock.
+    trial_clock_file: Path | None = None
 
     @property
     def draft_ttl(self) -> timedelta:
@@ -166,6 +168,9 @@ class Settings:
             problems.append("SMTP_USER and SMTP_PASSWORD must be set together")
 
         directory_file = _directory_file(text("DIRECTORY_FILE"), local=app_id is None, problems=problems)
+        trial_clock_file = _trial_clock_file(
+            text("TRIAL_CLOCK_FILE"), local=app_id is None, problems=problems
+        )
 
         if problems:
             raise ConfigError(problems)
@@ -188,6 +193,7 @@ class Settings:
             smtp_from=smtp_from,
             directory_file=directory_file,
             draft_ttl_hours=draft_ttl_hours,
+            trial_clock_file=trial_clock_file,
         )
 
     def to_sdk_config(self) -> SdkConfig:
@@ -211,6 +217,28 @@ def _directory_file(raw: str | None, *, local: bool, problems: list[str]) -> Pat
     path = Path(raw)
     if not path.is_file():
         problems.append(f"DIRECTORY_FILE={raw!r} is not a file")
+    return path
+
+
+def _trial_clock_file(raw: str | None, *, local: bool, problems: list[str]) -> Path | None:
+    """The trial's shared clock file: only in local mode, so a deployment's records carry the real time."""
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not local:
+        problems.append(
+            "TRIAL_CLOCK_FILE is for a local trial only and is refused with MicrosoftAppId set: a deployment "
+            "dates its records by the real clock"
+        )
+    elif not path.is_absolute():
+        problems.append(
+            f"TRIAL_CLOCK_FILE={raw!r} must be an absolute path, so the bot and `challenge-bot tick` find the "
+            "same file from any folder"
+        )
+    elif not path.parent.is_dir():
+        problems.append(f"TRIAL_CLOCK_FILE={raw!r}: the folder {str(path.parent)!r} does not exist")
+    elif path.is_dir():
+        problems.append(f"TRIAL_CLOCK_FILE={raw!r} is a folder, not a file")
     return path
 
 

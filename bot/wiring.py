@@ -10,15 +10,18 @@ import asyncio
 import logging
 import os
 import socket
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from botbuilder.core import Bot, ConversationState, TurnContext
 from botbuilder.schema import ActivityTypes
+from sqlalchemy.engine import make_url
 
 from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
@@ -33,6 +36,7 @@ from process.directory_file import load_directory_file
 from process.policy import Policy, load_policy
 from storage.bot_state import SqlStorage
 from storage.challenges import ChallengeRepository
+from storage.clock import ClockError, SharedClock
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.directory import DirectoryStore
@@ -95,6 +99,11 @@ async def open_database(settings: Settings) -> Database:
         await DirectoryStore(database).replace_all(load_directory_file(settings.directory_file))
         log.info("directory loaded from %s", Path(settings.directory_file).name)
     return database
+
+
+def make_clock(settings: Settings) -> Clock:
+    """The real clock, or in a trial the clock the bot shares with `challenge-bot tick` (TRIAL_CLOCK_FILE)."""
+    return SharedClock(settings.trial_clock_file) if settings.trial_clock_file is not None else utc_now
 
 
 def make_service(settings: Settings, database: Database, clock: Clock = utc_now) -> ChallengeService:
@@ -167,7 +176,7 @@ def conversation_recorder(store: ConversationStore) -> Callable[[TurnContext], A
 async def build_runtime(settings: Settings) -> Runtime:
     """Everything the served bot needs; the deadline clock starts and stops with the aiohttp app."""
     database = await open_database(settings)
-    service = make_service(settings, database)
+    service = make_service(settings, database, make_clock(settings))
     conversations = ConversationStore(database)
     drafts = DraftStore(database)
     bot = ChallengeBot(
@@ -208,12 +217,79 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
 
 
-async def tick(settings: Settings, now: datetime | None = None) -> TickReport:
-    """One pass of the deadline clock at `now` against the configured database (`challenge-bot tick`)."""
-    at = now or datetime.now(UTC)
+class TickError(Exception):
+    """`challenge-bot tick` was asked for something it must not do; the message says why and what to do."""
+
+
+def require_existing_database(database_url: str) -> None:
+    """Refuse a SQLite database that does not exist or holds no tables (`TickError`), rather than make one.
+
+    Run from the wrong folder, the default SQLite path names a file nobody made: a tick there would create
+    an empty database, find nothing due and print zeros, as if the bot's challenges had nothing pending.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return
+    hint = (
+        "Set DATABASE_URL to the running bot's database (scripts/try.sh writes it to var/try/env), "
+        "or pass --create-database to make a new one"
+    )
+    if not url.database or url.database == ":memory:":
+        raise TickError(f"an in-memory SQLite database holds no challenges to tick. {hint}.")
+    path = Path(url.database).resolve()
+    if not path.is_file():
+        raise TickError(f"there is no database at {path}. {hint}.")
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+            (tables,) = connection.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            ).fetchone()
+    except sqlite3.DatabaseError as error:
+        raise TickError(f"{path} is not a SQLite database ({error}). {hint}.") from None
+    if not tables:
+        raise TickError(f"the database {path} has no tables, so no bot has used it. {hint}.")
+
+
+def tick_instant(settings: Settings, now: datetime | None, advance: timedelta | None) -> datetime:
+    """The instant a tick runs at: in a trial, the shared clock's, after moving it forward as asked."""
+    if settings.trial_clock_file is None:
+        if advance is not None:
+            raise TickError(
+                "--advance moves a trial's shared clock, and TRIAL_CLOCK_FILE is not set (scripts/try.sh sets "
+                "it); use --now to run one pass at a given instant"
+            )
+        return now or datetime.now(UTC)
+    clock = SharedClock(settings.trial_clock_file)
+    try:
+        if now is not None:
+            clock.move_to(now)
+        elif advance is not None:
+            clock.advance(advance)
+    except ClockError as error:
+        raise TickError(str(error)) from None
+    return clock()
+
+
+async def tick(
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    advance: timedelta | None = None,
+    create_database: bool = False,
+) -> TickReport:
+    """One pass of the deadline clock at `now` against the configured database (`challenge-bot tick`).
+
+    In a trial (TRIAL_CLOCK_FILE), `now` or `advance` first moves the clock shared with the running bot,
+    forward only. Raises `TickError` for a missing SQLite database (unless `create_database`) or a move back.
+    """
+    if not create_database:
+        require_existing_database(settings.database_url)
+    at = tick_instant(settings, now, advance)
     database = await open_database(replace(settings, directory_file=None))
     adapter = build_adapter(settings)
     try:
+        # The whole pass is stamped `at`, so what it queues is due at the instant it delivers; the running
+        # bot, on the shared clock, dates anything done after it later still.
         service = make_service(settings, database, clock=lambda: at)
         notifier = make_notifier(settings, service, database, adapter, worker_name("tick"))
         scheduler = Scheduler(service, notifier, worker_id=notifier.worker_id, drafts=DraftStore(database))

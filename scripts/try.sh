@@ -1,33 +1,71 @@
 #!/usr/bin/env bash
 # Try the bot on this machine: installs what is needed, starts the bot (local mode, SQLite under var/, the
-# invented demo directory) and the Microsoft 365 Agents Playground in front of it, and prints the address
-# to open. Ctrl-C stops both.
+# invented demo directory) and one Microsoft 365 Agents Playground per person in front of it, and prints the
+# address of each person's Teams. Ctrl-C stops everything.
 #
-#   scripts/try.sh               Alex Wilber's Teams on http://localhost:56150
-#   scripts/try.sh --with-megan  also Megan Bowen's Teams on http://localhost:56151, to answer his challenges
-#   scripts/try.sh --no-install  skip scripts/install.sh (already installed)
+#   scripts/try.sh                      Alex Wilber's Teams (a Durham IRO) on http://localhost:56150
+#   scripts/try.sh --as alex --as ruth  one window per person named, on 56150, 56151, ... (either partnership)
+#   scripts/try.sh --people             list the people one can be (id, name, who they are) and exit
+#   scripts/try.sh --with-megan         the same as --as alex --as megan
+#   scripts/try.sh --no-install         skip scripts/install.sh (already installed)
 #
-# Environment: PORT (bot, default 3978), PLAYGROUND_PORT (default 56150), DATABASE_URL (default SQLite file
-# var/challenge-bot.db), DIRECTORY_FILE (demo directory), TRY_RUN_DIR (var/try), SMTP_HOST (else a local mail catcher on MAIL_PORT, 8025).
+# Environment: PORT (bot, default 3978), PLAYGROUND_PORT (the first window, default 56150), DATABASE_URL
+# (default SQLite file var/challenge-bot.db), DIRECTORY_FILE (demo directory), TRY_RUN_DIR (var/try),
+# SMTP_HOST (else a local mail catcher on MAIL_PORT, 8025).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO="$PWD"
 
-WITH_MEGAN=0
+PEOPLE=()
+LIST=0
 INSTALL=1
-for arg in "$@"; do
-  case "$arg" in
-    --with-megan) WITH_MEGAN=1 ;;
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --as)
+      if [ "$#" -lt 2 ]; then echo "try.sh: --as needs a person's id (see --people)" >&2; exit 2; fi
+      PEOPLE+=("$2")
+      shift ;;
+    --as=*) PEOPLE+=("${1#--as=}") ;;
+    --with-megan) PEOPLE+=(alex megan) ;;
+    --people) LIST=1 ;;
     --no-install) INSTALL=0 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "try.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "try.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
+if [ "${#PEOPLE[@]}" = 0 ]; then PEOPLE=(alex); fi
+
+DIRECTORY_ARGS=()
+if [ -n "${DIRECTORY_FILE:-}" ] && [ "${DIRECTORY_FILE,,}" != none ]; then
+  DIRECTORY_ARGS=(--directory "$DIRECTORY_FILE")
+fi
+list_people() {
+  .venv/bin/python -m bot playground people "${DIRECTORY_ARGS[@]}"
+  echo
+  echo "Open Teams as any of them: bash scripts/try.sh --as ID [--as ID ...]"
+}
+if [ "$LIST" = 1 ] && [ -x .venv/bin/python ]; then
+  list_people
+  exit 0
+fi
 
 BOT_PORT="${PORT:-3978}"
 PLAYGROUND_PORT="${PLAYGROUND_PORT:-56150}"
-PLAYGROUND_CLI=tests/node/node_modules/@microsoft/m365agentsplayground/cli.js
+PLAYGROUND_CLI="$REPO/tests/node/node_modules/@microsoft/m365agentsplayground/cli.js"
 RUN_DIR="${TRY_RUN_DIR:-var/try}"
 mkdir -p "$RUN_DIR"
+RUN_DIR="$(cd "$RUN_DIR" && pwd)"  # absolute, so the commands printed below work from any folder
+
+# One database for the bot and for `challenge-bot tick`, named by an absolute path: a relative SQLite path
+# names another file when tick runs from another folder.
+DATABASE_URL="${DATABASE_URL:-sqlite+aiosqlite:///$REPO/var/challenge-bot.db}"
+case "$DATABASE_URL" in
+  sqlite*:///[!/]*) DATABASE_URL="${DATABASE_URL%%:///*}:///$REPO/${DATABASE_URL#*:///}" ;;
+esac
+# The trial's clock: the bot and `tick` share it, and `tick --advance 3d` moves it forward for both.
+TRIAL_CLOCK_FILE="$RUN_DIR/clock.json"
+export DATABASE_URL TRIAL_CLOCK_FILE
 
 if [ "$INSTALL" = 1 ]; then
   echo "Installing (the first run takes a minute or two; log: $RUN_DIR/install.log)..."
@@ -36,6 +74,18 @@ if [ "$INSTALL" = 1 ] && ! bash scripts/install.sh >"$RUN_DIR/install.log" 2>&1;
   tail -n 30 "$RUN_DIR/install.log" >&2
   echo "try.sh: installing failed; see $RUN_DIR/install.log" >&2
   exit 1
+fi
+if [ "$LIST" = 1 ]; then
+  list_people
+  exit 0
+fi
+
+# Each person's Playground config file, made from the directory (the AAD object id in it is how the bot knows
+# who is acting); an unknown id stops here, naming those one can be.
+if ! ACCOUNTS="$(.venv/bin/python -m bot playground accounts --out "$RUN_DIR" "${DIRECTORY_ARGS[@]}" \
+    "${PEOPLE[@]}")"; then
+  echo "try.sh: 'bash scripts/try.sh --people' lists who one can be" >&2
+  exit 2
 fi
 
 # The bot and the Playgrounds run in their own sessions (setsid), so Ctrl-C reaches this script alone and
@@ -88,7 +138,7 @@ start_playground() {  # start_playground DIR PORT  -> sets STARTED_PID and START
   local dir="$1" port="$2"
   mkdir -p "$dir"
   (cd "$dir" && TEAMSAPPTESTER_BROWSER=none M365_AGENTS_PLAYGROUND_LOGFILE="$PWD/m365agentsplayground.log" \
-    exec setsid node "$OLDPWD/$PLAYGROUND_CLI" start -e "http://localhost:$BOT_PORT/api/messages" -c msteams --dt \
+    exec setsid node "$PLAYGROUND_CLI" start -e "http://localhost:$BOT_PORT/api/messages" -c msteams --dt \
       -p "$port") >"$dir/playground.out" 2>&1 &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
@@ -116,9 +166,11 @@ if [ -z "${SMTP_HOST:-}" ]; then
   done
   export SMTP_HOST=127.0.0.1 SMTP_PORT="$MAIL_PORT" SMTP_STARTTLS=false SMTP_FROM=challenge-bot@localhost
 fi
-# What `challenge-bot tick` needs to deliver as the running bot does (same database, same mail server).
+# What `challenge-bot tick` needs to act as the running bot does (same database, clock and mail server),
+# with absolute paths, so the printed command works from any folder.
 {
-  echo "DATABASE_URL=${DATABASE_URL:-}"
+  echo "DATABASE_URL=$DATABASE_URL"
+  echo "TRIAL_CLOCK_FILE=$TRIAL_CLOCK_FILE"
   echo "SMTP_HOST=$SMTP_HOST"
   echo "SMTP_PORT=${SMTP_PORT:-587}"
   echo "SMTP_STARTTLS=${SMTP_STARTTLS:-true}"
@@ -130,37 +182,33 @@ PORT="$BOT_PORT" PYTHONUNBUFFERED=1 setsid .venv/bin/python -m bot >"$RUN_DIR/bo
 PIDS+=("$!")
 wait_for "http://127.0.0.1:$BOT_PORT/readyz" "$!" "$RUN_DIR/bot.log" "the bot"
 
-echo "Starting the Agents Playground..."
-start_playground "$RUN_DIR/alex" "$PLAYGROUND_PORT"
-ALEX_URL="$STARTED_URL"
-MEGAN_URL=""
-if [ "$WITH_MEGAN" = 1 ]; then
-  mkdir -p "$RUN_DIR/megan"
-  cp tests/e2e/people/megan/.m365agentsplayground.yml "$RUN_DIR/megan/.m365agentsplayground.yml"
-  start_playground "$RUN_DIR/megan" "$((PLAYGROUND_PORT + 1))"
-  MEGAN_URL="$STARTED_URL"
-fi
+echo "Starting the Agents Playground, one per person..."
+WINDOWS=()
+next_port="$PLAYGROUND_PORT"
+while IFS=$'\t' read -r id name who; do
+  start_playground "$RUN_DIR/$id" "$next_port"
+  WINDOWS+=("  Open $STARTED_URL in a browser: you are $name ($id), $who.")
+  next_port=$((next_port + 1))
+done <<<"$ACCOUNTS"
 
-cat <<EOF
-
-  Open $ALEX_URL in a browser: you are Alex Wilber, an Independent Reviewing Officer (Durham).
-EOF
-if [ -n "$MEGAN_URL" ]; then
-  echo "  Open $MEGAN_URL in another window: you are Megan Bowen, a health visitor."
-fi
+echo
+echo "  Who is who: each address is one person's Teams (a browser window or tab for each)."
+printf '%s\n' "${WINDOWS[@]}"
 cat <<EOF
 
   Type "help", "raise", "my challenges" or "show <reference>" in the chat.
-  Move time forward (deadlines, reminders) from another terminal:
-      env \$(cat $RUN_DIR/env) .venv/bin/challenge-bot tick --now 2026-12-31T10:00:00+00:00
+  Move the trial's clock forward (reminders, deadlines) from any folder; the bot shares this clock:
+      env \$(cat $RUN_DIR/env) $REPO/.venv/bin/challenge-bot tick --advance 1d
+  (or --now 2026-12-31T10:00:00+00:00 for an instant; the clock never moves back.)
+  Others you can be: bash scripts/try.sh --people
   Emails the bot sends are written to $RUN_DIR/mail.log.
   Everyone in the demo directory is invented: process/directories/demo.yaml.
-  Logs: $RUN_DIR/bot.log, $RUN_DIR/alex/m365agentsplayground.log
+  Logs: $RUN_DIR/bot.log, $RUN_DIR/<id>/m365agentsplayground.log
 
   Press Ctrl-C to stop.
 EOF
 
-# Stop everything as soon as either side exits on its own.
+# Stop everything as soon as any of them exits on its own.
 set +e
 wait -n "${PIDS[@]}"
 status=$?

@@ -85,6 +85,10 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"SMTP_FROM": "bot.example.org"}, "is not an email address"),
         ({"SMTP_USER": "bot"}, "SMTP_USER and SMTP_PASSWORD must be set together"),
         ({"DUE_TIME": "24:00"}, "must be a 24-hour time"),
+        ({**APP, "TRIAL_CLOCK_FILE": "/tmp/clock.json"}, "TRIAL_CLOCK_FILE is for a local trial only"),
+        ({"TRIAL_CLOCK_FILE": "var/try/clock.json"}, "must be an absolute path"),
+        ({"TRIAL_CLOCK_FILE": "/nowhere/at/all/clock.json"}, "the folder '/nowhere/at/all' does not exist"),
+        ({"TRIAL_CLOCK_FILE": "/tmp"}, "is a folder, not a file"),
     ],
 )
 def test_inconsistent_settings_are_refused_with_a_reason(environ: dict[str, str], message: str) -> None:
@@ -224,3 +228,19 @@ async def test_the_bot_runs_a_partnerships_own_policy_file_beside_a_shipped_one(
         assert runtime.service.policy("ours").short_name == "Ours"
     finally:
         await runtime.database.dispose()
+
+
+def test_the_clock_is_the_real_one_unless_a_trial_names_its_shared_clock(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.wiring import make_clock
+    from storage.clock import SharedClock
+
+    assert Settings.from_env({}).trial_clock_file is None
+    real = make_clock(Settings.from_env({}))
+    assert not isinstance(real, SharedClock)
+    assert abs(real() - datetime.now(UTC)) < timedelta(seconds=5)
+    trial = Settings.from_env({"TRIAL_CLOCK_FILE": str(tmp_path / "clock.json")})
+    assert trial.trial_clock_file == tmp_path / "clock.json"
+    clock = make_clock(trial)
+    assert isinstance(clock, SharedClock) and clock.path == tmp_path / "clock.json"

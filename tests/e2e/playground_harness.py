@@ -34,6 +34,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
+from bot.playground import accounts, choose, write_config
+from process.directory_file import load_directory_file
+
 REPO = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
 NODE_DIR = REPO / "tests" / "node"
@@ -115,9 +118,9 @@ def _wait_until(check: Any, what: str, process: subprocess.Popen[Any], log: Path
 
 @dataclass
 class BotProcess:
-    """The bot under test: `python -m bot` in local mode on its own SQLite file, sending mail to a mail
-    server on loopback that accepts and drops everything (as `scripts/try.sh` gives the trial one), so
-    mailboxes are told as in a real deployment."""
+    """The bot under test: `python -m bot` in local mode on its own SQLite file, with a trial's shared clock,
+    sending mail to a mail server on loopback that accepts and drops everything (as `scripts/try.sh` gives
+    the trial one), so mailboxes are told as in a real deployment."""
 
     workdir: Path
     port: int = field(default_factory=free_port)
@@ -137,10 +140,18 @@ class BotProcess:
     def log_file(self) -> Path:
         return self.workdir / "bot.log"
 
+    @property
+    def clock_file(self) -> Path:
+        """The trial's clock, shared by the bot and `tick` as in `scripts/try.sh`."""
+        return self.workdir / "clock.json"
+
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("Microsoft")}
-        env.update(PORT=str(self.port), DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1")
         env.update(
+            PORT=str(self.port),
+            DATABASE_URL=self.database_url,
+            TRIAL_CLOCK_FILE=str(self.clock_file),
+            PYTHONUNBUFFERED="1",
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(self.mail_port),
             SMTP_STARTTLS="false",
@@ -165,7 +176,8 @@ class BotProcess:
         _wait_until(lambda: _get(ready) == 200, "the bot", self.process, self.log_file)
 
     def tick(self, now: str) -> subprocess.CompletedProcess[str]:
-        """One deadline pass at the instant `now` (ISO 8601) against this bot's database."""
+        """One deadline pass at the instant `now` (ISO 8601) against this bot's database; the bot's clock moves
+        there too."""
         return subprocess.run(
             [sys.executable, "-m", "bot", "tick", "--now", now],
             cwd=REPO,
@@ -189,11 +201,15 @@ class BotProcess:
 
 @dataclass
 class PlaygroundProcess:
-    """One Agents Playground: one person's Teams, pointed at the bot, on a free port."""
+    """One Agents Playground: one person's Teams, pointed at the bot, on a free port.
+
+    `person` (a demo directory id such as `ruth`) makes that person the current user, with the config file
+    `scripts/try.sh --as` writes; without it the Playground's defaults make Alex Wilber the current user.
+    """
 
     workdir: Path
     endpoint: str
-    config_file: Path | None = None
+    person: str | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -207,8 +223,9 @@ class PlaygroundProcess:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        if self.config_file is not None:
-            shutil.copyfile(self.config_file, self.workdir / ".m365agentsplayground.yml")
+        if self.person is not None:
+            everyone = accounts(load_directory_file())
+            write_config(choose(everyone, [self.person])[0], everyone, self.workdir)
         env = dict(os.environ)
         env.update(
             TEAMSAPPTESTER_BROWSER="none",
@@ -405,3 +422,16 @@ def open_browser(e2e_workdir: Path) -> Iterator[Any]:
     finally:
         for browser in browsers:
             browser.close()
+
+
+def raise_step(
+    browser: Browser, step_title: str, fields: dict[str, str | bool], shot: str, button: str = "Next"
+) -> None:
+    """Fill one step of the raising form (the card whose heading names the step) and press its button
+    (Next, or Review on the last step)."""
+    heading = f"Raise a challenge: {step_title}"
+    browser.wait_text(heading)
+    if fields:
+        browser.fill(button, fields, within=heading)
+    browser.screenshot(shot)
+    browser.click(button, within=heading)

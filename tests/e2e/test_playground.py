@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playground_harness import E2E_DIR, BotProcess, Browser, PlaygroundProcess
+from playground_harness import BotProcess, Browser, PlaygroundProcess, raise_step
 
 pytestmark = pytest.mark.e2e
 
@@ -51,9 +51,7 @@ def needs(step: str) -> None:
 def megan_playground(bot: BotProcess, e2e_workdir: Path) -> Iterator[PlaygroundProcess]:
     """Megan Bowen's Teams: a second Playground whose current user is Megan."""
     process = PlaygroundProcess(
-        workdir=e2e_workdir / "playground-megan",
-        endpoint=bot.endpoint,
-        config_file=E2E_DIR / "people" / "megan" / ".m365agentsplayground.yml",
+        workdir=e2e_workdir / "playground-megan", endpoint=bot.endpoint, person="megan"
     )
     try:
         process.start()
@@ -153,19 +151,6 @@ def test_help_lists_the_commands(timed: None, bot: BotProcess, alex: Browser) ->
     assert failures(alex.log()) == [], failures(alex.log())
     alex.screenshot("02-help")
     assert_bot_log_clean(bot)
-
-
-def raise_step(
-    browser: Browser, step_title: str, fields: dict[str, str | bool], shot: str, button: str = "Next"
-) -> None:
-    """Fill one step of the raising form (the card whose heading names the step) and press its button
-    (Next, or Review on the last step)."""
-    heading = f"Raise a challenge: {step_title}"
-    browser.wait_text(heading)
-    if fields:
-        browser.fill(button, fields, within=heading)
-    browser.screenshot(shot)
-    browser.click(button, within=heading)
 
 
 def test_raising_a_challenge_through_the_card_dialog(
@@ -318,6 +303,11 @@ def test_my_challenges_and_show_find_the_challenge(timed: None, bot: BotProcess,
     alex.send(f"show {reference}")
     shown = alex.wait_for_more_messages(before)[-1]
     assert reference in shown and "Whose move" in shown and "History" in shown, shown
+    # The bot shares the trial's clock with `tick`: Alex's escalation is dated after the deadline it answers.
+    history = shown[shown.index("History") :]
+    assert history.index("Stage 1 deadline passed") < history.index("Escalated from stage 1 to stage 2"), (
+        history
+    )
     alex.screenshot("07-show")
     assert failures(alex.log()) == [] or all(r.endswith("message 500") for r in failures(alex.log()))
     assert_bot_log_clean(bot)

@@ -1,10 +1,11 @@
-"""`scripts/try.sh`, the README's one command: it starts the bot and the Playgrounds, prints where to go,
-and Ctrl-C stops everything it started."""
+"""`scripts/try.sh`, the README's one command: it starts the bot and a Playground per person, prints who is
+who and the tick command (which works from any folder), and Ctrl-C stops everything it started."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -45,6 +46,12 @@ def _listening(port: int) -> bool:
         return False
 
 
+def _windows(output: str) -> dict[str, str]:
+    """Who is who, as try.sh prints it: the person's name for each address."""
+    found = re.findall(r"Open (http://localhost:\d+) in a browser: you are ([^(]+) \(", output)
+    return {url: name.strip() for url, name in found}
+
+
 def test_try_script_starts_bot_and_playgrounds_and_ctrl_c_stops_them(tmp_path: Path) -> None:
     bot_port, playground_port = free_port(), free_port()
     output = tmp_path / "try.out"
@@ -52,12 +59,13 @@ def test_try_script_starts_bot_and_playgrounds_and_ctrl_c_stops_them(tmp_path: P
         **os.environ,
         "PORT": str(bot_port),
         "PLAYGROUND_PORT": str(playground_port),
+        "MAIL_PORT": str(free_port()),
         "DATABASE_URL": "sqlite+aiosqlite:///" + str(tmp_path / "try.db"),
         "TRY_RUN_DIR": str(tmp_path / "run"),
     }
     with output.open("wb") as out:
         process = subprocess.Popen(
-            ["bash", "scripts/try.sh", "--no-install", "--with-megan"],
+            ["bash", "scripts/try.sh", "--no-install", "--as", "ruth", "--with-megan"],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -67,28 +75,37 @@ def test_try_script_starts_bot_and_playgrounds_and_ctrl_c_stops_them(tmp_path: P
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
-        seen = _wait_for_line(output, "Press Ctrl-C to stop.", process, timeout_s=60)
-        alex_url = f"http://localhost:{playground_port}"
-        assert f"Open {alex_url} in a browser: you are Alex Wilber" in seen
-        megan_url = next(
-            word
-            for line in seen.splitlines()
-            if "Megan Bowen" in line
-            for word in line.split()
-            if word.startswith("http://localhost:")
-        )
+        seen = _wait_for_line(output, "Press Ctrl-C to stop.", process, timeout_s=90)
+        windows = _windows(seen)
+        # One window per person, in the order asked, the first on PLAYGROUND_PORT.
+        assert list(windows.values()) == ["Ruth Okafor", "Alex Wilber", "Megan Bowen"], seen
+        assert next(iter(windows)) == f"http://localhost:{playground_port}"
+        assert "Social Worker, Children's Social Care (Rochdale)" in seen
         with urllib.request.urlopen(f"http://127.0.0.1:{bot_port}/readyz", timeout=5) as response:
             assert response.status == 200
-        assert _current_user(alex_url) == "Alex Wilber"
-        assert _current_user(megan_url) == "Megan Bowen"
+        for url, name in windows.items():
+            assert _current_user(url) == name
+
+        # The printed tick command, run from another folder, works on the trial's database and clock.
+        command = next(line.strip() for line in seen.splitlines() if "challenge-bot tick --advance" in line)
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        ticked = subprocess.run(
+            ["bash", "-c", command], cwd=elsewhere, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert ticked.returncode == 0, (command, ticked.stderr)
+        assert ticked.stdout.startswith("reminders=0 deadlines=0"), ticked.stdout
+        assert list(elsewhere.iterdir()) == []
+        clock = json.loads((tmp_path / "run" / "clock.json").read_text())
+        assert clock["offset_seconds"] == 86400
 
         started = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert process.wait(timeout=20) == 130
         assert time.monotonic() - started < 10
         assert not _listening(bot_port)
-        assert not _listening(playground_port)
-        assert not _listening(int(megan_url.rsplit(":", 1)[1]))
+        for url in windows:
+            assert not _listening(int(url.rsplit(":", 1)[1]))
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -75,7 +75,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
     ) -> None:
         await self.remember_conversation(turn_context)
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if any(member.id == bot_id for member in members_added):
+        if any(member is not None and member.id == bot_id for member in members_added):
             await show_card(turn_context, welcome_card(list(self.service.policies.values())))
 
     # ----- typed commands ---------------------------------------------------------------------------------
@@ -171,7 +171,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         if not is_card_action(turn_context):
-            return await super().on_invoke_activity(turn_context)
+            # The manifest declares no message extension, task module, sign-in or health check, so Teams
+            # sends no other invoke; anything else gets Teams' empty 200 instead of the SDK's 501.
+            return InvokeResponse(status=200)
         action = card_action(turn_context)
         if action is None:
             return _card_response(

@@ -25,6 +25,7 @@ from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
 from bot.errors import AuthenticationUnavailable, describe_exception, on_turn_error
 from bot.request_body import BadBody, check_activity, check_headers, parse_activity
+from bot.signing_keys import FAILURE_MEMORY_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,11 @@ def create_app(
         except PermissionError:
             return _refuse(401, "a valid Bot Framework token is required", {"WWW-Authenticate": "Bearer"})
         except AuthenticationUnavailable:
-            return _refuse(503, "cannot verify requests right now; try again shortly", {"Retry-After": "30"})
+            return _refuse(
+                503,
+                "cannot verify requests right now; try again shortly",
+                {"Retry-After": str(round(FAILURE_MEMORY_SECONDS))},
+            )
         except Exception as error:
             log.error(
                 "request failed: activity=%s error=%s",

@@ -202,7 +202,12 @@ class UnparsableRequestFilter(logging.Filter):
         error = record.exc_info[1] if record.exc_info else None
         if not isinstance(error, HttpProcessingError):
             return True
-        log.info("%s refused: %s (%s)", record.getMessage(), type(error).__name__, error.code)
+        log.info(
+            "HTTP request refused by aiohttp (%s, %s): %s",
+            type(error).__name__,
+            error.code,
+            record.getMessage(),
+        )
         return False
 
 

@@ -70,7 +70,6 @@ class SigningKeyCache:
         self._fetched_at: float | None = None
         self._failed_at: float | None = None
         self._in_flight: asyncio.Task[None] | None = None
-        self.fetches = 0
 
     async def keys_for(self, key_id: str) -> list[SigningKey]:
         """The keys to verify a token signed with `key_id`, refreshed if due.
@@ -130,7 +129,6 @@ class SigningKeyCache:
 
     async def _refresh(self) -> None:
         """One fetch; its outcome is recorded here, so a fetch nobody waits for still counts."""
-        self.fetches += 1
         try:
             keys = await self._fetch()
         except Exception as error:

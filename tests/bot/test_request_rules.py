@@ -300,4 +300,7 @@ async def test_http_that_cannot_be_parsed_gets_400_and_one_log_line(
     assert status_line.split()[1] == b"400"
     assert [r for r in caplog.records if r.exc_info] == []
     [line] = [r for r in caplog.records if r.name == "bot.server"]
-    assert "refused: BadHttpMessage (400)" in line.getMessage()
+    assert (
+        line.getMessage()
+        == "HTTP request refused by aiohttp (BadHttpMessage, 400): Error handling request from 127.0.0.1"
+    )

@@ -3,9 +3,10 @@
 botbuilder 4.17.1 builds a new connector client and a new user-token client for every turn; msrest spends
 most of a turn's time building their retry policies, and each new set of credentials starts with an empty
 token cache. This subclass keeps the clients (and so their credentials, tokens and pooled connections) per
-app id, service URL and audience. It also fetches the channel's signing keys and the bot's own access
-token in a worker thread, where the SDK would call `requests` on the event loop, and turns every kind of
-bad token into a `PermissionError` (401) where the SDK lets some escape as 500s.
+app id, service URL and audience. It also fetches the channel's signing keys (through `SigningKeyCache`:
+one fetch for all waiting requests, a bounded wait, stale keys kept through an outage) and the bot's own
+access token in a worker thread, where the SDK would call `requests` on the event loop, and turns every
+kind of bad token into a `PermissionError` (401) where the SDK lets some escape as 500s.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import datetime
 from logging import Logger
 from typing import Any
 
@@ -44,6 +45,7 @@ from botframework.connector.auth import (
 )
 
 from bot.errors import AuthenticationUnavailable
+from bot.signing_keys import WAIT_SECONDS, Clock, SigningKeyCache
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,6 @@ _NON_PUBLIC_CLOUD_SETTINGS = (
     "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL",
     "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL",
 )
-# The SDK's own refresh rules (jwt_token_extractor._OpenIdMetadata.get), so it never finds the keys stale.
-_KEYS_MAX_AGE = timedelta(days=1)
-_UNKNOWN_KEY_REFRESH_INTERVAL = timedelta(hours=1)
 _TOKEN_WARM_INTERVAL_SECONDS = 300.0
 
 
@@ -80,6 +79,8 @@ class CachingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         http_client_factory: HttpClientFactory | None = None,
         logger: Logger | None = None,
         key_fetch_timeout_seconds: float = 10.0,
+        key_wait_seconds: float = WAIT_SECONDS,
+        clock: Clock = time.monotonic,
         max_cached_clients: int = 64,
     ) -> None:
         self._credentials_factory: ServiceClientCredentialsFactory = (
@@ -100,7 +101,9 @@ class CachingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         self._connector_clients: OrderedDict[ConnectorKey, ConnectorClient] = OrderedDict()
         self._user_token_clients: OrderedDict[str | None, UserTokenClient] = OrderedDict()
         self._token_warmed_at: weakref.WeakKeyDictionary[AppCredentials, float] = weakref.WeakKeyDictionary()
-        self._key_locks: dict[str, asyncio.Lock] = {}
+        self._clock = clock
+        self._key_wait_seconds = key_wait_seconds
+        self._signing_keys: dict[str, SigningKeyCache] = {}
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         """Verify the request's token; any failure is a `PermissionError`, which CloudAdapter answers 401.
@@ -145,6 +148,8 @@ class CachingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
 
     async def aclose(self) -> None:
         """Close the cached connector clients' HTTP sessions and forget every cached client."""
+        for cache in self._signing_keys.values():
+            await cache.aclose()
         clients = list(self._connector_clients.values())
         self._connector_clients.clear()
         self._user_token_clients.clear()
@@ -206,15 +211,19 @@ class CachingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         if not self._prefetch_keys:
             return
         url = _metadata_url(claims)
+        cache = self._signing_keys.get(url)
+        if cache is None:
+            cache = self._signing_keys[url] = SigningKeyCache(
+                lambda: asyncio.to_thread(_fetch_signing_keys, url, self._key_fetch_timeout),
+                clock=self._clock,
+                wait_seconds=self._key_wait_seconds,
+            )
+        keys = await cache.keys_for(key_id)
+        # Hand the SDK the keys this cache decided on, marked fresh so it never refreshes them itself (it
+        # would do so with blocking calls on the event loop).
         metadata = JwtTokenExtractor.get_open_id_metadata(url)
-        if not _keys_need_refresh(metadata, key_id):
-            return
-        lock = self._key_locks.setdefault(url, asyncio.Lock())
-        async with lock:
-            if _keys_need_refresh(metadata, key_id):
-                keys = await asyncio.to_thread(_fetch_signing_keys, url, self._key_fetch_timeout)
-                metadata.keys = keys
-                metadata.last_updated = datetime.now()
+        metadata.keys = keys
+        metadata.last_updated = datetime.now()
 
 
 class _CachingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
@@ -246,14 +255,6 @@ def _metadata_url(claims: dict[str, Any]) -> str:
     return str(channel or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL)
 
 
-def _keys_need_refresh(metadata: Any, key_id: str) -> bool:
-    now = datetime.now()
-    if metadata.last_updated < now - _KEYS_MAX_AGE:
-        return True
-    known = any(isinstance(key, dict) and key.get("kid") == key_id for key in metadata.keys or [])
-    return not known and bool(metadata.last_updated < now - _UNKNOWN_KEY_REFRESH_INTERVAL)
-
-
 def _fetch_signing_keys(metadata_url: str, timeout: float) -> list[dict[str, Any]]:
     """Blocking: read the OpenID metadata, then its key set. Runs in a worker thread."""
     try:
@@ -263,7 +264,6 @@ def _fetch_signing_keys(metadata_url: str, timeout: float) -> list[dict[str, Any
         keys_response.raise_for_status()
         keys = keys_response.json()["keys"]
     except (requests.RequestException, ValueError, KeyError, TypeError) as error:
-        log.warning("could not fetch the Bot Connector's signing keys (%s)", type(error).__name__)
         raise AuthenticationUnavailable("the Bot Connector's signing keys could not be fetched") from error
     if not isinstance(keys, list) or not all(isinstance(key, dict) for key in keys):
         raise AuthenticationUnavailable("the Bot Connector's key set is not a list of keys")

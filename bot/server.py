@@ -1,27 +1,31 @@
 """The HTTP face of the bot: one endpoint for the Bot Connector, two probes, and the process entry point.
 
 The application factory takes any botbuilder `Bot`, so the Teams handler, the tests' echo bots and the
-benchmark all run behind the same request checks: a bad request gets a 4xx with a short reason before the
-SDK sees it (the SDK itself answers some of them with a 500), and a failed turn gets an apology.
+benchmark all run behind the same request checks: the body is read and parsed once, here, under the rules
+of `bot.request_body`, and a bad request gets a 4xx with a short reason before the SDK sees it (the SDK's own
+reading answered some of them with a 500); a failed turn gets an apology.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from botbuilder.core import Bot
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web import RequestPayloadError
+from botbuilder.core import Bot, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import ActivityTypes
+from botbuilder.schema import Activity, ActivityTypes
 from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
 from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
 from bot.errors import AuthenticationUnavailable, describe_exception, on_turn_error
+from bot.request_body import BadBody, check_activity, check_headers, parse_activity
+from bot.signing_keys import FAILURE_MEMORY_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -58,33 +62,28 @@ def create_app(
     max_body = settings.max_body_bytes
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        if request.content_type != "application/json":
-            return _refuse(415, "Content-Type must be application/json")
-        if request.content_length is not None and request.content_length > max_body:
-            return _refuse(413, f"the body is larger than {max_body} bytes")
         try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _refuse(413, f"the body is larger than {max_body} bytes")
+            check_headers(request, max_body)
+            body = parse_activity(await _read_body(request, max_body))
+            activity_type = check_activity(body)
+        except BadBody as refused:
+            return _refuse(refused.status, refused.reason)
         try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):
-            return _refuse(400, "the body is not valid JSON")
-        if not isinstance(body, dict):
-            return _refuse(400, "the body must be a JSON object (an activity)")
-        activity_type = body.get("type")
-        if not isinstance(activity_type, str) or not activity_type:
-            return _refuse(400, "the activity has no type")
-        try:
-            response = await adapter.process(request, bot)
-        except web.HTTPUnauthorized:
-            return _refuse(401, "a valid Bot Framework token is required", {"WWW-Authenticate": "Bearer"})
-        except AuthenticationUnavailable:
-            return _refuse(503, "cannot verify requests right now; try again shortly", {"Retry-After": "30"})
+            activity = Activity().deserialize(body)
         except DeserializationError:
             return _refuse(400, "the activity does not follow the Bot Framework schema")
-        except web.HTTPException:
-            raise
+        try:
+            invoke_response = await adapter.process_activity(
+                request.headers.get("Authorization", ""), activity, bot.on_turn
+            )
+        except PermissionError:
+            return _refuse(401, "a valid Bot Framework token is required", {"WWW-Authenticate": "Bearer"})
+        except AuthenticationUnavailable:
+            return _refuse(
+                503,
+                "cannot verify requests right now; try again shortly",
+                {"Retry-After": str(round(FAILURE_MEMORY_SECONDS))},
+            )
         except Exception as error:
             log.error(
                 "request failed: activity=%s error=%s",
@@ -92,7 +91,11 @@ def create_app(
                 describe_exception(error),
             )
             return _refuse(500, "internal error")
-        return response if response is not None else web.Response(status=201)
+        if invoke_response is None:
+            return web.Response(status=201)
+        if invoke_response.body is None:
+            return web.Response(status=invoke_response.status)
+        return web.json_response(serializer_helper(invoke_response.body), status=invoke_response.status)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -108,7 +111,12 @@ def create_app(
                 ready = False
         return web.json_response({"status": "ready" if ready else "not ready"}, status=200 if ready else 503)
 
-    app = web.Application(client_max_size=max_body)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(existing, UnparsableRequestFilter) for existing in server_log.filters):
+        server_log.addFilter(UnparsableRequestFilter())
+    # Bodies are never decompressed (the Bot Connector does not compress; `check_headers` refuses any
+    # Content-Encoding), so a body that claims gzip but is not is refused with 415, not failed inside aiohttp.
+    app = web.Application(client_max_size=max_body, handler_args={"auto_decompress": False})
     app[SETTINGS_KEY] = settings
     app[ADAPTER_KEY] = adapter
     app.router.add_post("/api/messages", messages)
@@ -123,6 +131,20 @@ def create_app(
 
         app.on_cleanup.append(close_clients)
     return app
+
+
+async def _read_body(request: web.Request, max_body: int) -> bytes:
+    """The whole body; a client that goes away before sending it is logged in one line, not a traceback."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise BadBody(413, f"the body is larger than {max_body} bytes") from None
+    except asyncio.CancelledError:
+        log.info("request abandoned: the client went away before its body arrived")
+        raise
+    except (ConnectionError, RequestPayloadError) as error:
+        log.info("request abandoned: the body could not be read (%s)", type(error).__name__)
+        raise BadBody(400, "the body could not be read") from None
 
 
 def _refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -166,6 +188,27 @@ class OneLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace("\r", "").replace("\n", " \\n ")
+
+
+class UnparsableRequestFilter(logging.Filter):
+    """Turns aiohttp's traceback for a request it could not parse (and answered 400) into one line.
+
+    Malformed framing, headers or chunk sizes are the client's fault and need no stack; aiohttp logs them
+    at ERROR with the exception attached, which a flood of hostile requests would turn into a flood of
+    tracebacks.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        log.info(
+            "HTTP request refused by aiohttp (%s, %s): %s",
+            type(error).__name__,
+            error.code,
+            record.getMessage(),
+        )
+        return False
 
 
 def configure_logging(level: int = logging.INFO) -> None:

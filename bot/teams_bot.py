@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
-from botbuilder.core.teams import teams_get_channel_id
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 
 from bot.errors import CHALLENGE_ID_TURN_STATE_KEY
@@ -98,7 +97,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
     ) -> None:
         await self.remember_conversation(turn_context)
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if any(member.id == bot_id for member in members_added):
+        if any(member is not None and member.id == bot_id for member in members_added):
             await show_card(
                 turn_context, welcome_card(self._policies(), chat_link=self._chat_link(turn_context))
             )
@@ -203,7 +202,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         if not is_card_action(turn_context):
-            return await super().on_invoke_activity(turn_context)
+            # The manifest declares no message extension, task module, sign-in or health check, so Teams
+            # sends no other invoke; anything else gets Teams' empty 200 instead of the SDK's 501.
+            return InvokeResponse(status=200)
         action = card_action(turn_context)
         if action is None:
             return _card_response(
@@ -280,17 +281,15 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
     def _chat_link(cls, turn_context: TurnContext) -> str | None:
         """In a group chat or channel, a deep link to the person's 1:1 chat with the bot (Teams: a chat with
         `28:<bot app id>`, the bot's id in the activity); None in a 1:1 chat."""
-        if cls._personal(turn_context) and not teams_get_channel_id(turn_context.activity):
+        if cls._audience(turn_context) == "party":
             return None
         recipient = turn_context.activity.recipient
         return one_to_one_chat_link(recipient.id if recipient else None)
 
-    def _audience(self, turn_context: TurnContext) -> Audience:
-        return (
-            "party"
-            if self._personal(turn_context) and not teams_get_channel_id(turn_context.activity)
-            else "group"
-        )
+    @classmethod
+    def _audience(cls, turn_context: TurnContext) -> Audience:
+        """A 1:1 chat ("party") or anywhere others may read ("group"): a group chat, or anything in a channel."""
+        return "party" if cls._personal(turn_context) and not _in_channel(turn_context.activity) else "group"
 
     @staticmethod
     def _not_in_directory() -> dict[str, Any]:
@@ -308,6 +307,21 @@ def one_to_one_chat_link(bot_id: str | None) -> str:
     if bot_id and bot_id.startswith("28:"):
         return f"https://teams.microsoft.com/l/chat/0/0?users={quote(bot_id, safe=':')}"
     return "https://teams.microsoft.com/l/chat/0/0"
+
+
+def _in_channel(activity: Activity) -> bool:
+    """Whether Teams says the activity comes from a channel (`channelData.channel.id`). Read as plain data:
+    the SDK's own reader raises on channel data of an unexpected shape, and a malformed activity must not fail
+    the turn; anything unreadable counts as a channel, the audience that is shown less."""
+    data = activity.channel_data
+    if data is None:
+        return False
+    if not isinstance(data, dict):
+        return True
+    channel = data.get("channel")
+    if isinstance(channel, dict):
+        return bool(channel.get("id"))
+    return channel is not None
 
 
 def _card_response(card: dict[str, Any]) -> InvokeResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -60,12 +61,16 @@ class OpenIdStandIn:
         self.paths: list[str] = []
         self.delay_seconds = 0.0
         self.status = 200
+        self.hanging = False
+        self._released = threading.Event()
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 stand_in.paths.append(self.path)
                 time.sleep(stand_in.delay_seconds)
+                if stand_in.hanging:
+                    stand_in._released.wait(30)
                 port = self.server.server_address[1]
                 if self.path.endswith("openidconfiguration"):
                     body: Any = {
@@ -92,7 +97,13 @@ class OpenIdStandIn:
     def metadata_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1/.well-known/openidconfiguration"
 
+    def release(self) -> None:
+        """End the hang: requests held so far, and any later ones, are answered."""
+        self.hanging = False
+        self._released.set()
+
     def stop(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -194,8 +205,12 @@ async def sending_client(
     openid: OpenIdStandIn, credentials: FakeCredentialsFactory
 ) -> AsyncIterator[TestClient]:
     """Like `client`, but the bot can reply: its token towards the connector comes from fake credentials."""
+    # These tests are about tokens, not outages: wait for a (deliberately slow) stand-in longer than the
+    # production second, so a loaded machine cannot turn a slow fetch into a 503.
     adapter = CloudAdapter(
-        CachingBotFrameworkAuthentication(SETTINGS.to_sdk_config(), credentials_factory=credentials)
+        CachingBotFrameworkAuthentication(
+            SETTINGS.to_sdk_config(), credentials_factory=credentials, key_wait_seconds=5.0
+        )
     )
     adapter.on_turn_error = on_turn_error
     async with serve(create_app(SETTINGS, EchoBot(), adapter=adapter)) as test_client:
@@ -365,3 +380,164 @@ async def test_local_mode_ignores_authorization_instead_of_fetching_keys(
     assert response.status == 201
     assert fake_connector.sent_texts() == ["echo: hi"]
     assert openid.paths == []
+
+
+# ----- when the signing keys cannot be had ---------------------------------------------------------------
+
+CONCURRENT = 8
+
+
+async def post_with_token(client: TestClient, url: str, token: str) -> int:
+    response = await post_activity(
+        client, make_activity("hi", service_url=url), headers={"Authorization": f"Bearer {token}"}
+    )
+    await response.read()
+    return response.status
+
+
+async def test_a_hanging_key_endpoint_gets_every_concurrent_request_its_503_within_seconds(
+    client: TestClient, fake_connector: FakeConnector, signing_key: RSAPrivateKey, openid: OpenIdStandIn
+) -> None:
+    openid.hanging = True
+    url = fake_connector.service_url
+    token = channel_token(signing_key, service_url=url)
+
+    try:
+        started = time.monotonic()
+        first = await asyncio.gather(*(post_with_token(client, url, token) for _ in range(CONCURRENT)))
+        first_seconds = time.monotonic() - started
+        started = time.monotonic()
+        second = await asyncio.gather(*(post_with_token(client, url, token) for _ in range(CONCURRENT)))
+        second_seconds = time.monotonic() - started
+        paths = list(openid.paths)
+    finally:
+        openid.release()  # so the fetch's worker thread ends before the test's event loop closes
+
+    # Before: each request ran its own 10 s fetch behind one lock (10, 20, 30 ... s). Now one fetch is in
+    # flight for all of them and each waits at most a second for it.
+    assert first == [503] * CONCURRENT and second == [503] * CONCURRENT
+    assert first_seconds < 3.0, f"{CONCURRENT} requests took {first_seconds:.2f} s"
+    assert second_seconds < 3.0, f"{CONCURRENT} more requests took {second_seconds:.2f} s"
+    assert paths == ["/v1/.well-known/openidconfiguration"]  # one fetch, still hanging
+
+
+async def test_once_the_hanging_fetch_completes_requests_are_verified(
+    sending_client: TestClient,
+    fake_connector: FakeConnector,
+    signing_key: RSAPrivateKey,
+    openid: OpenIdStandIn,
+) -> None:
+    openid.hanging = True
+    url = fake_connector.service_url
+    token = channel_token(signing_key, service_url=url)
+    waiting = asyncio.gather(*(post_with_token(sending_client, url, token) for _ in range(CONCURRENT)))
+    await asyncio.sleep(0.3)
+    openid.release()
+
+    statuses = await waiting
+
+    assert statuses == [201] * CONCURRENT
+    assert openid.paths == ["/v1/.well-known/openidconfiguration", "/keys"]
+
+
+async def test_a_failed_fetch_is_remembered_and_later_requests_get_503_without_fetching(
+    client: TestClient, fake_connector: FakeConnector, signing_key: RSAPrivateKey, openid: OpenIdStandIn
+) -> None:
+    openid.status = 500
+    url = fake_connector.service_url
+    token = channel_token(signing_key, service_url=url)
+
+    first = await post_with_token(client, url, token)
+    started = time.monotonic()
+    later = await asyncio.gather(*(post_with_token(client, url, token) for _ in range(CONCURRENT)))
+    later_seconds = time.monotonic() - started
+
+    assert first == 503
+    assert later == [503] * CONCURRENT
+    assert later_seconds < 3.0
+    assert openid.paths == ["/v1/.well-known/openidconfiguration"]  # the failure was not retried
+
+
+class ManualClock:
+    """A monotonic clock the test moves by hand (the key cache's ages), so no test waits hours."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, hours: float) -> None:
+        self.now += hours * 3600
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def clocked_client(
+    openid: OpenIdStandIn, credentials: FakeCredentialsFactory, clock: ManualClock
+) -> AsyncIterator[TestClient]:
+    auth = CachingBotFrameworkAuthentication(
+        SETTINGS.to_sdk_config(), credentials_factory=credentials, clock=clock, key_wait_seconds=5.0
+    )
+    adapter = CloudAdapter(auth)
+    adapter.on_turn_error = on_turn_error
+    async with serve(create_app(SETTINGS, EchoBot(), adapter=adapter)) as test_client:
+        yield test_client
+
+
+async def test_held_keys_keep_verifying_through_a_failed_refresh_until_the_stated_limit(
+    clocked_client: TestClient,
+    fake_connector: FakeConnector,
+    signing_key: RSAPrivateKey,
+    openid: OpenIdStandIn,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = fake_connector.service_url
+    token = channel_token(signing_key, service_url=url)
+    assert await post_with_token(clocked_client, url, token) == 201  # keys fetched at hour 0
+    openid.status = 500
+
+    clock.advance(25)  # a refresh is due (24 h) and fails
+    with caplog.at_level(logging.WARNING, logger="bot.signing_keys"):
+        during_outage = await post_with_token(clocked_client, url, token)
+        await _until(lambda: "could not refresh" in caplog.text)
+    clock.advance(47.9 - 25)  # still within 24 h past the refresh time
+    late = await post_with_token(clocked_client, url, token)
+    clock.advance(0.2)  # 48.1 h after the fetch: past the limit
+    too_late = await post_with_token(clocked_client, url, token)
+
+    assert (during_outage, late, too_late) == (201, 201, 503)
+    assert "verifying with the keys fetched 25.0 hours ago, for at most 23.0 hours more" in caplog.text
+    assert fake_connector.sent_texts() == ["echo: hi"] * 3
+
+
+async def test_a_token_naming_a_key_not_held_gets_503_during_an_outage_not_401(
+    clocked_client: TestClient,
+    fake_connector: FakeConnector,
+    signing_key: RSAPrivateKey,
+    other_key: RSAPrivateKey,
+    openid: OpenIdStandIn,
+    clock: ManualClock,
+) -> None:
+    url = fake_connector.service_url
+    assert await post_with_token(clocked_client, url, channel_token(signing_key, service_url=url)) == 201
+    openid.status = 500
+    clock.advance(2)  # past the hour after which an unknown key may cause a refresh
+
+    rotated = await post_with_token(clocked_client, url, channel_token(other_key, service_url=url, kid="new"))
+    held = await post_with_token(clocked_client, url, channel_token(signing_key, service_url=url))
+
+    assert (rotated, held) == (503, 201)
+
+
+async def _until(condition: Any, seconds: float = 5.0) -> None:
+    """Wait for something a background task does (the refresh runs after the request is answered)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)

@@ -396,15 +396,25 @@ def bot(e2e_workdir: Path) -> Iterator[BotProcess]:
         process.stop()
 
 
-@pytest.fixture(scope="module")
-def playground(bot: BotProcess, e2e_workdir: Path) -> Iterator[PlaygroundProcess]:
-    """Alex Wilber's Teams: the Playground with its default people."""
-    process = PlaygroundProcess(workdir=e2e_workdir / "playground-alex", endpoint=bot.endpoint)
+def running_playground(
+    bot: BotProcess, e2e_workdir: Path, person: str | None = None
+) -> Iterator[PlaygroundProcess]:
+    """A Playground for `person` (None: the Playground's defaults, Alex Wilber), stopped when done; for
+    `yield from` in a fixture."""
+    process = PlaygroundProcess(
+        workdir=e2e_workdir / f"playground-{person or 'alex'}", endpoint=bot.endpoint, person=person
+    )
     try:
         process.start()
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def playground(bot: BotProcess, e2e_workdir: Path) -> Iterator[PlaygroundProcess]:
+    """Alex Wilber's Teams: the Playground with its default people."""
+    yield from running_playground(bot, e2e_workdir)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playground_harness import BotProcess, Browser, PlaygroundProcess, raise_step
+from playground_harness import BotProcess, Browser, PlaygroundProcess, raise_step, running_playground
 
 pytestmark = pytest.mark.e2e
 
@@ -50,14 +50,7 @@ def needs(step: str) -> None:
 @pytest.fixture(scope="module")
 def megan_playground(bot: BotProcess, e2e_workdir: Path) -> Iterator[PlaygroundProcess]:
     """Megan Bowen's Teams: a second Playground whose current user is Megan."""
-    process = PlaygroundProcess(
-        workdir=e2e_workdir / "playground-megan", endpoint=bot.endpoint, person="megan"
-    )
-    try:
-        process.start()
-        yield process
-    finally:
-        process.stop()
+    yield from running_playground(bot, e2e_workdir, "megan")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playground_harness import BotProcess, Browser, PlaygroundProcess, raise_step
+from playground_harness import BotProcess, Browser, PlaygroundProcess, raise_step, running_playground
 
 from bot.playground import accounts
 from process.directory_file import load_directory_file
@@ -31,27 +31,16 @@ REFERENCE = re.compile(r"\bRBS-\d{4}-\d{4}\b")
 STORY: set[str] = set()
 
 
-def _playground(bot: BotProcess, e2e_workdir: Path, person: str) -> Iterator[PlaygroundProcess]:
-    process = PlaygroundProcess(
-        workdir=e2e_workdir / f"playground-{person}", endpoint=bot.endpoint, person=person
-    )
-    try:
-        process.start()
-        yield process
-    finally:
-        process.stop()
-
-
 @pytest.fixture(scope="module")
 def ruth_playground(bot: BotProcess, e2e_workdir: Path) -> Iterator[PlaygroundProcess]:
     """Ruth Okafor's Teams: a social worker in Rochdale's Children's Social Care."""
-    yield from _playground(bot, e2e_workdir, "ruth")
+    yield from running_playground(bot, e2e_workdir, "ruth")
 
 
 @pytest.fixture(scope="module")
 def omar_playground(bot: BotProcess, e2e_workdir: Path) -> Iterator[PlaygroundProcess]:
     """Omar Aziz's Teams: a class teacher at Moorfield Primary School, in Rochdale."""
-    yield from _playground(bot, e2e_workdir, "omar")
+    yield from running_playground(bot, e2e_workdir, "omar")
 
 
 @pytest.fixture(scope="module")

@@ -42,10 +42,9 @@ from storage.directory import DirectoryStore
 from storage.drafts import DraftStore
 from storage.schema import outbox
 from tests.support.people import INVENTED_CHILD, holder, raise_request, role_directory
-from tests.teams.conftest import NOW
+from tests.teams.conftest import NOW, with_teams_ids
 from tests.teams.harness import Person, texts
 from tests.teams.test_refusals import INPUTS
-from tests.teams.test_strangers import with_teams_ids
 
 NORTHSHIRE = Path(__file__).parents[2] / "docs" / "examples" / "policies" / "northshire.yaml"
 

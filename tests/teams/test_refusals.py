@@ -7,7 +7,6 @@ the engine's own, shown on the card that comes back in place of the pressed one.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,9 +18,7 @@ from cards.inputs import action_inputs
 from dialogs.challenge_actions import action_from
 from dialogs.replies import CardAction
 from process.challenge import ActionKind, Escalate, Refused
-from process.directory import Directory
-from storage.directory import DirectoryStore
-from tests.support.people import INVENTED_CHILD, holder, raise_request, role_directory
+from tests.support.people import INVENTED_CHILD, holder, raise_request
 from tests.teams.conftest import NOW
 from tests.teams.harness import Person, texts
 
@@ -45,18 +42,6 @@ INPUTS: dict[str, dict[str, Any]] = {
     v.TAKE_PART: {"take_role": "challenged_line_manager"},
     v.COMPLETE_STEP: {"step_note": ""},
 }
-
-
-def with_teams_ids(directory: Directory) -> Directory:
-    people = [replace(p, aad_object_id=f"aad-{p.id}") for p in directory.people.values()]
-    return Directory.build(people, directory.agencies.values(), directory.partnership_roles)
-
-
-@pytest.fixture
-async def everyone(runtime: Runtime) -> Runtime:
-    await DirectoryStore(runtime.database).replace_all(with_teams_ids(role_directory()))
-    await runtime.service.reload_directory()
-    return runtime
 
 
 @pytest.mark.parametrize("partnership", ["durham", "rochdale"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,9 +19,7 @@ import pytest
 from bot.wiring import Runtime
 from cards import verbs as v
 from process.challenge import Challenge, RaiseRequest, Refused
-from process.directory import Directory
-from storage.directory import DirectoryStore
-from tests.support.people import INVENTED_CHILD, holder, raise_request, role_directory
+from tests.support.people import INVENTED_CHILD, holder, raise_request
 from tests.teams.harness import Person, texts
 from tests.teams.test_refusals import INPUTS
 
@@ -42,18 +39,6 @@ STRANGERS: dict[str, Callable[[str], str | None]] = {
 
 def _other(partnership: str) -> str:
     return "rochdale" if partnership == "durham" else "durham"
-
-
-def with_teams_ids(directory: Directory) -> Directory:
-    people = [replace(p, aad_object_id=f"aad-{p.id}") for p in directory.people.values()]
-    return Directory.build(people, directory.agencies.values(), directory.partnership_roles)
-
-
-@pytest.fixture
-async def everyone(runtime: Runtime) -> Runtime:
-    await DirectoryStore(runtime.database).replace_all(with_teams_ids(role_directory()))
-    await runtime.service.reload_directory()
-    return runtime
 
 
 def person(runtime: Runtime, person_id: str | None, **conversation: Any) -> Person:

@@ -6,7 +6,8 @@ the limit, 400 for bytes that are not UTF-8, text that is not JSON, JSON that is
 absurdly deep, and an activity that does not say what it is, who sent it to whom, in which conversation and
 where to answer. The body is read and parsed here once; the SDK gets the parsed object, so no later step decodes it
 again with a charset the sender chose. Lone surrogates (`"\ud800"`, which JSON allows and UTF-8 cannot
-carry) are replaced with U+FFFD here, so no dialog, card or database ever sees one.
+carry) and NUL characters (`"\u0000"`, which JSON allows and PostgreSQL's text cannot hold) are replaced with
+U+FFFD here, so no dialog, card or database ever sees one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from aiohttp import web
 MAX_JSON_DEPTH = 32
 _CONVERSATION_ID = re.compile(r"^[\x21-\x7e]{1,1024}$")
 _UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+#: Where to answer: a URL of printable ASCII, as the Bot Connector's service URLs are.
+_SERVICE_URL = re.compile(r"^https?://[\x21-\x7e]{1,2048}$")
 _REPLACEMENT_CHARACTER = "\ufffd"
 
 
@@ -49,7 +52,7 @@ def check_headers(request: web.Request, max_body: int) -> None:
 
 
 def parse_activity(raw: bytes) -> dict[str, Any]:
-    """The activity in `raw` as a JSON object with no lone surrogates in any key or string.
+    """The activity in `raw` as a JSON object with no lone surrogate or NUL in any key or string.
 
     A UTF-8 byte order mark is tolerated; NaN and Infinity, which JSON does not have, are refused.
     """
@@ -63,7 +66,7 @@ def parse_activity(raw: bytes) -> dict[str, Any]:
         raise BadBody(400, "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadBody(400, "the body must be a JSON object (an activity)")
-    cleaned: dict[str, Any] = _without_lone_surrogates(body, 0)
+    cleaned: dict[str, Any] = _storable(body, 0)
     return cleaned
 
 
@@ -76,7 +79,7 @@ def check_activity(body: dict[str, Any]) -> str:
     if not isinstance(activity_type, str) or not activity_type:
         raise BadBody(400, "the activity has no type")
     service_url = body.get("serviceUrl")
-    if not isinstance(service_url, str) or not service_url.startswith(("https://", "http://")):
+    if not isinstance(service_url, str) or not _SERVICE_URL.match(service_url):
         raise BadBody(400, "the activity has no serviceUrl to answer to")
     channel_id = body.get("channelId")
     if not isinstance(channel_id, str) or not channel_id:
@@ -102,7 +105,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _without_lone_surrogates(value: Any, depth: int) -> Any:
+def _storable(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return _clean_text(value)
     if depth >= MAX_JSON_DEPTH:
@@ -110,14 +113,14 @@ def _without_lone_surrogates(value: Any, depth: int) -> Any:
             raise BadBody(400, f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
         return value
     if isinstance(value, dict):
-        return {_clean_text(key): _without_lone_surrogates(item, depth + 1) for key, item in value.items()}
+        return {_clean_text(key): _storable(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [_without_lone_surrogates(item, depth + 1) for item in value]
+        return [_storable(item, depth + 1) for item in value]
     return value
 
 
 def _clean_text(text: str) -> str:
     # json.loads joins escaped surrogate pairs into one character, so any surrogate left is a lone one.
-    if text.isascii():
+    if text.isascii() and "\x00" not in text:
         return text
-    return _LONE_SURROGATE.sub(_REPLACEMENT_CHARACTER, text)
+    return _UNSTORABLE.sub(_REPLACEMENT_CHARACTER, text)

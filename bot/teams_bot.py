@@ -142,18 +142,11 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         text: str,
         chat_link: str,
     ) -> None:
-        """A group chat or channel: help and a challenge's summary are answered here; raising, the raising
-        form and a person's list of challenges belong to their 1:1 chat, which the answer links to."""
-        if command == "show":
-            await self._show(turn_context, person, argument)
-        elif command in ("raise", "my challenges", "cancel"):
-            what = {
-                "raise": "A challenge names a child, so it is raised in your 1:1 chat with me, never here.",
-                "my challenges": "Your challenges are listed in your 1:1 chat with me, not where others "
-                "can read them.",
-                "cancel": "A challenge being raised is in your 1:1 chat with me: type cancel there.",
-            }[command]
-            await show_card(turn_context, chat_card("Open your 1:1 chat with me", what, chat_link))
+        """A group chat or channel: help is answered here; raising, the raising form, a person's list of
+        challenges and any challenge itself belong to their 1:1 chat, which the answer links to. Not even a
+        challenge's summary is shown where people with no part in it can read it."""
+        if command in ("raise", "my challenges", "cancel", "show"):
+            await show_card(turn_context, _to_one_to_one(command, chat_link))
         else:
             unknown = None if command == "help" else text.strip() or None
             await show_card(turn_context, help_card(self._policies(), unknown=unknown, chat_link=chat_link))
@@ -225,6 +218,10 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 )
             else:
                 await self.raising.on_card(turn_context, person, action)
+        elif chat_link is not None:
+            # A challenge card's button pressed where others can read the answer: the challenge is shown
+            # only in the 1:1 chat, the same answer whichever challenge the button names.
+            await show_card(turn_context, _to_one_to_one("show", chat_link))
         elif action.verb == verbs.SHOW:
             await self._show(turn_context, person, action.text("reference") or action.text("challengeId"))
         else:
@@ -307,6 +304,20 @@ def one_to_one_chat_link(bot_id: str | None) -> str:
     if bot_id and bot_id.startswith("28:"):
         return f"https://teams.microsoft.com/l/chat/0/0?users={quote(bot_id, safe=':')}"
     return "https://teams.microsoft.com/l/chat/0/0"
+
+
+_ONE_TO_ONE_ONLY = {
+    "raise": "A challenge names a child, so it is raised in your 1:1 chat with me, never here.",
+    "my challenges": "Your challenges are listed in your 1:1 chat with me, not where others can read them.",
+    "cancel": "A challenge being raised is in your 1:1 chat with me: type cancel there.",
+    "show": "Challenges are shown in your 1:1 chat with me, never where people with no part in them can read "
+    "them: type show and the reference there.",
+}
+
+
+def _to_one_to_one(command: str, chat_link: str) -> dict[str, Any]:
+    """The answer in a group chat or channel to what belongs in the person's 1:1 chat, with a link to it."""
+    return chat_card("Open your 1:1 chat with me", _ONE_TO_ONE_ONLY[command], chat_link)
 
 
 def _in_channel(activity: Activity) -> bool:

@@ -1,9 +1,10 @@
 """The challenge card: where a challenge stands, what has happened, and the viewer's own next steps.
 
 Two audiences. A party, in their 1:1 chat with the bot, sees everything (the child, the concern, what each
-side wrote) and the actions the engine allows them, each unfolding into its own small form. Everyone else, in
-a group chat or channel, sees the reference-level facts only, so a card that is forwarded or read over a
-shoulder names no child.
+side wrote) and the actions the engine allows them, each unfolding into its own small form. Anyone else who may
+know of the challenge (a manager who may take a part, a partnership post) sees the reference-level facts only,
+so a card that is forwarded or read over a shoulder names no child. (Group chats and channels are shown no
+challenge at all: the bot answers there with a link to the 1:1 chat.)
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class DraftStore:
 
     async def get(self, draft_id: str) -> Draft | None:
         """The draft with this id (open or ended), or None (never existed, raised, or long ended)."""
-        if not draft_id or len(draft_id) > 64:
+        if not draft_id or len(draft_id) > 64 or not draft_id.isprintable():
             return None
         async with self.db.reading() as conn:
             return await _load(conn, raise_drafts.c.id == draft_id)

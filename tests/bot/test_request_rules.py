@@ -177,6 +177,23 @@ async def test_lone_surrogates_are_replaced_before_any_bot_sees_them(
     assert fake_connector.sent_texts() == ["echo: raise \ufffd now"]
 
 
+async def test_nul_characters_are_replaced_before_any_bot_sees_them(
+    client: TestClient, fake_connector: FakeConnector, bot: RecordingBot
+) -> None:
+    # JSON allows "\u0000"; PostgreSQL's text cannot hold it, so a reference or id carrying one failed the turn.
+    activity = make_activity("show DUR-2026-0001\u0000", service_url=fake_connector.service_url)
+    activity["value"] = {"challengeId": "x\u0000", "\u0000": ["\u0000"]}
+    body = json.dumps(activity)
+    assert "\\u0000" in body
+
+    response = await client.post("/api/messages", data=body, headers=JSON)
+
+    assert response.status == 201
+    [seen] = bot.seen
+    assert seen.text == "show DUR-2026-0001\ufffd"
+    assert seen.value == {"challengeId": "x\ufffd", "\ufffd": ["\ufffd"]}
+
+
 async def test_escaped_surrogate_pairs_stay_the_character_they_encode(
     client: TestClient, fake_connector: FakeConnector, bot: RecordingBot
 ) -> None:
@@ -234,6 +251,9 @@ async def test_json_nested_deeper_than_the_limit_is_refused_and_at_the_limit_acc
     [
         ("serviceUrl", None, "serviceUrl"),
         ("serviceUrl", "ftp://elsewhere", "serviceUrl"),
+        ("serviceUrl", "https://smba.example/\u0000", "serviceUrl"),
+        ("serviceUrl", "https://smba.example/a b", "serviceUrl"),
+        ("serviceUrl", "https://", "serviceUrl"),
         ("channelId", None, "channel"),
         ("conversation", None, "conversation"),
         ("conversation", {"id": ""}, "conversation"),

@@ -238,15 +238,19 @@ async def test_durham_timescale_cannot_be_changed_from_a_forged_button(runtime: 
     assert "fixes stage 1" in texts(refused)
 
 
-async def test_group_chat_shows_a_reference_level_summary_without_child_data(runtime: Runtime) -> None:
+async def test_in_a_group_chat_a_party_is_sent_to_the_1_to_1_chat_and_the_group_learns_nothing(
+    runtime: Runtime,
+) -> None:
     await raise_durham(alex(runtime))
     group = alex(runtime, conversation_id="19:group@thread.v2", conversation_type="groupChat")
-    card = await group.say_card("show DUR-2026-0001")
-    assert_valid_card(card)
-    words = texts(card)
-    assert "DUR-2026-0001" in words
-    for secret in CHILD.values():
-        assert secret not in str(card)
+    for typed in ("show DUR-2026-0001", "show DUR-2026-9999", "show"):
+        card = await group.say_card(typed)
+        assert_valid_card(card)
+        words = texts(card)
+        assert "DUR-2026-0001" not in words and "1:1 chat" in words, typed
+        assert "Megan" not in words and "stage" not in words.lower(), typed
+        for secret in CHILD.values():
+            assert secret not in str(card)
 
 
 async def test_someone_not_involved_cannot_open_the_challenge_in_their_chat(runtime: Runtime) -> None:

@@ -96,9 +96,8 @@ async def test_a_command_after_an_at_mention_is_answered_in_a_group(runtime: Run
     assert links(cards[0]) == [CHAT_LINK]
 
 
-@pytest.mark.parametrize("where", [None, "group chat"])
-async def test_show_without_a_reference_says_how_to_use_it(runtime: Runtime, where: str | None) -> None:
-    person = alex(runtime) if where is None else in_(runtime, where)
+async def test_show_without_a_reference_says_how_to_use_it(runtime: Runtime) -> None:
+    person = alex(runtime)
     for typed in ("show", "show   "):
         card = await person.say_card(typed)
         assert_valid_card(card)

@@ -135,6 +135,10 @@ class ChallengeService:
         nobody can learn from the answer that a reference exists."""
         challenge = await self.find(reference_or_id) if person is not None else None
         if person is None or challenge is None or challenge.policy_id not in self.policies:
+            if person is not None:
+                # The same reads as for a challenge they may not see, so that how long the answer takes does
+                # not say whether the reference exists either.
+                await self.repository.has_changed(reference_or_id[:64], person.id)
             return None
         engine = await self.engine(challenge.policy_id)
         if engine.may_see(challenge, person.id):

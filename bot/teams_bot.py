@@ -125,7 +125,8 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 await self.raising.start(turn_context, person)
         elif command == "cancel":
             if not await self._to_form(turn_context, person, "cancel"):
-                await show_card(turn_context, help_card(self._policies()))
+                nothing = "There is no challenge being raised here, so there was nothing to cancel."
+                await show_card(turn_context, help_card(self._policies(), notice=nothing))
         elif command == "my challenges":
             await self._my_challenges(turn_context, person)
         elif command == "show":

@@ -15,11 +15,18 @@ QUOTE_LIMIT = 60
 
 
 def help_card(
-    policies: Sequence[Policy], *, unknown: str | None = None, chat_link: str | None = None
+    policies: Sequence[Policy],
+    *,
+    unknown: str | None = None,
+    chat_link: str | None = None,
+    notice: str | None = None,
 ) -> Card:
-    """The commands; when `unknown` is given, it starts by saying that message was not understood. In a group
-    chat or channel, `chat_link` opens the person's 1:1 chat with the bot, where challenges are raised."""
+    """The commands; when `unknown` is given, it starts by saying that message was not understood, and a
+    `notice` starts it with what became of the command typed. In a group chat or channel, `chat_link` opens
+    the person's 1:1 chat with the bot, where challenges are raised."""
     body: list[Element] = []
+    if notice is not None:
+        body.append(text(plain(notice), weight="Bolder"))
     if unknown is not None:
         quoted = shorten(" ".join(unknown.split()), QUOTE_LIMIT)
         body.append(text(plain(f"I didn't understand '{quoted}'."), weight="Bolder"))

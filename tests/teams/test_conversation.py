@@ -139,6 +139,14 @@ async def test_raise_can_be_cancelled_by_button_or_by_typing(runtime: Runtime) -
     assert await runtime.service.find("DUR-2026-0001") is None
 
 
+async def test_cancel_with_no_form_open_says_there_was_nothing_to_cancel(runtime: Runtime) -> None:
+    for _ in range(2):  # and typed again
+        card = await alex(runtime).say_card("cancel")
+        assert_valid_card(card)
+        assert "nothing to cancel" in texts(card)
+        assert "What I can do" in texts(card)
+
+
 async def test_raise_in_a_group_chat_is_refused_to_keep_child_data_out(runtime: Runtime) -> None:
     group = alex(runtime, conversation_id="19:group@thread.v2", conversation_type="groupChat")
     card = await group.say_card("raise")

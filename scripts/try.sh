@@ -127,7 +127,7 @@ wait_for() {  # wait_for URL PID LOG WHAT
 # The Playground prints "Listening on N"; when the asked-for port is taken it picks another one.
 playground_port() {  # playground_port LOG
   for _ in $(seq 1 150); do
-    port="$(sed -n 's/.*Listening on \([0-9][0-9]*\).*/\1/p' "$1" | head -n 1)"
+    port="$(sed -n 's/.*Listening on \([0-9][0-9]*\).*/\1/p' "$1" 2>/dev/null | head -n 1)"
     if [ -n "$port" ]; then echo "$port"; return 0; fi
     sleep 0.2
   done

@@ -99,6 +99,18 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    async def forget_deleted(self) -> None:
+        """After deleting children's details: on SQLite, copy the write-ahead log into the database file and
+        empty it, so the deleted rows' old pages are not left in the log file (`secure_delete` has zeroed
+        them in the file itself). A reader holding the log open can keep it from emptying; the next call
+        does it. Nothing to do on PostgreSQL, whose own files the server manages."""
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as conn:
+            busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()[0]
+        if busy:
+            log.info("the SQLite write-ahead log was in use; its deleted pages go at the next checkpoint")
+
     async def ping(self) -> bool:
         """Whether the database answers a trivial query within a few seconds (for a readiness probe)."""
         try:
@@ -168,6 +180,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        # Deleted rows (a child's details when an unfinished form ends) are overwritten with zeros, not left
+        # readable in free pages of the file.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

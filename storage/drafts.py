@@ -87,8 +87,11 @@ class DraftStore:
     async def open_for(self, person_id: str, now: datetime) -> Draft | None:
         """The person's open draft, if any; one past its time is expired (answers deleted) first."""
         async with self.db.transaction() as conn:
-            await _expire(conn, now, person_id)
-            return await _load(conn, raise_drafts.c.person_id == person_id, raise_drafts.c.status == "open")
+            expired = await _expire(conn, now, person_id)
+            found = await _load(conn, raise_drafts.c.person_id == person_id, raise_drafts.c.status == "open")
+        if expired:
+            await self.db.forget_deleted()
+        return found
 
     async def start(
         self, person_id: str, first_step: str, now: datetime, ttl: timedelta
@@ -101,15 +104,20 @@ class DraftStore:
         for _ in range(2):
             try:
                 async with self.db.transaction() as conn:
-                    await _expire(conn, now, person_id)
+                    expired = await _expire(conn, now, person_id)
                     found = await _load(
                         conn, raise_drafts.c.person_id == person_id, raise_drafts.c.status == "open"
                     )
-                    if found is not None:
-                        return found, False
-                    return await _insert(conn, person_id, first_step, now, ttl, replaces=None), True
+                    started = (
+                        (found, False)
+                        if found is not None
+                        else (await _insert(conn, person_id, first_step, now, ttl, replaces=None), True)
+                    )
             except IntegrityError:
                 continue
+            if expired:
+                await self.db.forget_deleted()
+            return started
         raise RuntimeError("could not start or find the person's draft")
 
     async def advance(
@@ -152,7 +160,10 @@ class DraftStore:
     async def cancel(self, draft_id: str, person_id: str, now: datetime) -> bool:
         """End the person's open draft, deleting its answers; False when it was not open."""
         async with self.db.transaction() as conn:
-            return await _end(conn, draft_id, person_id, "cancelled", now)
+            cancelled = await _end(conn, draft_id, person_id, "cancelled", now)
+        if cancelled:
+            await self.db.forget_deleted()
+        return cancelled
 
     async def restart(
         self, draft_id: str, person_id: str, first_step: str, now: datetime, ttl: timedelta
@@ -164,14 +175,17 @@ class DraftStore:
         """
         async with self.db.transaction() as conn:
             if await _end(conn, draft_id, person_id, "cancelled", now):
-                return await _insert(conn, person_id, first_step, now, ttl, replaces=draft_id)
-            found = await _load(
-                conn,
-                raise_drafts.c.replaces == draft_id,
-                raise_drafts.c.person_id == person_id,
-                raise_drafts.c.status == "open",
-            )
-            return found if found is not None and found.is_open(now) else None
+                fresh: Draft | None = await _insert(conn, person_id, first_step, now, ttl, replaces=draft_id)
+            else:
+                found = await _load(
+                    conn,
+                    raise_drafts.c.replaces == draft_id,
+                    raise_drafts.c.person_id == person_id,
+                    raise_drafts.c.status == "open",
+                )
+                return found if found is not None and found.is_open(now) else None
+        await self.db.forget_deleted()
+        return fresh
 
     async def purge(self, now: datetime, ended_kept: timedelta = ENDED_KEPT) -> PurgeReport:
         """Expire every draft past its time (answers and child's details deleted), and delete the rows of
@@ -183,7 +197,10 @@ class DraftStore:
                     raise_drafts.c.status != "open", raise_drafts.c.ended_at <= now - ended_kept
                 )
             )
-            return PurgeReport(expired=expired, deleted=gone.rowcount or 0)
+            report = PurgeReport(expired=expired, deleted=gone.rowcount or 0)
+        if report.expired:
+            await self.db.forget_deleted()
+        return report
 
 
 async def _insert(

@@ -8,6 +8,8 @@ directory; the children are invented too.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncio
 import re
 from collections.abc import AsyncIterator
@@ -364,11 +366,17 @@ async def test_a_card_of_a_raised_form_shows_the_challenge_and_a_stranger_learns
 
 
 async def assert_nowhere(database: Database, secret: str) -> None:
-    """No text in any column of any table holds `secret`."""
+    """No text in any column of any table holds `secret`; on SQLite, not even the bytes of the database file
+    and its write-ahead log (deleted rows are zeroed, and the log emptied of their old pages)."""
     async with database.reading() as conn:
         for table in metadata.sorted_tables:
             for row in await conn.execute(select(table)):
                 assert secret not in repr(tuple(row)), f"{secret!r} is still in {table.name}"
+    if database.is_sqlite:
+        path = Path(str(database.engine.url.database))
+        for file in (path, path.with_name(path.name + "-wal")):
+            if file.exists():
+                assert secret.encode() not in file.read_bytes(), f"{secret!r} is still in {file.name}"
 
 
 async def test_a_draft_expires_after_its_time_and_its_child_is_deleted_everywhere(raising: Raising) -> None:

@@ -97,6 +97,19 @@ def create_app(
             return web.Response(status=invoke_response.status)
         return web.json_response(serializer_helper(invoke_response.body), status=invoke_response.status)
 
+    async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+        """`Expect: 100-continue`: the headers are checked before the client is told to send the body, so a
+        body too large, compressed or of the wrong type is refused without being sent."""
+        try:
+            check_headers(request, max_body)
+        except BadBody as refused:
+            return _refuse(refused.status, refused.reason)
+        if request.headers.get("Expect", "").lower() != "100-continue":
+            return _refuse(417, "the only expectation understood is 100-continue")
+        if request.version >= (1, 1):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return None
+
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -119,7 +132,7 @@ def create_app(
     app = web.Application(client_max_size=max_body, handler_args={"auto_decompress": False})
     app[SETTINGS_KEY] = settings
     app[ADAPTER_KEY] = adapter
-    app.router.add_post("/api/messages", messages)
+    app.router.add_route("POST", "/api/messages", messages, expect_handler=expect_continue)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
 

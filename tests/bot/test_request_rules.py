@@ -277,6 +277,42 @@ async def test_an_activity_that_cannot_be_answered_is_refused_with_400(
     assert bot.seen == []
 
 
+async def _first_line_after(client: TestClient, head: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), timeout=10)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (b"Content-Type: application/json\r\nContent-Length: 999999999\r\n", b"413"),
+        (b"Content-Type: text/plain\r\nContent-Length: 10\r\n", b"415"),
+        (b"Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n", b"415"),
+        (b"Content-Type: application/json\r\nContent-Length: 10\r\n", b"100"),
+    ],
+)
+async def test_expect_100_continue_is_answered_after_the_headers_are_checked(
+    client: TestClient, headers: bytes, status: bytes
+) -> None:
+    # A client that waits for "100 Continue" before sending the body is refused before it sends a byte of it.
+    head = b"POST /api/messages HTTP/1.1\r\nHost: bot\r\nExpect: 100-continue\r\n" + headers + b"\r\n"
+    line = await _first_line_after(client, head)
+    assert line.split()[1] == status, line
+
+
+async def test_an_unknown_expectation_is_refused_with_417(client: TestClient) -> None:
+    head = (
+        b"POST /api/messages HTTP/1.1\r\nHost: bot\r\nExpect: something-else\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+    )
+    assert (await _first_line_after(client, head)).split()[1] == b"417"
+
+
 async def test_an_abandoned_upload_is_logged_in_one_line(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:

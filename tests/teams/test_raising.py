@@ -319,6 +319,75 @@ async def test_an_old_step_card_of_the_form_changes_nothing_and_shows_the_curren
     assert stored is not None and stored.child.name == CHILD["child_name"], texts(card)
 
 
+@pytest.mark.parametrize("press", ["apart", "at_once", "at_once_reversed"])
+async def test_a_correction_on_the_card_just_left_is_refused_as_out_of_date(
+    raising: Raising, press: str
+) -> None:
+    # Next on the child step with one name, then Next on that same card with another: the second is not the
+    # repeat of a double click, so it is refused as out of date and the draft keeps the first name.
+    me = raising.person()
+    await me.say_card("raise")
+    child_card = await me.press_on(me.last_card, v.RAISE_NEXT, policy_id="durham")
+    first = {**CHILD, "child_name": "Firstchild"}
+    other = {**CHILD, "child_name": "Otherchild"}
+    if press == "apart":
+        answers = [await raising.person().press_on(child_card, v.RAISE_NEXT, **first)]
+        await asyncio.sleep(0.2)
+        answers.append(await raising.person().press_on(child_card, v.RAISE_NEXT, **other))
+    else:
+        both = (first, other) if press == "at_once" else (other, first)
+        answers = list(
+            await asyncio.gather(*(raising.person().press_on(child_card, v.RAISE_NEXT, **i) for i in both))
+        )
+    draft = await raising.drafts.open_for("alex", raising.clock())
+    assert draft is not None and draft.step == "challenged"
+    stored = draft.child.name
+    assert stored in ("Firstchild", "Otherchild")
+    if press == "apart":
+        assert stored == "Firstchild"
+    # One press was applied (shown the next step, no notice); the other, with the other name, was refused.
+    warned = [a for a in answers if OUT_OF_DATE in texts(a)]
+    assert len(warned) == 1, [texts(a) for a in answers]
+    for answer in answers:
+        assert_valid_card(answer)
+        assert "Who you are challenging" in texts(answer)
+    # Nothing more was written by the refused press: the review still names the applied child.
+    await me.press_on(answers[-1], v.RAISE_NEXT, **CHALLENGED)
+    after = await raising.drafts.open_for("alex", raising.clock())
+    assert after is not None and after.child.name == stored
+    review = await me.press_on(me.last_card, v.RAISE_NEXT, **ISSUE)
+    assert v.RAISE_CONFIRM in verbs(review), texts(review)
+    assert stored in texts(review) and ({"Firstchild", "Otherchild"} - {stored}).pop() not in texts(review)
+
+
+@pytest.mark.parametrize("press", ["at_once", "apart"])
+@pytest.mark.parametrize(
+    ("name", "step", "stored"),
+    [(CHILD["child_name"], "challenged", CHILD["child_name"]), ("Bad\ud800Name", "child", "")],
+)
+async def test_the_same_inputs_pressed_again_on_the_card_just_left_is_a_repeat(
+    raising: Raising, press: str, name: str, step: str, stored: str
+) -> None:
+    me = raising.person()
+    await me.say_card("raise")
+    child_card = await me.press_on(me.last_card, v.RAISE_NEXT, policy_id="durham")
+    # Inputs are compared as they are stored: a character that cannot be stored reads as empty both times
+    # (the first press was refused at its step, and the second is its repeat, not a correction).
+    inputs = {**CHILD, "child_name": name}
+    answers = await (
+        at_once(raising, child_card, v.RAISE_NEXT, 2, **inputs)
+        if press == "at_once"
+        else apart(raising, child_card, v.RAISE_NEXT, **inputs)
+    )
+    draft = await raising.drafts.open_for("alex", raising.clock())
+    assert draft is not None and draft.revision == 2 and draft.step == step
+    assert (draft.child.name or "") == stored
+    for answer in answers:
+        assert_valid_card(answer)
+        assert OUT_OF_DATE not in texts(answer), texts(answer)
+        assert "went wrong" not in texts(answer)
+
+
 async def test_a_card_of_an_earlier_form_does_not_write_into_the_new_one(raising: Raising) -> None:
     # Issue 13: "submitting step 1 of an earlier card put that card's family name on a new challenge".
     me = raising.person()

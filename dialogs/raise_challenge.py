@@ -42,9 +42,9 @@ from cards.times import day, moment
 from dialogs.replies import CardAction, show_card
 from dialogs.service import ChallengeService
 from dialogs.views import challenge_view
-from process.challenge import Refused
-from process.directory import Contact, Person
-from process.policy import Policy, RoleId
+from process.challenge import Decision, Refused
+from process.directory import Person
+from process.policy import Policy
 from storage.drafts import Draft, DraftChild, DraftStore
 from storage.errors import AlreadyRaised, DraftNotCurrent
 
@@ -411,8 +411,9 @@ class RaiseChallengeFlow:
             for c in found
         ]
 
-    async def _parties(self, person: Person, policy: Policy, values: dict[str, str]) -> dict[RoleId, Contact]:
-        """Whom the challenge would go to, as the engine would decide it now (empty if it would refuse)."""
+    async def _preview(self, person: Person, policy: Policy, values: dict[str, str]) -> Decision | None:
+        """What raising the form would do, as the engine would decide it now (None if it would refuse): the
+        same engine answer the raise uses, so the review card names only those its notifications go to."""
         try:
             request = raise_request_from(values, policy=policy)
             earlier = await self.service.find(request.recurring_of) if request.recurring_of else None
@@ -428,8 +429,8 @@ class RaiseChallengeFlow:
                 earlier=earlier,
             )
         except (Refused, ValueError):
-            return {}
-        return dict(preview.challenge.parties)
+            return None
+        return preview
 
     async def _show(
         self,
@@ -467,7 +468,8 @@ class RaiseChallengeFlow:
                 step_count=counts[0],
                 draft_id=draft.id,
                 revision=draft.revision,
-                parties=await self._parties(person, policy, values),
+                preview=await self._preview(person, policy, values),
+                raiser_id=person.id,
             )
         else:
             card = raise_step_card(

@@ -753,7 +753,9 @@ def raise_review_card(
             body += _long_text(field.label, _value(values, ids.raise_entry_id(field.id)))
         body.append(section("Who will be told"))
         if preview is None:
-            body.append(text("Nobody yet: as the form stands it cannot be raised (confirming says why).", subtle=True))
+            body.append(
+                text("Nobody yet: as the form stands it cannot be raised (confirming says why).", subtle=True)
+            )
         else:
             body.append(facts(_told(policy, start, preview, raiser_id)))
     data = form_data(REVIEW_STEP, draft_id, revision)

@@ -41,7 +41,7 @@ from cards.layout import text_input as _text_input
 from cards.text import plain
 from cards.times import day
 from cards.welcome import guidance, immediate_risk_block
-from process.challenge import MAX_NAME, MAX_TEXT, ChildDetails, RaiseRequest
+from process.challenge import MAX_NAME, MAX_TEXT, ChildDetails, Decision, RaiseRequest
 from process.directory import Agency, Contact, Directory, Person
 from process.engine import Engine
 from process.policy import Policy, RoleId
@@ -679,12 +679,14 @@ def raise_review_card(
     step_count: int | None = None,
     draft_id: str = "",
     revision: int = 0,
-    parties: Mapping[RoleId, Contact] | None = None,
+    preview: Decision | None = None,
+    raiser_id: str | None = None,
 ) -> Card:
     """Everything entered, to check before it is sent; `error` (the engine's refusal) is shown at the top.
 
-    `parties` are the people the challenge would go to (the engine's answer for this form), so "Who will be
-    told" names them; a part nobody holds yet is shown by its title.
+    `preview` is what raising this form would do (the engine's answer, the one the raise itself uses), so
+    "Who will be told" names only the people its notifications go to; a part the procedure names that nobody
+    holds is said to have nobody. Without a preview (the engine would refuse the form) nobody is named.
     """
     wording = policy.form
     body: list[Element] = []
@@ -749,7 +751,13 @@ def raise_review_card(
     if start <= len(policy.stages):
         for field in policy.stage(start).entry_fields:
             body += _long_text(field.label, _value(values, ids.raise_entry_id(field.id)))
-        body += [section("Who will be told"), facts(_told(policy, start, parties or {}))]
+        body.append(section("Who will be told"))
+        if preview is None:
+            body.append(
+                text("Nobody yet: as the form stands it cannot be raised (confirming says why).", subtle=True)
+            )
+        else:
+            body.append(facts(_told(policy, start, preview, raiser_id)))
     data = form_data(REVIEW_STEP, draft_id, revision)
     actions = [
         execute("Confirm and raise", verbs.RAISE_CONFIRM, data, inputs="none", style="positive"),
@@ -790,31 +798,68 @@ def _long_text(label: str, value: str) -> list[Element]:
     return [text(plain(label), weight="Bolder", spacing="Small"), text(plain(value or "Not given"))]
 
 
-def _told(policy: Policy, start: int, parties: Mapping[RoleId, Contact]) -> list[tuple[str, str]]:
+def _told(policy: Policy, start: int, preview: Decision, raiser_id: str | None) -> list[tuple[str, str]]:
+    """Who the raise would tell, from its notifications: by the part the procedure gives them at the starting
+    stage, then anyone else told (the agency's escalation contacts, people standing in), then each part the
+    procedure names that nobody holds, said plainly."""
     stage = policy.stage(start)
-    lines = [("To act", _who(stage.challenged_side, policy, parties))]
-    if stage.consult:
-        lines.append(("Consulted", _who(stage.consult, policy, parties)))
-    if stage.informed:
-        lines.append(("Informed", _who(stage.informed, policy, parties)))
-    copied = policy.copied_in_at(start)
-    if copied:
-        lines.append(("Copied in", _who(copied, policy, parties)))
+    parties = preview.challenge.parties
+    told = preview.notifications
+    lines: list[tuple[str, str]] = []
+    named: set[str] = set()
+    to_act: set[str] = set()
+    nobody: dict[RoleId, str] = {}
+    for label, verb, roles in (
+        ("To act", "asked to act", stage.challenged_side),
+        ("Consulted", "consulted", stage.consult),
+        ("Informed", "informed", stage.informed),
+        ("Copied in", "copied in", policy.copied_in_at(start)),
+    ):
+        names: list[str] = []
+        for role in roles:
+            title = policy.role_title(role)
+            holder = parties.get(role)
+            if holder is not None and raiser_id is not None and holder.person_id == raiser_id:
+                names.append(f"You ({title})")
+                continue
+            people = [n.recipient for n in told if role in n.roles]
+            if not people:
+                nobody.setdefault(role, verb)
+            for contact in people:
+                named.add(contact.key)
+                if label == "To act":
+                    to_act.add(contact.key)
+                names.append(_named(contact, title))
+        if names:
+            lines.append((label, plain(_joined(names))))
+    # Asked to act besides the challenged side (the raiser's side above stage 1, people standing in), and told
+    # with no part named above (the agency's escalation contacts).
+    for label, others in (
+        ("Also asked to act", [n for n in told if n.action_needed and n.recipient.key not in to_act]),
+        ("Also told", [n for n in told if not n.action_needed and n.recipient.key not in named]),
+    ):
+        if others:
+            names = [_named(n.recipient, roles_text(n.roles, policy)) for n in others]
+            lines.append((label, plain(_joined(names))))
+    for role, verb in nobody.items():
+        if any(way.who == "named" for way in policy.role(role).found):
+            why = f"nobody is named on this form, so nobody is {verb} in it"
+        else:
+            why = (
+                f"nobody is recorded in the directory who can hold this part, so nobody is {verb} in it; "
+                f"ask the {policy.short_name} business unit to add them"
+            )
+        lines.append((policy.role_title(role), plain(why)))
     return lines
 
 
-def _who(roles: Sequence[RoleId], policy: Policy, parties: Mapping[RoleId, Contact]) -> str:
-    """ "Megan Bowen (Professional) and Business Manager for QRT": names where known, else the part."""
-    if not any(role in parties for role in roles):
-        return plain(roles_text(roles, policy))
-    names = [
-        f"{parties[role].name} ({policy.role_title(role)})"
-        if role in parties and parties[role].name != policy.role_title(role)
-        else policy.role_title(role)
-        for role in roles
-    ]
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return plain(joined)
+def _named(contact: Contact, title: str) -> str:
+    """ "Megan Bowen (Professional)"; a mailbox named for its part, "Business Manager for QRT", by that name."""
+    return title if contact.name == title or not title else f"{contact.name} ({title})"
+
+
+def _joined(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def raise_cancelled_card() -> Card:

@@ -7,15 +7,17 @@ double click) never clash over it: each press is checked against the draft and a
 its revision, and raising deletes the draft in the raise's own transaction, one challenge per draft.
 
 Every raising card's buttons carry the draft id, the step and the revision the card showed. A press on any
-card but the current one changes nothing: the second press of a double click is shown where the first left
-the form (or the challenge it raised), any other old card is told it was out of date and shown the current
-step, and a card of a form that has ended says so.
+card but the current one changes nothing: the second press of a double click (the same button, the same
+inputs) is shown where the first left the form (or the challenge it raised), any other old card is told it was
+out of date and shown the current step, and a card of a form that has ended says so.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -40,9 +42,9 @@ from cards.times import day, moment
 from dialogs.replies import CardAction, show_card
 from dialogs.service import ChallengeService
 from dialogs.views import challenge_view
-from process.challenge import Refused
-from process.directory import Contact, Person
-from process.policy import Policy, RoleId
+from process.challenge import Decision, Refused
+from process.directory import Person
+from process.policy import Policy
 from storage.drafts import Draft, DraftChild, DraftStore
 from storage.errors import AlreadyRaised, DraftNotCurrent
 
@@ -131,7 +133,7 @@ class RaiseChallengeFlow:
         steps, index = self._position(draft)
         revision = action.data.get(ids.REVISION)
         if revision != draft.revision or action.text(ids.STEP) != steps[index] or isinstance(revision, bool):
-            await self._moved_on(context, person, draft.id, action.verb, revision)
+            await self._moved_on(context, person, draft.id, action.verb, revision, action.data)
             return
         if action.verb == verbs.RAISE_CANCEL:
             await self._cancel(context, person, draft)
@@ -153,16 +155,12 @@ class RaiseChallengeFlow:
         # Only the inputs this step's card has: anything else in the data (a forged key, another step's
         # answer) is not the person's answer to this step.
         asked = _input_ids(await self._card(person, draft))
-        entered: dict[str, str] = {}
-        unreadable: dict[str, str] = {}
-        for key, value in action.data.items():
-            if key not in asked:
-                continue
-            text = value if isinstance(value, str) else ""
-            if _UNSTORABLE.search(text):
-                unreadable[key] = "This has a character that cannot be stored; please type it again."
-                text = ""
-            entered[key] = text
+        entered = _entered(action.data, asked)
+        unreadable = {
+            key: "This has a character that cannot be stored; please type it again."
+            for key, value in action.data.items()
+            if key in asked and isinstance(value, str) and _UNSTORABLE.search(value)
+        }
         before = _values(draft)
         values = {**before, **entered}
         if step == "process" and values.get(ids.POLICY_ID) != before.get(ids.POLICY_ID):
@@ -188,7 +186,15 @@ class RaiseChallengeFlow:
         following = step if errors else steps[min(self._index(steps, step) + 1, len(steps) - 1)]
         answers, child = _split(values)
         await self._advance(
-            context, person, draft, verbs.RAISE_NEXT, following, answers, child, errors=errors
+            context,
+            person,
+            draft,
+            verbs.RAISE_NEXT,
+            following,
+            answers,
+            child,
+            errors=errors,
+            data=action.data,
         )
 
     async def _advance(
@@ -202,12 +208,13 @@ class RaiseChallengeFlow:
         child: DraftChild,
         *,
         errors: dict[str, str] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         now = self.service.clock()
         moved = await self.drafts.advance(draft, verb=verb, step=step, answers=answers, child=child, now=now)
         if moved is None:
             # Another press of this card (or of another) got there first: nothing of this one is written.
-            await self._moved_on(context, person, draft.id, verb, draft.revision)
+            await self._moved_on(context, person, draft.id, verb, draft.revision, data)
             return
         await self._show(context, person, moved, errors=errors)
 
@@ -264,10 +271,18 @@ class RaiseChallengeFlow:
     # ----- old cards ----------------------------------------------------------------------------------------
 
     async def _moved_on(
-        self, context: TurnContext, person: Person, draft_id: str, verb: str, revision: object
+        self,
+        context: TurnContext,
+        person: Person,
+        draft_id: str,
+        verb: str,
+        revision: object,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         """A press on a card the form has moved on from: the form as it is now. The second press of a double
-        click (the card the last change was made from, the same button) is shown it without a warning."""
+        click (the card the last change was made from, the same button, and for Next the same inputs as that
+        change stored) is shown it without a warning; any other press (a correction typed on that card) is
+        told the card was out of date, and nothing of it is written."""
         now = self.service.clock()
         draft = await self.drafts.get(draft_id)
         if draft is None or draft.person_id != person.id:
@@ -277,7 +292,20 @@ class RaiseChallengeFlow:
             await self._ended(context, person, draft, verb)
             return
         repeat = revision == draft.revision - 1 and verb == draft.last_verb and not isinstance(revision, bool)
+        if repeat and verb == verbs.RAISE_NEXT:
+            repeat = await self._same_inputs(person, draft, data or {})
         await self._show(context, person, draft, notice=None if repeat else OUT_OF_DATE)
+
+    async def _same_inputs(self, person: Person, draft: Draft, data: Mapping[str, Any]) -> bool:
+        """Whether a press of Next gives, for each input of its step's card, what the draft holds: read the way
+        `_next` reads them, so the second press of a double click matches what the first stored."""
+        step = data.get(ids.STEP)
+        steps, _ = self._position(draft)
+        if not isinstance(step, str) or step not in steps or step == REVIEW:
+            return False
+        asked = _input_ids(await self._card(person, replace(draft, step=step)))
+        stored = _values(draft)
+        return all(stored.get(key, "") == value for key, value in _entered(data, asked).items())
 
     async def _not_a_draft(self, context: TurnContext, person: Person, draft_id: str) -> None:
         """A card naming no draft of this person's: the challenge it raised, else the person's open form
@@ -383,8 +411,9 @@ class RaiseChallengeFlow:
             for c in found
         ]
 
-    async def _parties(self, person: Person, policy: Policy, values: dict[str, str]) -> dict[RoleId, Contact]:
-        """Whom the challenge would go to, as the engine would decide it now (empty if it would refuse)."""
+    async def _preview(self, person: Person, policy: Policy, values: dict[str, str]) -> Decision | None:
+        """What raising the form would do, as the engine would decide it now (None if it would refuse): the
+        same engine answer the raise uses, so the review card names only those its notifications go to."""
         try:
             request = raise_request_from(values, policy=policy)
             earlier = await self.service.find(request.recurring_of) if request.recurring_of else None
@@ -400,8 +429,8 @@ class RaiseChallengeFlow:
                 earlier=earlier,
             )
         except (Refused, ValueError):
-            return {}
-        return dict(preview.challenge.parties)
+            return None
+        return preview
 
     async def _show(
         self,
@@ -439,7 +468,8 @@ class RaiseChallengeFlow:
                 step_count=counts[0],
                 draft_id=draft.id,
                 revision=draft.revision,
-                parties=await self._parties(person, policy, values),
+                preview=await self._preview(person, policy, values),
+                raiser_id=person.id,
             )
         else:
             card = raise_step_card(
@@ -474,6 +504,17 @@ def _input_ids(card: dict[str, Any]) -> set[str]:
         elif isinstance(node, list):
             stack.extend(node)
     return found
+
+
+def _entered(data: Mapping[str, Any], asked: set[str]) -> dict[str, str]:
+    """A press's answers to the inputs its card asked, as they are stored: anything not text, or with a
+    character that cannot be stored, as empty."""
+    entered: dict[str, str] = {}
+    for key, value in data.items():
+        if key in asked:
+            text = value if isinstance(value, str) else ""
+            entered[key] = "" if _UNSTORABLE.search(text) else text
+    return entered
 
 
 def _values(draft: Draft) -> dict[str, str]:

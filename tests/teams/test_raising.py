@@ -321,6 +321,75 @@ async def test_an_old_step_card_of_the_form_changes_nothing_and_shows_the_curren
     assert stored is not None and stored.child.name == CHILD["child_name"], texts(card)
 
 
+@pytest.mark.parametrize("press", ["apart", "at_once", "at_once_reversed"])
+async def test_a_correction_on_the_card_just_left_is_refused_as_out_of_date(
+    raising: Raising, press: str
+) -> None:
+    # Next on the child step with one name, then Next on that same card with another: the second is not the
+    # repeat of a double click, so it is refused as out of date and the draft keeps the first name.
+    me = raising.person()
+    await me.say_card("raise")
+    child_card = await me.press_on(me.last_card, v.RAISE_NEXT, policy_id="durham")
+    first = {**CHILD, "child_name": "Firstchild"}
+    other = {**CHILD, "child_name": "Otherchild"}
+    if press == "apart":
+        answers = [await raising.person().press_on(child_card, v.RAISE_NEXT, **first)]
+        await asyncio.sleep(0.2)
+        answers.append(await raising.person().press_on(child_card, v.RAISE_NEXT, **other))
+    else:
+        both = (first, other) if press == "at_once" else (other, first)
+        answers = list(
+            await asyncio.gather(*(raising.person().press_on(child_card, v.RAISE_NEXT, **i) for i in both))
+        )
+    draft = await raising.drafts.open_for("alex", raising.clock())
+    assert draft is not None and draft.step == "challenged"
+    stored = draft.child.name
+    assert stored in ("Firstchild", "Otherchild")
+    if press == "apart":
+        assert stored == "Firstchild"
+    # One press was applied (shown the next step, no notice); the other, with the other name, was refused.
+    warned = [a for a in answers if OUT_OF_DATE in texts(a)]
+    assert len(warned) == 1, [texts(a) for a in answers]
+    for answer in answers:
+        assert_valid_card(answer)
+        assert "Who you are challenging" in texts(answer)
+    # Nothing more was written by the refused press: the review still names the applied child.
+    await me.press_on(answers[-1], v.RAISE_NEXT, **CHALLENGED)
+    after = await raising.drafts.open_for("alex", raising.clock())
+    assert after is not None and after.child.name == stored
+    review = await me.press_on(me.last_card, v.RAISE_NEXT, **ISSUE)
+    assert v.RAISE_CONFIRM in verbs(review), texts(review)
+    assert stored in texts(review) and ({"Firstchild", "Otherchild"} - {stored}).pop() not in texts(review)
+
+
+@pytest.mark.parametrize("press", ["at_once", "apart"])
+@pytest.mark.parametrize(
+    ("name", "step", "stored"),
+    [(CHILD["child_name"], "challenged", CHILD["child_name"]), ("Bad\ud800Name", "child", "")],
+)
+async def test_the_same_inputs_pressed_again_on_the_card_just_left_is_a_repeat(
+    raising: Raising, press: str, name: str, step: str, stored: str
+) -> None:
+    me = raising.person()
+    await me.say_card("raise")
+    child_card = await me.press_on(me.last_card, v.RAISE_NEXT, policy_id="durham")
+    # Inputs are compared as they are stored: a character that cannot be stored reads as empty both times
+    # (the first press was refused at its step, and the second is its repeat, not a correction).
+    inputs = {**CHILD, "child_name": name}
+    answers = await (
+        at_once(raising, child_card, v.RAISE_NEXT, 2, **inputs)
+        if press == "at_once"
+        else apart(raising, child_card, v.RAISE_NEXT, **inputs)
+    )
+    draft = await raising.drafts.open_for("alex", raising.clock())
+    assert draft is not None and draft.revision == 2 and draft.step == step
+    assert (draft.child.name or "") == stored
+    for answer in answers:
+        assert_valid_card(answer)
+        assert OUT_OF_DATE not in texts(answer), texts(answer)
+        assert "went wrong" not in texts(answer)
+
+
 async def test_a_card_of_an_earlier_form_does_not_write_into_the_new_one(raising: Raising) -> None:
     # Issue 13: "submitting step 1 of an earlier card put that card's family name on a new challenge".
     me = raising.person()
@@ -509,6 +578,120 @@ async def test_the_review_card_names_who_is_to_act(raising: Raising) -> None:
     told = {f["title"]: f["value"] for n in walk(review) if n.get("type") == "FactSet" for f in n["facts"]}
     assert told["To act"] == "Megan Bowen \\(Professional\\)"
     assert told["Copied in"] == "Business Manager for QRT"
+
+
+def told_facts(card: dict[str, Any]) -> dict[str, str]:
+    """The review card's facts after "Who will be told", markdown escapes removed."""
+    facts = [f for n in walk(card) if n.get("type") == "FactSet" for f in n["facts"]]
+    return {f["title"]: f["value"].replace("\\", "") for f in facts}
+
+
+def names_told(told: dict[str, str]) -> set[str]:
+    """The names "Who will be told" gives, "Name (part)" each, in the lines naming people."""
+    lines = ("To act", "Consulted", "Informed", "Copied in", "Also asked to act", "Also told")
+    return {n for line in lines for n in re.findall(r"(?:^|, | and )([^,()]+?) \(", told.get(line, ""))}
+
+
+@pytest.mark.parametrize("lead", ["", "chair.invented@example.org"])
+async def test_the_review_card_names_only_those_told_and_says_where_a_part_has_nobody(
+    raising: Raising, lead: str
+) -> None:
+    # Ruth raises under Rochdale's procedure against Omar. Rochdale consults both safeguarding leads at stage 1;
+    # the directory has nobody else for Ruth's agency's (she is its lead, and nobody is their own lead), so
+    # that part is said to have nobody, not listed as consulted. The lead professional is named on the form
+    # (an email outside the directory: a mailbox) or left out.
+    ruth = raising.person("00000000-0000-0000-0000-0000000000026", "Ruth Okafor")
+    await ruth.say_card("raise")
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, policy_id="rochdale")
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **CHILD)
+    await ruth.press_on(
+        ruth.last_card, v.RAISE_NEXT, challenged_agency_id="rochdale_school", challenged_person_id="omar"
+    )
+    issue = {**ISSUE, "issue_category": "procedures_not_applied", "named_lead_professional": lead}
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **issue)
+    review = await ruth.press_on(ruth.last_card, v.RAISE_NEXT, urgent="false", start_stage="1")
+    assert v.RAISE_CONFIRM in verbs(review), texts(review)
+    assert_valid_card(review)
+    told = told_facts(review)
+    assert told["To act"] == "Omar Aziz (Practitioner challenged)"
+    assert told["Consulted"] == "Sam Taylor (Agency designated safeguarding lead)"
+    assert told["Raiser's designated safeguarding lead"] == (
+        "nobody is recorded in the directory who can hold this part, so nobody is consulted in it; ask the "
+        "RBSCP business unit to add them"
+    )
+    if lead:
+        assert told["Informed"] == f"{lead} (Lead professional / chair)"
+    else:
+        assert "Informed" not in told
+        assert told["Lead professional / chair"].startswith("nobody is named on this form")
+    assert "Also told" not in told and "Also asked to act" not in told
+    named = names_told(told)
+    # Raised: exactly the people the review card named are told.
+    await ruth.press_on(review, v.RAISE_CONFIRM)
+    assert len(raising.committed) == 1
+    assert {n.recipient.name for n in raising.committed[0].notifications} == named
+    assert named == {"Omar Aziz", "Sam Taylor", *([lead] if lead else [])}
+
+
+async def test_the_review_card_names_a_mailbox_told_and_everyone_else_told_or_asked(raising: Raising) -> None:
+    # A police officer not in the directory, challenged by name and email: the police's only contact is a
+    # mailbox, consulted as the agency's safeguarding lead, so the review card names that mailbox.
+    ruth = raising.person("00000000-0000-0000-0000-0000000000026", "Ruth Okafor")
+    await ruth.say_card("raise")
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, policy_id="rochdale")
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **CHILD)
+    await ruth.press_on(
+        ruth.last_card,
+        v.RAISE_NEXT,
+        challenged_agency_id="rochdale_police",
+        challenged_person_id="not_listed",
+        challenged_name="Pat Inventedofficer",
+        challenged_email="pat.officer@example.org",
+    )
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **{**ISSUE, "issue_category": "procedures_not_applied"})
+    review = await ruth.press_on(ruth.last_card, v.RAISE_NEXT, urgent="false", start_stage="1")
+    assert v.RAISE_CONFIRM in verbs(review), texts(review)
+    told = told_facts(review)
+    assert told["To act"] == "Pat Inventedofficer (Practitioner challenged)"
+    assert told["Consulted"] == "Public Protection Unit (Agency designated safeguarding lead)"
+    await ruth.press_on(review, v.RAISE_CONFIRM)
+    names = {n.recipient.name for n in raising.committed[0].notifications}
+    assert names == names_told(told) == {"Pat Inventedofficer", "Public Protection Unit"}
+
+
+async def test_the_review_card_of_an_urgent_start_names_those_asked_to_act_and_told(raising: Raising) -> None:
+    # Straight to Rochdale's stage 3: the raiser's senior manager acts for her side too, and the school's stage 3
+    # escalation contact (a mailbox) and the professional challenged are told, though they hold no stage 3 part.
+    ruth = raising.person("00000000-0000-0000-0000-0000000000026", "Ruth Okafor")
+    await ruth.say_card("raise")
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, policy_id="rochdale")
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **CHILD)
+    await ruth.press_on(
+        ruth.last_card, v.RAISE_NEXT, challenged_agency_id="rochdale_school", challenged_person_id="omar"
+    )
+    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **{**ISSUE, "issue_category": "procedures_not_applied"})
+    review = await ruth.press_on(
+        ruth.last_card,
+        v.RAISE_NEXT,
+        urgent="true",
+        start_stage="3",
+        informal_evidence="Spoke twice; no change.",
+    )
+    assert v.RAISE_CONFIRM in verbs(review), texts(review)
+    told = told_facts(review)
+    assert told["To act"] == "Helen Price (Agency senior manager)"
+    assert told["Also asked to act"] == "Carla Jones (Raiser's senior manager and Head of Safeguarding)"
+    assert told["Also told"] == (
+        "Education Safeguarding Officer (Agency escalation contact) and Omar Aziz (Practitioner challenged)"
+    )
+    assert told["Raiser's designated safeguarding lead"].startswith("nobody is recorded in the directory")
+    named = names_told(told)
+    await ruth.press_on(review, v.RAISE_CONFIRM)
+    assert {n.recipient.name for n in raising.committed[0].notifications} == named
+    assert {n.recipient.name for n in raising.committed[0].notifications if n.action_needed} == {
+        "Helen Price",
+        "Carla Jones",
+    }
 
 
 @pytest.mark.parametrize(

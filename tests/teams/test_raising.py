@@ -8,13 +8,12 @@ directory; the children are invented too.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest

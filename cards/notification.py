@@ -31,6 +31,7 @@ from cards.times import moment, time_left
 from process.calendar import WorkingCalendar
 from process.challenge import SYSTEM, Challenge, Notification, Side
 from process.challenge import NotificationKind as K
+from process.delivery import Cause, causes_of
 from process.directory import Directory
 from process.parties import actors, vacancies
 from process.policy import Policy
@@ -149,10 +150,7 @@ def _undelivered(
     happened = (
         f"{who} could not be told of {report.reference} ({what}): neither Teams nor email reached them."
     )
-    needed = (
-        f"Please make sure {who} knows, another way (telephone, or in person), and ask for their details in "
-        "the partnership's directory to be corrected."
-    )
+    needed = _advice(failed, reason)
     rows = [
         ("Reference", report.reference),
         ("Partnership", f"{policy.partnership} ({policy.short_name})"),
@@ -161,6 +159,39 @@ def _undelivered(
         ("Why", reason or "not recorded"),
     ]
     return happened, needed, rows
+
+
+def _advice(failed: Notification, reason: str | None) -> str:
+    """What the one told of a failed delivery should do, fitting what went wrong (`causes_of` its reason)."""
+    who = failed.recipient.name
+    causes = causes_of(reason)
+    mailbox = failed.recipient.person_id is None
+    advice = [f"Please make sure {who} knows, another way (telephone, or in person)."]
+    if Cause.NO_EMAIL_SERVICE in causes:
+        advice.append(
+            "This service has no email set up, so it can reach people only in Teams: please tell the "
+            "partnership's admin, and reach "
+            + ("this mailbox" if mailbox else f"{who}")
+            + " another way until email is set up."
+        )
+    if Cause.TEAMS_REFUSED in causes:
+        advice.append(
+            f"Teams refused the message: the app may have been blocked or removed for {who}; please ask them "
+            "to unblock it, or to add it again, in Teams."
+        )
+    missing = []
+    if Cause.NO_TEAMS_IDENTITY in causes and not mailbox:
+        missing.append("Teams account")
+    if Cause.NO_ADDRESS in causes:
+        missing.append("email address")
+    if missing:
+        advice.append(
+            f"The partnership's directory has no {' or '.join(missing)} for {who}: please ask for their "
+            "details in it to be corrected."
+        )
+    if Cause.EMAIL_FAILED in causes:
+        advice.append(f"The mail server did not accept the message: please check {who}'s email address.")
+    return " ".join(advice)
 
 
 def _facts(

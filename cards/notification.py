@@ -58,7 +58,7 @@ def notification_card(
 ) -> Card:
     """What happened, why, what is needed by when, and an "Open the challenge" button (always: the bot
     answers it with what the person who pressed it may see)."""
-    message = _message(n, challenge, policy, calendar)
+    message = _message(n, challenge, policy, calendar, now)
     body: list[Element] = [
         heading(plain(n.reference)),
         text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
@@ -91,7 +91,7 @@ def notification_text(
 ) -> tuple[str, str]:
     """The (subject, body) of an email for `n`, in plain text: what happened and why, reference, stage,
     deadline, what is needed and how to act. No child data."""
-    message = _message(n, challenge, policy, calendar)
+    message = _message(n, challenge, policy, calendar, now)
     lines = [message.happened, ""]
     lines += [f"{title}: {value}" for title, value in _facts(n, challenge, policy, calendar, now, directory)]
     lines += ["", message.needed, "", _how_to_act(n, challenge, policy)]
@@ -220,7 +220,7 @@ def _facts(
     if n.due_at is not None and challenge.is_open:
         lines.append(("Due", f"{moment(n.due_at, calendar.timezone)} ({time_left(calendar, now, n.due_at)})"))
     lines.append(("Status", status_text(challenge)))
-    nxt = _next_step(challenge, policy, calendar)
+    nxt = _next_step(challenge, policy, calendar, now)
     if nxt is not None:
         lines.append(("Next step", nxt))
     return lines
@@ -274,8 +274,9 @@ def _who_acted(
     return title, who
 
 
-def _next_step(challenge: Challenge, policy: Policy, calendar: WorkingCalendar) -> str | None:
-    """ "Alex Raiser (Raiser), to agree the outcome or escalate, by Fri 5 Dec 2026 17:00"."""
+def _next_step(challenge: Challenge, policy: Policy, calendar: WorkingCalendar, now: datetime) -> str | None:
+    """ "Alex Raiser (Raiser), to agree the outcome or escalate, by Fri 5 Dec 2026 17:00"; once that time has
+    passed, "..., was due by Tue 1 Dec 2026, 17:00; overdue" (a past instant is never given as a deadline)."""
     if not challenge.is_open:
         return None
     people = awaited(challenge, policy)
@@ -283,7 +284,12 @@ def _next_step(challenge: Challenge, policy: Policy, calendar: WorkingCalendar) 
         return None
     names = " or ".join(f"{contact.name} ({role_title(role, policy)})" for role, contact in people)
     due = challenge.due_at
-    by = f", by {moment(due, calendar.timezone)}" if due is not None else ""
+    if due is None:
+        by = ""
+    elif now >= due:
+        by = f", was due by {moment(due, calendar.timezone)}; overdue"
+    else:
+        by = f", by {moment(due, calendar.timezone)}"
     return f"{names}, {awaited_task(challenge, policy)}{by}"
 
 
@@ -307,12 +313,23 @@ def _how_to_act(n: Notification, challenge: Challenge, policy: Policy) -> str:
 
 
 def _message(
-    n: Notification, challenge: Challenge, policy: Policy, calendar: WorkingCalendar | None
+    n: Notification,
+    challenge: Challenge,
+    policy: Policy,
+    calendar: WorkingCalendar | None,
+    now: datetime | None = None,
 ) -> _Message:
     stage = policy.stage(n.stage)
     named = f"stage {n.stage} ({stage.name})"
     zone = calendar.timezone if calendar is not None else None
-    due = f" by {moment(n.due_at, zone)}" if n.due_at is not None and zone is not None else ""
+    if n.due_at is None or zone is None:
+        due = ""
+    elif now is not None and now >= n.due_at:
+        # Delivered after its deadline (a delivery retried for a while, a deadline-passed notice): never ask
+        # for something "by" a time already gone.
+        due = f" as soon as possible (it was due by {moment(n.due_at, zone)}; overdue)"
+    else:
+        due = f" by {moment(n.due_at, zone)}"
     due_at = moment(n.due_at, zone) if n.due_at is not None and zone is not None else "its deadline"
     role = n.roles[0] if n.roles else policy.raiser_role
     kind = n.kind

@@ -47,8 +47,8 @@ from cards.notification import (
 )
 from dialogs.service import ChallengeService
 from process.challenge import Challenge, Notification, NotificationKind
-from process.directory import Contact, Directory, Person
-from process.policy import Role
+from process.delivery import NO_ADDRESS, NO_MAILER, NOT_IN_TEAMS, report_recipients
+from process.directory import Directory, Person
 from storage.conversations import ConversationStore
 from storage.outbox import Outbox, OutboxItem
 
@@ -387,7 +387,7 @@ class Notifier:
         can_email = self.mailer is not None and bool(address)
         problems: list[str] = []
         if self.teams is None or person is None or not person.aad_object_id:
-            problems.append("Teams: not reachable in Teams (mailbox or no Teams identity)")
+            problems.append(NOT_IN_TEAMS)
         elif item.attempts > MAX_TEAMS_ATTEMPTS and can_email:
             problems.append(f"Teams: gave up after {MAX_TEAMS_ATTEMPTS} attempts")
         else:
@@ -404,9 +404,7 @@ class Notifier:
                 await self._delivered(item, now, report, "teams")
                 return
         if self.mailer is None or not address:
-            problems.append(
-                "email: " + ("no SMTP server configured" if self.mailer is None else "no address")
-            )
+            problems.append(NO_MAILER if self.mailer is None else NO_ADDRESS)
             await self._fail(item, now, report, "; ".join(problems))
             return
         subject, body = self._text(n, challenge, now, note, failed, directory)
@@ -524,6 +522,15 @@ class Notifier:
             report.failed += 1
             report.reports_queued += len(reports)
             report.errors.append(error)
+            if not reports and item.report_of is None:
+                # Nobody at all will know: the one not reached was the raiser, and the partnership has no
+                # admin mailbox or business manager in the directory (or the challenge is gone).
+                log.error(
+                    "outbox %s (challenge %s): failed and nobody could be sent a report of it: %s",
+                    item.id,
+                    item.notification.challenge_id,
+                    error,
+                )
             log.warning(
                 "outbox %s (challenge %s): failed, reported to %d: %s",
                 item.id,
@@ -535,9 +542,9 @@ class Notifier:
             report.lost_claims += 1
 
     async def _reports_of(self, item: OutboxItem) -> tuple[Notification, ...]:
-        """Who to tell that `item` could not be delivered: the raiser and the partnership's admin mailbox
-        (or, without one, its business manager), never the person it failed to reach. A report is itself
-        never reported, so a failure cannot breed failures."""
+        """Who to tell that `item` could not be delivered (`process.delivery.report_recipients`: the raiser
+        and the partnership's admin mailbox or business manager, never the person it failed to reach). A
+        report is itself never reported, so a failure cannot breed failures."""
         n = item.notification
         if item.report_of is not None or n.kind is NotificationKind.DELIVERY_FAILED:
             return ()
@@ -545,35 +552,20 @@ class Notifier:
         if challenge is None or challenge.policy_id not in self.service.policies:
             return ()
         policy = self.service.policy(challenge.policy_id)
-        directory = await self.service.directory()
-        recipients: list[tuple[str, Contact]] = []
-        raiser = challenge.parties.get(policy.raiser_role)
-        if raiser is not None:
-            recipients.append((policy.raiser_role, raiser))
-        for post in (Role.PARTNERSHIP_ADMIN, Role.BUSINESS_MANAGER):
-            contacts = directory.partnership_contacts(policy.id, post)
-            if contacts:
-                recipients += [(str(post), contact) for contact in contacts]
-                break
-        seen = {n.recipient.key}
-        reports: list[Notification] = []
-        for role, contact in recipients:
-            if contact.key in seen:
-                continue
-            seen.add(contact.key)
-            reports.append(
-                Notification(
-                    kind=NotificationKind.DELIVERY_FAILED,
-                    recipient=contact,
-                    roles=(role,),
-                    challenge_id=n.challenge_id,
-                    reference=n.reference,
-                    stage=n.stage,
-                    due_at=None,
-                    action_needed=True,
-                )
+        recipients = report_recipients(challenge, policy, await self.service.directory(), n.recipient)
+        return tuple(
+            Notification(
+                kind=NotificationKind.DELIVERY_FAILED,
+                recipient=contact,
+                roles=(role,),
+                challenge_id=n.challenge_id,
+                reference=n.reference,
+                stage=n.stage,
+                due_at=None,
+                action_needed=True,
             )
-        return tuple(reports)
+            for role, contact in recipients
+        )
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with ±20 % jitter, so instances retrying together spread out."""

@@ -113,7 +113,12 @@ def make_service(settings: Settings, database: Database, clock: Clock = utc_now)
         return await directories.load()
 
     return ChallengeService(
-        load_policies(settings), ChallengeRepository(database, clock=clock), load_directory, clock=clock
+        load_policies(settings),
+        ChallengeRepository(database, clock=clock),
+        load_directory,
+        clock=clock,
+        # The notifier sends email with these same settings (`make_notifier`): without them, say so.
+        email=MailSettings.from_settings(settings) is not None,
     )
 
 

@@ -30,8 +30,12 @@ class Telling:
     #: directory gives no way to reach them).
     channel: str | None
     at: datetime | None = None
-    #: For one who could not be told: whether a report of it has reached the raiser or the partnership.
-    reported: bool = False
+    #: For one who could not be told: who a report of it was sent to (the outbox's report rows, chosen by
+    #: `process.delivery.report_recipients`), and of those, whom it has reached.
+    report_to: tuple[str, ...] = ()
+    report_reached: tuple[str, ...] = ()
+    #: For one still to be told only by email: this service has no email set up, so email cannot reach them.
+    no_email: bool = False
 
 
 def told_notice(tellings: Sequence[Telling]) -> str:
@@ -40,17 +44,22 @@ def told_notice(tellings: Sequence[Telling]) -> str:
     if not tellings:
         return "Nobody else needs to be told of this."
     told = [t for t in tellings if t.progress == "told"]
-    pending = [t for t in tellings if t.progress == "pending"]
+    pending = [t for t in tellings if t.progress == "pending" and not t.no_email]
+    no_email = [t for t in tellings if t.progress == "pending" and t.no_email]
     failed = [t for t in tellings if t.progress == "failed"]
     parts: list[str] = []
     if told:
         parts.append(f"Told: {_names(told)}.")
     if pending:
         parts.append(f"{len(pending)} to be told: {_names(pending)}.")
+    if no_email:
+        parts.append(
+            f"Cannot be told by email, as this service has no email set up: {', '.join(t.name for t in no_email)}"
+            "; please reach them another way."
+        )
     if failed:
         parts.append(
-            f"Could not be told: {', '.join(t.name for t in failed)}; a report goes to the raiser and the "
-            "partnership."
+            "Could not be told: " + "; ".join(f"{t.name} ({_report_words(t)})" for t in failed) + "."
         )
     if pending:
         parts.append("This card shows when each has been told.")
@@ -78,9 +87,21 @@ def _progress(t: Telling, zone: str) -> str:
         how = "in Teams" if t.channel == "teams" else "by email"
         return f"told {how}" + (f", {moment(t.at, zone)}" if t.at is not None else "")
     if t.progress == "failed":
-        return "could not be told" + (
-            "; the raiser or the partnership has been told, to reach them another way" if t.reported else ""
-        )
+        if t.report_reached:
+            return f"could not be told; {_and(t.report_reached)} told of it, to reach them another way"
+        return f"could not be told; {_report_words(t)}"
+    if t.no_email:
+        return "cannot be told by email: this service has no email set up; reach them another way"
     if t.channel is None:
         return "not told yet: the directory has no Teams account or email address for them"
     return f"not told yet ({CHANNEL_WORDS.get(t.channel, t.channel)})"
+
+
+def _report_words(t: Telling) -> str:
+    if t.report_to:
+        return f"a report goes to {_and(t.report_to)}"
+    return "nobody could be sent a report of it: please make sure they know another way"
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

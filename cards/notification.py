@@ -31,6 +31,7 @@ from cards.times import moment, time_left
 from process.calendar import WorkingCalendar
 from process.challenge import SYSTEM, Challenge, Notification, Side
 from process.challenge import NotificationKind as K
+from process.delivery import Cause, causes_of
 from process.directory import Directory
 from process.parties import actors, vacancies
 from process.policy import Policy
@@ -57,7 +58,7 @@ def notification_card(
 ) -> Card:
     """What happened, why, what is needed by when, and an "Open the challenge" button (always: the bot
     answers it with what the person who pressed it may see)."""
-    message = _message(n, challenge, policy, calendar)
+    message = _message(n, challenge, policy, calendar, now)
     body: list[Element] = [
         heading(plain(n.reference)),
         text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
@@ -90,7 +91,7 @@ def notification_text(
 ) -> tuple[str, str]:
     """The (subject, body) of an email for `n`, in plain text: what happened and why, reference, stage,
     deadline, what is needed and how to act. No child data."""
-    message = _message(n, challenge, policy, calendar)
+    message = _message(n, challenge, policy, calendar, now)
     lines = [message.happened, ""]
     lines += [f"{title}: {value}" for title, value in _facts(n, challenge, policy, calendar, now, directory)]
     lines += ["", message.needed, "", _how_to_act(n, challenge, policy)]
@@ -149,10 +150,7 @@ def _undelivered(
     happened = (
         f"{who} could not be told of {report.reference} ({what}): neither Teams nor email reached them."
     )
-    needed = (
-        f"Please make sure {who} knows, another way (telephone, or in person), and ask for their details in "
-        "the partnership's directory to be corrected."
-    )
+    needed = _advice(failed, reason)
     rows = [
         ("Reference", report.reference),
         ("Partnership", f"{policy.partnership} ({policy.short_name})"),
@@ -161,6 +159,39 @@ def _undelivered(
         ("Why", reason or "not recorded"),
     ]
     return happened, needed, rows
+
+
+def _advice(failed: Notification, reason: str | None) -> str:
+    """What the one told of a failed delivery should do, fitting what went wrong (`causes_of` its reason)."""
+    who = failed.recipient.name
+    causes = causes_of(reason)
+    mailbox = failed.recipient.person_id is None
+    advice = [f"Please make sure {who} knows, another way (telephone, or in person)."]
+    if Cause.NO_EMAIL_SERVICE in causes:
+        advice.append(
+            "This service has no email set up, so it can reach people only in Teams: please tell the "
+            "partnership's admin, and reach "
+            + ("this mailbox" if mailbox else f"{who}")
+            + " another way until email is set up."
+        )
+    if Cause.TEAMS_REFUSED in causes:
+        advice.append(
+            f"Teams refused the message: the app may have been blocked or removed for {who}; please ask them "
+            "to unblock it, or to add it again, in Teams."
+        )
+    missing = []
+    if Cause.NO_TEAMS_IDENTITY in causes and not mailbox:
+        missing.append("Teams account")
+    if Cause.NO_ADDRESS in causes:
+        missing.append("email address")
+    if missing:
+        advice.append(
+            f"The partnership's directory has no {' or '.join(missing)} for {who}: please ask for their "
+            "details in it to be corrected."
+        )
+    if Cause.EMAIL_FAILED in causes:
+        advice.append(f"The mail server did not accept the message: please check {who}'s email address.")
+    return " ".join(advice)
 
 
 def _facts(
@@ -189,7 +220,7 @@ def _facts(
     if n.due_at is not None and challenge.is_open:
         lines.append(("Due", f"{moment(n.due_at, calendar.timezone)} ({time_left(calendar, now, n.due_at)})"))
     lines.append(("Status", status_text(challenge)))
-    nxt = _next_step(challenge, policy, calendar)
+    nxt = _next_step(challenge, policy, calendar, now)
     if nxt is not None:
         lines.append(("Next step", nxt))
     return lines
@@ -243,8 +274,9 @@ def _who_acted(
     return title, who
 
 
-def _next_step(challenge: Challenge, policy: Policy, calendar: WorkingCalendar) -> str | None:
-    """ "Alex Raiser (Raiser), to agree the outcome or escalate, by Fri 5 Dec 2026 17:00"."""
+def _next_step(challenge: Challenge, policy: Policy, calendar: WorkingCalendar, now: datetime) -> str | None:
+    """ "Alex Raiser (Raiser), to agree the outcome or escalate, by Fri 5 Dec 2026 17:00"; once that time has
+    passed, "..., was due by Tue 1 Dec 2026, 17:00; overdue" (a past instant is never given as a deadline)."""
     if not challenge.is_open:
         return None
     people = awaited(challenge, policy)
@@ -252,7 +284,12 @@ def _next_step(challenge: Challenge, policy: Policy, calendar: WorkingCalendar) 
         return None
     names = " or ".join(f"{contact.name} ({role_title(role, policy)})" for role, contact in people)
     due = challenge.due_at
-    by = f", by {moment(due, calendar.timezone)}" if due is not None else ""
+    if due is None:
+        by = ""
+    elif now >= due:
+        by = f", was due by {moment(due, calendar.timezone)}; overdue"
+    else:
+        by = f", by {moment(due, calendar.timezone)}"
     return f"{names}, {awaited_task(challenge, policy)}{by}"
 
 
@@ -276,12 +313,23 @@ def _how_to_act(n: Notification, challenge: Challenge, policy: Policy) -> str:
 
 
 def _message(
-    n: Notification, challenge: Challenge, policy: Policy, calendar: WorkingCalendar | None
+    n: Notification,
+    challenge: Challenge,
+    policy: Policy,
+    calendar: WorkingCalendar | None,
+    now: datetime | None = None,
 ) -> _Message:
     stage = policy.stage(n.stage)
     named = f"stage {n.stage} ({stage.name})"
     zone = calendar.timezone if calendar is not None else None
-    due = f" by {moment(n.due_at, zone)}" if n.due_at is not None and zone is not None else ""
+    if n.due_at is None or zone is None:
+        due = ""
+    elif now is not None and now >= n.due_at:
+        # Delivered after its deadline (a delivery retried for a while, a deadline-passed notice): never ask
+        # for something "by" a time already gone.
+        due = f" as soon as possible (it was due by {moment(n.due_at, zone)}; overdue)"
+    else:
+        due = f" by {moment(n.due_at, zone)}"
     due_at = moment(n.due_at, zone) if n.due_at is not None and zone is not None else "its deadline"
     role = n.roles[0] if n.roles else policy.raiser_role
     kind = n.kind

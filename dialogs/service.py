@@ -84,6 +84,8 @@ class ChallengeService:
         load_directory: Callable[[], Awaitable[Directory]],
         clock: Clock = utc_now,
         on_commit: Callable[[Decision], Awaitable[None]] | None = None,
+        *,
+        email: bool = True,
     ) -> None:
         self.policies: Mapping[str, Policy] = {p.id: p for p in policies}
         self.repository = repository
@@ -93,6 +95,9 @@ class ChallengeService:
         self.on_commit = on_commit
         self._calendars = {p.id: calendar_for(p) for p in policies}
         self.outbox = Outbox(repository.db)
+        #: Whether this service can send email (an SMTP server is configured for its notifier); without it a
+        #: mailbox, or a person with no Teams identity, cannot be told at all.
+        self.email = email
 
     # ----- lookups ----------------------------------------------------------------------------------------
 
@@ -159,11 +164,16 @@ class ChallengeService:
         own = [i for i in items if i.report_of is None and i.challenge_version is not None]
         if version is None:
             version = max((i.challenge_version or 0 for i in own), default=None)
-        reported = {
-            i.report_of for i in items if i.report_of is not None and i.status is DeliveryStatus.DELIVERED
-        }
+        reports: dict[int, list[OutboxItem]] = {}
+        for i in items:
+            if i.report_of is not None:
+                reports.setdefault(i.report_of, []).append(i)
         directory = await self.directory()
-        return tuple(_telling(i, directory, reported) for i in own if i.challenge_version == version)
+        return tuple(
+            _telling(i, directory, reports.get(i.id, []), self.email)
+            for i in own
+            if i.challenge_version == version
+        )
 
     async def told_words(self, challenge: Challenge) -> str:
         """What to tell the person who made the change that took `challenge` to its version about who is told
@@ -282,12 +292,23 @@ class ChallengeService:
                 )
 
 
-def _telling(item: OutboxItem, directory: Directory, reported: set[int]) -> Telling:
+def _telling(item: OutboxItem, directory: Directory, reports: Sequence[OutboxItem], email: bool) -> Telling:
+    """How far telling one recipient has got; for one not reached, the reports the notifier queued of it (to
+    whom `process.delivery.report_recipients` chose); for one only email could reach, whether this service
+    has email at all."""
     recipient = item.notification.recipient
     if item.status is DeliveryStatus.DELIVERED:
         return Telling(recipient.name, "told", item.channel, item.delivered_at)
     if item.status is DeliveryStatus.FAILED:
-        return Telling(recipient.name, "failed", None, reported=item.id in reported)
+        return Telling(
+            recipient.name,
+            "failed",
+            None,
+            report_to=tuple(r.notification.recipient.name for r in reports),
+            report_reached=tuple(
+                r.notification.recipient.name for r in reports if r.status is DeliveryStatus.DELIVERED
+            ),
+        )
     person = directory.person(recipient.person_id)
     if person is not None and person.aad_object_id:
         first: str | None = "teams"
@@ -295,4 +316,4 @@ def _telling(item: OutboxItem, directory: Directory, reported: set[int]) -> Tell
         first = "email"
     else:
         first = None
-    return Telling(recipient.name, "pending", first)
+    return Telling(recipient.name, "pending", first, no_email=first == "email" and not email)

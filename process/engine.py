@@ -871,12 +871,30 @@ class Engine:
             )
 
     def tell_everyone(self, out: Outbox, c: Challenge, kind: NotificationKind) -> None:
+        """Tell everyone of an ending (resolved, withdrawn, closed): both sides now, those consulted, informed
+        and copied in at this stage, and whoever had a part at an earlier stage it reached."""
         stage = self.policy.stage(c.stage)
         self.tell_side(out, c, Side.RAISER, kind, action=False)
         self.tell_side(out, c, Side.CHALLENGED, kind, action=False)
         out.add(kind, self.policy.raiser_role, c.parties.get(self.policy.raiser_role), action_needed=False)
         out.add_roles(kind, stage.consult + stage.informed, c.parties, action=False)
         out.add_roles(kind, self.policy.copied_in_at(c.stage), c.parties, action=False)
+        # The ending reaches everyone who has had a part in the challenge at any stage it reached (not those of
+        # stages it never reached): the professional challenged at stage 1 hears it was resolved at stage 2.
+        for record in c.stages:
+            earlier = self.policy.stage(record.number)
+            out.add_roles(
+                kind,
+                (
+                    *earlier.raiser_side,
+                    *earlier.challenged_side,
+                    *earlier.consult,
+                    *earlier.informed,
+                    *self.policy.copied_in_at(record.number),
+                ),
+                c.parties,
+                action=False,
+            )
 
     def copy_updates(self, out: Outbox, c: Challenge, kind: NotificationKind) -> None:
         """Copy an update to those copied in on every update at this stage (Rochdale's partnership admin), and

@@ -17,9 +17,19 @@ MIXED = (
     Telling("Adele Vance", "pending", "teams"),
     Telling("Health Safeguarding Team", "pending", "email"),
     Telling("Pat Nocontact", "pending", None),
-    Telling("Sam Unreachable", "failed", None, reported=True),
-    Telling("Jo Unreported", "failed", None),
+    Telling(
+        "Sam Unreachable",
+        "failed",
+        None,
+        report_to=("Alex Wilber", "Partnership admin for DSCP"),
+        report_reached=("Alex Wilber",),
+    ),
+    Telling("Jo Unreported", "failed", None, report_to=("Partnership admin for DSCP",)),
 )
+#: The raiser was the one not reached, and the partnership has no admin mailbox or business manager.
+NOBODY = Telling("Alex Wilber", "failed", None)
+#: Only email could reach them, and this service has none set up.
+NO_EMAIL = Telling("Health Safeguarding Team", "pending", "email", no_email=True)
 
 
 def test_the_notice_says_told_only_of_recorded_deliveries_and_how_each_is_being_told() -> None:
@@ -29,7 +39,10 @@ def test_the_notice_says_told_only_of_recorded_deliveries_and_how_each_is_being_
         "3 to be told: Adele Vance (Teams), Health Safeguarding Team (email), Pat Nocontact (no Teams or email "
         "known)." in notice
     )
-    assert "Could not be told: Sam Unreachable, Jo Unreported; a report goes to the raiser" in notice
+    assert (
+        "Could not be told: Sam Unreachable (a report goes to Alex Wilber and Partnership admin for DSCP); "
+        "Jo Unreported (a report goes to Partnership admin for DSCP)." in notice
+    )
     assert notice.endswith("This card shows when each has been told.")
 
 
@@ -48,10 +61,37 @@ def test_the_card_lists_each_one_with_how_and_when_in_london_time() -> None:
         "Adele Vance: not told yet (Teams)",
         "Health Safeguarding Team: not told yet (email)",
         "Pat Nocontact: not told yet: the directory has no Teams account or email address for them",
-        "Sam Unreachable: could not be told; the raiser or the partnership has been told, to reach them "
-        "another way",
-        "Jo Unreported: could not be told",
+        "Sam Unreachable: could not be told; Alex Wilber told of it, to reach them another way",
+        "Jo Unreported: could not be told; a report goes to Partnership admin for DSCP",
     ]
+
+
+def test_when_nobody_can_be_sent_a_report_the_words_say_so_and_never_name_the_raiser() -> None:
+    notice = told_notice((NOBODY,))
+    assert notice == (
+        "Could not be told: Alex Wilber (nobody could be sent a report of it: please make sure they know "
+        "another way)."
+    )
+    assert "raiser" not in notice and "partnership" not in notice
+    lines = readable({"type": "AdaptiveCard", "body": told_section((NOBODY,), "Europe/London")}).split("\n")
+    assert lines[1] == (
+        "Alex Wilber: could not be told; nobody could be sent a report of it: please make sure they know "
+        "another way"
+    )
+
+
+def test_one_only_email_could_reach_is_never_shown_as_waiting_when_the_service_has_no_email() -> None:
+    notice = told_notice((NO_EMAIL,))
+    assert "to be told" not in notice and "(email)" not in notice
+    assert notice == (
+        "Cannot be told by email, as this service has no email set up: Health Safeguarding Team; please reach "
+        "them another way."
+    )
+    lines = readable({"type": "AdaptiveCard", "body": told_section((NO_EMAIL,), "Europe/London")}).split("\n")
+    assert lines[1] == (
+        "Health Safeguarding Team: cannot be told by email: this service has no email set up; reach them "
+        "another way"
+    )
 
 
 def test_only_a_partys_own_card_shows_who_has_been_told() -> None:

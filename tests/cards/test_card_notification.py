@@ -6,7 +6,10 @@ details or what anyone wrote; each says what happened, what is needed by when, a
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -329,3 +332,77 @@ def test_a_failure_report_names_who_was_not_told_and_why_without_child_data() ->
     for private in PRIVATE_STRINGS:
         assert private not in body and private not in everything(card), private
     assert [a["title"] for a in button_actions(card)] == ["Open the challenge"]
+
+
+@pytest.mark.parametrize(
+    "name", [name for name in STATES if name.endswith("deadline passed") and STATES[name].challenge.is_open]
+)
+def test_after_a_missed_deadline_the_next_step_is_never_given_a_deadline_in_the_past(name: str) -> None:
+    walk = STATES[name]
+    due = walk.challenge.due_at
+    assert due is not None and walk.now >= due
+    for n in walk.last_notifications:
+        subject, body = email_for(walk, n)
+        words = subject + "\n" + body + "\n" + readable(card_for(walk, n))
+        local = due.astimezone(ZoneInfo("Europe/London"))
+        gone = f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+        # The passed time may be named only as passed: "was due by ...; overdue", "passed at ...".
+        for said in re.findall(r"(?<!was due )\bby " + re.escape(gone), words):
+            raise AssertionError(f"{n.recipient.name} is asked for something {said!r}: {words}")
+        step = next(line for line in body.split("\n") if line.startswith("Next step: "))
+        assert step.endswith(f"was due by {gone}; overdue"), step
+
+
+def test_a_notification_delivered_after_its_deadline_asks_for_it_as_soon_as_possible() -> None:
+    walk = raised("durham")
+    n = sent_to(walk, Role.CHALLENGED_PROFESSIONAL)
+    assert n.due_at is not None
+    late = replace(walk, now=n.due_at + timedelta(days=2))
+    subject, body = email_for(late, n)
+    assert "Please respond as soon as possible (it was due by Tue 24 Nov 2026, 17:00; overdue)." in body
+    assert (
+        "Next step: Charlie Challenged (Professional), to respond, was due by Tue 24 Nov 2026, 17:00; overdue"
+        in body
+    )
+    assert " by Tue 24 Nov 2026, 17:00" not in subject.replace("was due by", "")
+
+
+def _report_of(reason: str, role: Role = Role.CHALLENGED_PROFESSIONAL) -> str:
+    walk = raised("durham")
+    failed = next(n for n in walk.last_notifications if role in n.roles)
+    report = replace(
+        failed,
+        kind=NotificationKind.DELIVERY_FAILED,
+        recipient=walk.challenge.parties[Role.RAISER],
+        roles=(Role.RAISER,),
+        action_needed=True,
+    )
+    card = delivery_failed_card(report, failed, challenge=walk.challenge, policy=walk.policy, reason=reason)
+    assert_valid_card(card)
+    _, body = delivery_failed_text(
+        report, failed, challenge=walk.challenge, policy=walk.policy, reason=reason
+    )
+    return body.split("\n\n")[2]
+
+
+def test_a_failure_report_with_no_email_set_up_says_so_and_asks_for_no_directory_correction() -> None:
+    advice = _report_of(
+        "Teams: Teams answered 403 (ConversationBlockedByUser); email: no SMTP server configured"
+    )
+    assert "This service has no email set up" in advice and "partnership's admin" in advice
+    assert "ask them to unblock it, or to add it again" in advice
+    assert "directory" not in advice
+
+
+def test_a_failure_report_asks_for_the_directory_to_be_corrected_only_when_it_lacks_their_details() -> None:
+    advice = _report_of("Teams: not reachable in Teams (mailbox or no Teams identity); email: no address")
+    assert (
+        "The partnership's directory has no Teams account or email address for Charlie Challenged" in advice
+    )
+    assert "corrected" in advice and "no email set up" not in advice and "unblock" not in advice
+    refused = _report_of(
+        "Teams: Teams answered 404 (ConversationNotFound); conversation reference marked stale; "
+        "email: 550 mailbox unavailable"
+    )
+    assert "add it again" in refused and "check Charlie Challenged's email address" in refused
+    assert "corrected" not in refused

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.config import Settings
 from bot.mailer import Mailer
 from bot.notifier import Notifier
-from bot.wiring import Runtime
+from bot.wiring import Runtime, make_service
 from cards import verbs as v
 from storage.outbox import DeliveryStatus, Outbox
 from tests.delivery.conftest import SmtpServer
@@ -47,8 +48,10 @@ def told_lines(card: dict[str, Any]) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def one_clock(runtime: Runtime) -> None:
-    """The outbox is dated by the repository's clock: stop it where the service's clock is stopped."""
+    """The outbox is dated by the repository's clock: stop it where the service's clock is stopped. These
+    tests deliver through a test SMTP server (`notifier`), so the service is one with email set up."""
     runtime.service.repository.clock = runtime.service.clock
+    runtime.service.email = True
 
 
 def notifier(runtime: Runtime, smtp: SmtpServer | None) -> Notifier:
@@ -127,8 +130,10 @@ async def test_a_notification_nobody_could_deliver_shows_as_not_told_and_is_repo
     assert report.failed == 1 and report.reports_queued == 2
     report = await notifier(runtime, smtp_server).drain()
     card = await person.press(v.SHOW, {"reference": "DUR-2026-0001"})
+    # The card names who the report reached: the raiser and the partnership's business manager (Durham's
+    # demo directory has no admin mailbox).
     assert (
-        "Megan Bowen: could not be told; the raiser or the partnership has been told, to reach them another way"
+        "Megan Bowen: could not be told; Alex Wilber and Patti Fernandez told of it, to reach them another way"
         in told_lines(card)
     )
     rows = await runtime.service.outbox.for_challenge((await runtime.service.find("DUR-2026-0001")).id)  # type: ignore[union-attr]
@@ -151,3 +156,54 @@ async def test_a_shared_chat_summary_says_nothing_about_delivery(
     words = texts(card)
     assert "1:1 chat" in words and "DUR-2026-0001" not in words
     assert "told" not in words.lower() and "Business Manager for QRT" not in words
+
+
+async def test_when_the_raiser_is_not_reached_and_the_partnership_has_nobody_the_words_say_nobody_is_told(
+    runtime: Runtime, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    await raise_durham(alex(runtime))
+    await notifier(runtime, smtp_server).drain()
+    her = megan(runtime)
+    card = await her.press(v.SHOW, {"reference": "DUR-2026-0001"})
+    # Then the partnership's posts are emptied in the directory, and the notifier (no Teams, no email here)
+    # cannot reach Alex, the raiser, with her response.
+    directory = await runtime.service.directory()
+    runtime.service._directory = replace(directory, partnership_roles={})
+    updated = await her.press_on(card, v.RESPOND, text="The report was sent this morning.")
+
+    with caplog.at_level("ERROR", logger="bot.notifier"):
+        report = await notifier(runtime, None).drain()
+        again = await notifier(runtime, None).drain()
+    assert report.failed == 1 and report.reports_queued == 0 and again.failed == 0
+    challenge = await runtime.service.find("DUR-2026-0001")
+    assert challenge is not None
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and challenge.id in errors[0].getMessage()
+    assert "nobody could be sent a report" in errors[0].getMessage()
+
+    lines = told_lines(await her.press_on(updated, v.REFRESH))
+    assert (
+        "Alex Wilber: could not be told; nobody could be sent a report of it: please make sure they know "
+        "another way" in lines
+    )
+    assert not [line for line in lines if "raiser" in line or "partnership" in line]
+
+
+async def test_with_no_email_set_up_a_mailbox_is_shown_as_one_email_cannot_reach(runtime: Runtime) -> None:
+    # A service built from settings without an SMTP server (the runtime's own settings) has no email.
+    runtime.service.email = make_service(Settings(), runtime.database).email
+    assert runtime.service.email is False
+    card = await raise_durham(alex(runtime))
+
+    notice = notice_of(card)
+    assert "1 to be told: Megan Bowen \\(Teams\\)" in notice
+    assert "Cannot be told by email, as this service has no email set up: Business Manager for QRT" in notice
+    assert "Business Manager for QRT \\(email\\)" not in notice
+    assert sorted(told_lines(card)) == [
+        "Business Manager for QRT: cannot be told by email: this service has no email set up; reach them "
+        "another way",
+        "Megan Bowen: not told yet (Teams)",
+    ]
+    # The notifier agrees: without a mailer the mailbox's notification fails, and the report says why.
+    report = await notifier(runtime, None).drain()
+    assert report.failed >= 1

@@ -30,6 +30,8 @@ MAX_SLEEP_SECONDS = 300.0
 DUE_LEASE_SECONDS = 300.0
 #: A challenge's clock actions applied in one pass at most (a reminder then, if overdue, the deadline).
 MAX_ACTIONS_PER_CHALLENGE = 4
+#: How long shutdown lets a pass in progress finish before cancelling it, and then waits for the cancel.
+STOP_GRACE_SECONDS = 10.0
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Scheduler:
         batch_size: int = 100,
         max_sleep_seconds: float = MAX_SLEEP_SECONDS,
         drafts: DraftStore | None = None,
+        stop_grace_seconds: float = STOP_GRACE_SECONDS,
     ) -> None:
         self.service = service
         self.drafts = drafts
@@ -72,7 +75,9 @@ class Scheduler:
         self.worker_id = worker_id
         self.batch_size = batch_size
         self.max_sleep_seconds = max_sleep_seconds
+        self.stop_grace_seconds = stop_grace_seconds
         self._woken = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Run a pass now (a change was committed, so there may be notifications to deliver)."""
@@ -140,8 +145,8 @@ class Scheduler:
         return min(candidates) if candidates else None
 
     async def run(self) -> None:
-        """Pass, sleep until the next due instant (or a wake), pass again; until cancelled."""
-        while True:
+        """Pass, sleep until the next due instant (or a wake), pass again; until stopped or cancelled."""
+        while not self._stopping:
             self._woken.clear()
             try:
                 report = await self.run_once()
@@ -159,6 +164,8 @@ class Scheduler:
             await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> None:
+        if self._stopping:
+            return
         seconds = self.max_sleep_seconds
         try:
             nxt = await self.next_wake()
@@ -172,12 +179,34 @@ class Scheduler:
         except TimeoutError:
             pass
 
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """End `run()` in `task` at shutdown, within about twice `stop_grace_seconds` whatever it is doing.
+
+        A pass in progress is left to finish: cancelled mid-query, it would leave its database connection
+        to be discarded half-way. A pass still running after the grace period is cancelled.
+        """
+        self._stopping = True
+        self._woken.set()
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.stop_grace_seconds)
+        except asyncio.CancelledError:  # shutdown itself interrupted: the pass must not outlive the database
+            task.cancel()
+            raise
+        if not done:
+            log.warning(
+                "scheduler pass still running %s s after shutdown began; cancelling it",
+                self.stop_grace_seconds,
+            )
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=self.stop_grace_seconds)
+            if not done:
+                log.warning("scheduler pass did not end when cancelled; shutting down without it")
+                return
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("scheduler stopped with an error", exc_info=error)
+
     async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
         """Start with the app, stop with it (for `app.cleanup_ctx`)."""
         task = asyncio.create_task(self.run(), name=f"scheduler {self.worker_id}")
         yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        await self.stop(task)

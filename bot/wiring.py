@@ -205,8 +205,8 @@ async def build_runtime(settings: Settings) -> Runtime:
 
     async def close_database(app: web.Application) -> AsyncIterator[None]:
         yield
-        # A delivery cancelled mid-query at shutdown can leave a connection closing that never finishes;
-        # the process is stopping either way, so it waits a bounded time and says so rather than hang.
+        # Runs after the deadline clock has stopped (cleanup contexts end in reverse), so no pass is using a
+        # connection; a database that does not answer still must not hold the process, so the wait is bounded.
         try:
             await asyncio.wait_for(database.dispose(), timeout=DISPOSE_TIMEOUT_SECONDS)
         except TimeoutError:

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
@@ -168,11 +169,32 @@ def _make_sqlite_folder(url: URL) -> None:
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+class _AiosqliteConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose worker thread is told to stop once, so a close never waits forever.
+
+    SQLAlchemy ends a connection it must discard (a query cancelled mid-way, say) with `terminate()`: a
+    graceful `close()` in a shielded task, and, if the caller is cancelled again meanwhile, a forced `stop()`.
+    aiosqlite's `close()` then asks the worker thread to stop a second time, in its `finally`, and awaits an
+    answer the thread, already gone after the first request, never sends. That task could not end, not even
+    when cancelled (its one cancellation spent on the first await), so the event loop could not shut down.
+    Here a second request to stop is not queued: the first one already ends the thread.
+    """
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if not self._running:
+            return None
+        return super().stop()
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, a busy timeout, foreign keys, and SQLAlchemy (not the driver) in charge of BEGIN."""
+    """WAL, a busy timeout, foreign keys, SQLAlchemy (not the driver) in charge of BEGIN, and driver
+    connections that always finish closing (`_AiosqliteConnection`)."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        driver = record.driver_connection
+        if type(driver) is aiosqlite.Connection:
+            driver.__class__ = _AiosqliteConnection
         # The driver's own implicit BEGIN (only before DML) would break snapshot reads and BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -103,3 +105,34 @@ async def test_database_errors_never_carry_the_childs_details(database: Database
     message = str(caught.value)
     assert "child_details" in message
     assert CHILD.name not in message and str(CHILD.agency_reference) not in message and "2018" not in message
+
+
+async def test_a_discarded_sqlite_connection_cancelled_twice_leaves_no_task_that_cannot_end(
+    sqlite_database: Database,
+) -> None:
+    """SQLAlchemy discards a connection with `terminate()`: a graceful close in a task of its own, and a
+    forced stop if the caller is cancelled again meanwhile. The loop's shutdown then cancels that close too,
+    as it cancels every task left; it must end, or the loop can never close (the suite hung this way)."""
+
+    async def discard() -> None:
+        async with sqlite_database.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            await conn.invalidate()
+
+    def graceful_close() -> asyncio.Task[Any] | None:
+        for task in asyncio.all_tasks():
+            coro = task.get_coro()
+            if "graceful_close" in getattr(coro, "__qualname__", "") and getattr(coro, "cr_await", None):
+                return task
+        return None
+
+    caller = asyncio.create_task(discard())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while (closing := graceful_close()) is None:
+        assert loop.time() < deadline and not caller.done(), "the connection was never closed gracefully"
+        await asyncio.sleep(0)
+    caller.cancel()  # a second cancellation of the caller: terminate() forces the connection to stop
+    closing.cancel()  # what asyncio.Runner.close() does to every task left when the loop shuts down
+    done, _ = await asyncio.wait({caller, closing}, timeout=5)
+    assert caller in done and closing in done, f"still pending: {closing!r}"

@@ -416,9 +416,7 @@ class RaiseChallengeFlow:
         same engine answer the raise uses, so the review card names only those its notifications go to."""
         try:
             request = raise_request_from(values, policy=policy)
-            earlier = await self.service.find(request.recurring_of) if request.recurring_of else None
-            if earlier is not None and not earlier.roles_of(person.id):
-                earlier = None
+            earlier = await self.service.earlier(request, person.id)
             engine = await self.service.engine(policy.id)
             preview = engine.raise_challenge(
                 request,

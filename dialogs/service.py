@@ -204,11 +204,7 @@ class ChallengeService:
         challenge_id = str(uuid4())
         year = engine.calendar.local_date(now).year
 
-        # A reoccurring issue is linked only to a challenge the raiser had a part in: anything else is refused
-        # by the engine in the same words as a reference that does not exist.
-        earlier = await self.find(request.recurring_of) if request.recurring_of else None
-        if earlier is not None and not earlier.roles_of(person_id):
-            earlier = None
+        earlier = await self.earlier(request, person_id)
 
         def build(reference: str) -> Decision:
             return engine.raise_challenge(
@@ -221,6 +217,12 @@ class ChallengeService:
         log.info("challenge %s raised (%s, stage %s)", challenge_id, policy_id, decision.challenge.stage)
         await self._committed(decision)
         return decision
+
+    async def earlier(self, request: RaiseRequest, person_id: str) -> Challenge | None:
+        """The challenge a reoccurring issue is linked to, if the raiser had a part in it: anything else is
+        refused by the engine in the same words as a reference that does not exist."""
+        earlier = await self.find(request.recurring_of) if request.recurring_of else None
+        return earlier if earlier is not None and earlier.roles_of(person_id) else None
 
     async def linkable(self, person_id: str, policy_id: str, agency_id: str) -> list[Challenge]:
         """The person's own ended challenges (resolved or closed) to one agency: what a reoccurring issue may

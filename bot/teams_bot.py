@@ -256,10 +256,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             await answer(challenge, refused.reason)
             return
         result = await self.service.act(challenge, action.version, engine_action, person.id)
-        if result.outcome == "applied":
-            await answer(result.challenge or challenge, result.notice)
-        else:
-            await answer(result.challenge or challenge, result.notice)
+        await answer(result.challenge or challenge, result.notice)
 
     # ----- helpers ----------------------------------------------------------------------------------------
 

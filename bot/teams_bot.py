@@ -213,10 +213,6 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
                 # The pressed card is replaced by the answer: give back the welcome card (with its
                 # immediate-risk guidance), its button now opening the person's 1:1 chat.
                 await show_card(turn_context, welcome_card(self._policies(), chat_link=chat_link))
-            elif not self._personal(turn_context):
-                await show_card(
-                    turn_context, message_card("Raise it in a 1:1 chat", "Challenges are raised in 1:1.")
-                )
             else:
                 await self.raising.on_card(turn_context, person, action)
         elif chat_link is not None:

@@ -115,17 +115,12 @@ class RaiseChallengeFlow:
         if action.verb == verbs.RAISE_START:
             await self.start(context, person)
             return
-        now = self.service.clock()
         draft_id = action.text(ids.DRAFT_ID)
         if action.verb == verbs.RAISE_DISCARD:
             await self._discard(context, person, draft_id)
             return
-        draft = await self.drafts.get(draft_id) if draft_id else None
-        if draft is None or draft.person_id != person.id:
-            await self._not_a_draft(context, person, draft_id)
-            return
-        if not draft.is_open(now):
-            await self._ended(context, person, draft, action.verb)
+        draft = await self._open_draft(context, person, draft_id, action.verb)
+        if draft is None:
             return
         if action.verb == verbs.RAISE_CONTINUE:
             await self._show(context, person, draft)
@@ -259,14 +254,9 @@ class RaiseChallengeFlow:
         if fresh is not None:
             await self._show(context, person, fresh)
             return
-        draft = await self.drafts.get(draft_id) if draft_id else None
-        if draft is not None and draft.person_id == person.id:
-            if draft.is_open(now):
-                await self._show(context, person, draft, notice=OUT_OF_DATE)
-            else:
-                await self._ended(context, person, draft, verbs.RAISE_DISCARD)
-            return
-        await self._not_a_draft(context, person, draft_id)
+        draft = await self._open_draft(context, person, draft_id, verbs.RAISE_DISCARD)
+        if draft is not None:
+            await self._show(context, person, draft, notice=OUT_OF_DATE)
 
     # ----- old cards ----------------------------------------------------------------------------------------
 
@@ -283,13 +273,8 @@ class RaiseChallengeFlow:
         click (the card the last change was made from, the same button, and for Next the same inputs as that
         change stored) is shown it without a warning; any other press (a correction typed on that card) is
         told the card was out of date, and nothing of it is written."""
-        now = self.service.clock()
-        draft = await self.drafts.get(draft_id)
-        if draft is None or draft.person_id != person.id:
-            await self._not_a_draft(context, person, draft_id)
-            return
-        if not draft.is_open(now):
-            await self._ended(context, person, draft, verb)
+        draft = await self._open_draft(context, person, draft_id, verb)
+        if draft is None:
             return
         repeat = revision == draft.revision - 1 and verb == draft.last_verb and not isinstance(revision, bool)
         if repeat and verb == verbs.RAISE_NEXT:
@@ -306,6 +291,20 @@ class RaiseChallengeFlow:
         asked = _input_ids(await self._card(person, replace(draft, step=step)))
         stored = _values(draft)
         return all(stored.get(key, "") == value for key, value in _entered(data, asked).items())
+
+    async def _open_draft(
+        self, context: TurnContext, person: Person, draft_id: str, verb: str
+    ) -> Draft | None:
+        """The person's open draft `draft_id`; None, once answered, for a card naming no draft of theirs or one
+        that has ended."""
+        draft = await self.drafts.get(draft_id) if draft_id else None
+        if draft is None or draft.person_id != person.id:
+            await self._not_a_draft(context, person, draft_id)
+            return None
+        if not draft.is_open(self.service.clock()):
+            await self._ended(context, person, draft, verb)
+            return None
+        return draft
 
     async def _not_a_draft(self, context: TurnContext, person: Person, draft_id: str) -> None:
         """A card naming no draft of this person's: the challenge it raised, else the person's open form

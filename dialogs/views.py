@@ -13,14 +13,12 @@ from process.engine import Engine
 Audience = Literal["party", "group"]
 
 
-def is_party(challenge: Challenge, person: Person | None, engine: Engine | None = None) -> bool:
-    """Parties are the people holding a role in the challenge, and (with the engine) those who may take a part
-    that no person holds; only they see the child's details."""
+def is_party(challenge: Challenge, person: Person | None, engine: Engine) -> bool:
+    """Parties are the people holding a role in the challenge, and those who may take a part that no person
+    holds; only they see the child's details."""
     if person is None:
         return False
-    if challenge.roles_of(person.id):
-        return True
-    return engine is not None and bool(engine.takeable_roles(challenge, person.id))
+    return bool(challenge.roles_of(person.id) or engine.takeable_roles(challenge, person.id))
 
 
 async def challenge_view(

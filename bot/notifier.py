@@ -385,6 +385,8 @@ class Notifier:
         note = agency.escalation_note if agency is not None else None
         address = n.recipient.email or (person.email if person else None)
         can_email = self.mailer is not None and bool(address)
+        # Made once: the Teams message's summary, and the email's subject and body should Teams not take it.
+        subject, body = self._text(n, challenge, now, note, failed, directory)
         problems: list[str] = []
         if self.teams is None or person is None or not person.aad_object_id:
             problems.append(NOT_IN_TEAMS)
@@ -392,7 +394,8 @@ class Notifier:
             problems.append(f"Teams: gave up after {MAX_TEAMS_ATTEMPTS} attempts")
         else:
             try:
-                await self.teams.send(person, self._activity(n, challenge, now, note, failed, directory))
+                activity = self._activity(n, challenge, now, note, failed, directory, summary=subject)
+                await self.teams.send(person, activity)
             except TeamsUnreachable as unreachable:
                 problems.append(f"Teams: {unreachable}")
             except TeamsRetryLater as later:
@@ -407,7 +410,6 @@ class Notifier:
             problems.append(NO_MAILER if self.mailer is None else NO_ADDRESS)
             await self._fail(item, now, report, "; ".join(problems))
             return
-        subject, body = self._text(n, challenge, now, note, failed, directory)
         try:
             await self.mailer.send(address, subject, body)
         except MailError as error:
@@ -434,6 +436,8 @@ class Notifier:
         note: str | None,
         failed: OutboxItem | None,
         directory: Directory,
+        *,
+        summary: str,
     ) -> Activity:
         policy = self.service.policy(challenge.policy_id)
         calendar = self.service.calendar(challenge.policy_id)
@@ -452,7 +456,7 @@ class Notifier:
                 agency_note=note,
             )
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-        activity.summary, _ = self._text(n, challenge, now, note, failed, directory)
+        activity.summary = summary
         return activity
 
     def _text(

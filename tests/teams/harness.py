@@ -11,6 +11,17 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 
 BOT = ChannelAccount(id="28:challenge-bot", name="Professional challenge")
 
+#: Durham's raising form filled in, step by step: each step's name and the inputs typed on it.
+DURHAM_FORM_STEPS: list[tuple[str, dict[str, str]]] = [
+    ("process", {"policy_id": "durham"}),
+    (
+        "child",
+        {"child_name": "Robin Inventedchild", "date_of_birth": "2018-05-02", "agency_reference": "INV-9"},
+    ),
+    ("challenged", {"challenged_agency_id": "health_visiting", "challenged_person_id": "megan"}),
+    ("issue", {"issue_category": "lack_of_report", "concern": "No report.", "desired_outcome": "A report."}),
+]
+
 
 def walk(node: Any) -> Iterator[dict[str, Any]]:
     """Every JSON object inside a card, depth first."""

@@ -205,17 +205,11 @@ def test_every_card_and_email_about_the_police_says_to_telephone() -> None:
     from process.directory_file import load_directory_file
     from process.engine import Engine
     from process.policy import load_policy
-    from tests.support.people import MONDAY_MORNING, raise_request
+    from tests.support.people import MONDAY_MORNING, police_raise_request
 
     directory = load_directory_file()
     engine = Engine(load_policy("rochdale"), directory)
-    request = raise_request(
-        "rochdale",
-        challenged_agency_id="rochdale_police",
-        challenged_person_id=None,
-        challenged_name="PC Invented",
-        challenged_email="pc.invented@example.org",
-    )
+    request = police_raise_request()
     decision = engine.raise_challenge(
         request, "ruth", MONDAY_MORNING, challenge_id="p", reference="RBS-2026-0007"
     )

@@ -47,7 +47,6 @@ from storage.schema import (
     challenge_stages,
     challenges,
     child_details,
-    draft_child_details,
     raise_drafts,
     reference_counters,
 )
@@ -346,9 +345,9 @@ async def claim_due_challenges(
 
 
 async def _take_draft(conn: AsyncConnection, draft_id: str, revision: int | None) -> None:
-    """Delete the draft a challenge is being raised from, with its child's details; it must be open (at
-    `revision`, if given). A draft gone because it was raised gives `AlreadyRaised`."""
-    await conn.execute(delete(draft_child_details).where(draft_child_details.c.draft_id == draft_id))
+    """Delete the draft a challenge is being raised from, with its child's details (by the foreign key's
+    cascade); it must be open (at `revision`, if given). A draft gone because it was raised gives
+    `AlreadyRaised`."""
     where = [raise_drafts.c.id == draft_id, raise_drafts.c.status == "open"]
     if revision is not None:
         where.append(raise_drafts.c.revision == revision)

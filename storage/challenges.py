@@ -113,10 +113,7 @@ class ChallengeRepository:
     async def raised_from(self, draft_id: str) -> str | None:
         """The id of the challenge raised from the draft `draft_id`, if there is one."""
         async with self.db.reading() as conn:
-            found: str | None = (
-                await conn.execute(select(challenges.c.id).where(challenges.c.draft_id == draft_id))
-            ).scalar_one_or_none()
-            return found
+            return await _raised_from(conn, draft_id)
 
     async def _create(
         self,
@@ -354,12 +351,17 @@ async def _take_draft(conn: AsyncConnection, draft_id: str, revision: int | None
     taken = await conn.execute(delete(raise_drafts).where(*where))
     if taken.rowcount == 1:
         return
-    raised = (
-        await conn.execute(select(challenges.c.id).where(challenges.c.draft_id == draft_id))
-    ).scalar_one_or_none()
+    raised = await _raised_from(conn, draft_id)
     if raised is not None:
         raise AlreadyRaised(raised)
     raise DraftNotCurrent(draft_id)
+
+
+async def _raised_from(conn: AsyncConnection, draft_id: str) -> str | None:
+    found: str | None = (
+        await conn.execute(select(challenges.c.id).where(challenges.c.draft_id == draft_id))
+    ).scalar_one_or_none()
+    return found
 
 
 async def _next_number(conn: AsyncConnection, prefix: str, year: int) -> int:

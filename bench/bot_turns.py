@@ -29,6 +29,7 @@ from bot.server import build_application
 from cards import verbs
 from process.directory_file import DEMO_DIRECTORY
 from tests.fakes import FakeConnector, make_activity, post_activity, serve
+from tests.teams.harness import execute_data
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 MEGAN = "00000000-0000-0000-0000-0000000000021"
@@ -104,10 +105,10 @@ async def _raise(client: Any, service_url: str) -> tuple[str, int]:
     response = await post_activity(client, press(service_url, ALEX, verbs.RAISE_START, {}))
     card = (await response.json())["value"]
     for _step, inputs in RAISE:
-        data = _button_data(card, verbs.RAISE_NEXT)
+        data = execute_data(card, verbs.RAISE_NEXT)
         response = await post_activity(client, press(service_url, ALEX, verbs.RAISE_NEXT, {**data, **inputs}))
         card = (await response.json())["value"]
-    confirm = _button_data(card, verbs.RAISE_CONFIRM)
+    confirm = execute_data(card, verbs.RAISE_CONFIRM)
     response = await post_activity(client, press(service_url, ALEX, verbs.RAISE_CONFIRM, confirm))
     found = re.search(r"DUR-\d{4}-\d{4}", json.dumps(await response.json()))
     if found is None:
@@ -115,20 +116,6 @@ async def _raise(client: Any, service_url: str) -> tuple[str, int]:
     shown = await post_activity(client, press(service_url, MEGAN, verbs.SHOW, {"reference": found.group(0)}))
     card = (await shown.json())["value"]
     return _challenge_id(card), version_of(card)
-
-
-def _button_data(card: dict[str, Any], verb: str) -> dict[str, Any]:
-    """The data the card's button with `verb` sends."""
-    stack: list[Any] = [card]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if node.get("verb") == verb and isinstance(node.get("data"), dict):
-                return dict(node["data"])
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    raise RuntimeError(f"no {verb} button on the card")
 
 
 def _challenge_id(card: dict[str, Any]) -> str:

@@ -47,7 +47,6 @@ from storage.schema import (
     challenge_stages,
     challenges,
     child_details,
-    draft_child_details,
     raise_drafts,
     reference_counters,
 )
@@ -114,10 +113,7 @@ class ChallengeRepository:
     async def raised_from(self, draft_id: str) -> str | None:
         """The id of the challenge raised from the draft `draft_id`, if there is one."""
         async with self.db.reading() as conn:
-            found: str | None = (
-                await conn.execute(select(challenges.c.id).where(challenges.c.draft_id == draft_id))
-            ).scalar_one_or_none()
-            return found
+            return await _raised_from(conn, draft_id)
 
     async def _create(
         self,
@@ -346,21 +342,26 @@ async def claim_due_challenges(
 
 
 async def _take_draft(conn: AsyncConnection, draft_id: str, revision: int | None) -> None:
-    """Delete the draft a challenge is being raised from, with its child's details; it must be open (at
-    `revision`, if given). A draft gone because it was raised gives `AlreadyRaised`."""
-    await conn.execute(delete(draft_child_details).where(draft_child_details.c.draft_id == draft_id))
+    """Delete the draft a challenge is being raised from, with its child's details (by the foreign key's
+    cascade); it must be open (at `revision`, if given). A draft gone because it was raised gives
+    `AlreadyRaised`."""
     where = [raise_drafts.c.id == draft_id, raise_drafts.c.status == "open"]
     if revision is not None:
         where.append(raise_drafts.c.revision == revision)
     taken = await conn.execute(delete(raise_drafts).where(*where))
     if taken.rowcount == 1:
         return
-    raised = (
-        await conn.execute(select(challenges.c.id).where(challenges.c.draft_id == draft_id))
-    ).scalar_one_or_none()
+    raised = await _raised_from(conn, draft_id)
     if raised is not None:
         raise AlreadyRaised(raised)
     raise DraftNotCurrent(draft_id)
+
+
+async def _raised_from(conn: AsyncConnection, draft_id: str) -> str | None:
+    found: str | None = (
+        await conn.execute(select(challenges.c.id).where(challenges.c.draft_id == draft_id))
+    ).scalar_one_or_none()
+    return found
 
 
 async def _next_number(conn: AsyncConnection, prefix: str, year: int) -> int:

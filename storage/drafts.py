@@ -240,8 +240,10 @@ async def _end(
         )
         .values(status=status, answers={}, ended_at=now)
     )
+    if ended.rowcount != 1:
+        return False
     await _forget_ended_children(conn)
-    return ended.rowcount == 1
+    return True
 
 
 async def _expire(conn: AsyncConnection, now: datetime, person_id: str | None) -> int:
@@ -252,12 +254,15 @@ async def _expire(conn: AsyncConnection, now: datetime, person_id: str | None) -
     expired = await conn.execute(
         update(raise_drafts).where(*where).values(status="expired", answers={}, ended_at=now)
     )
+    if not expired.rowcount:
+        return 0
     await _forget_ended_children(conn)
-    return expired.rowcount or 0
+    return expired.rowcount
 
 
 async def _forget_ended_children(conn: AsyncConnection) -> None:
-    """Delete the child's details of every draft that is no longer open."""
+    """Delete the child's details of every draft that is no longer open (called when a draft has just ended:
+    every draft that ended before had its details deleted in its own transaction)."""
     await conn.execute(
         delete(draft_child_details).where(
             exists().where(

@@ -205,17 +205,11 @@ def test_every_card_and_email_about_the_police_says_to_telephone() -> None:
     from process.directory_file import load_directory_file
     from process.engine import Engine
     from process.policy import load_policy
-    from tests.support.people import MONDAY_MORNING, raise_request
+    from tests.support.people import MONDAY_MORNING, police_raise_request
 
     directory = load_directory_file()
     engine = Engine(load_policy("rochdale"), directory)
-    request = raise_request(
-        "rochdale",
-        challenged_agency_id="rochdale_police",
-        challenged_person_id=None,
-        challenged_name="PC Invented",
-        challenged_email="pc.invented@example.org",
-    )
+    request = police_raise_request()
     decision = engine.raise_challenge(
         request, "ruth", MONDAY_MORNING, challenge_id="p", reference="RBS-2026-0007"
     )
@@ -309,9 +303,8 @@ def test_an_escalation_after_a_missed_deadline_says_the_deadline_passed() -> Non
     assert "deadline" not in email_for(on_time, n)[1].split("\n")[0]
 
 
-def test_a_failure_report_names_who_was_not_told_and_why_without_child_data() -> None:
-    walk = raised("durham")
-    failed = sent_to(walk, Role.CHALLENGED_PROFESSIONAL)
+def _failure_report(walk: Walk, failed: Notification, reason: str) -> tuple[dict[str, object], str, str]:
+    """The raiser's report that `failed` could not be delivered: its card (checked valid), subject and body."""
     report = replace(
         failed,
         kind=NotificationKind.DELIVERY_FAILED,
@@ -319,12 +312,18 @@ def test_a_failure_report_names_who_was_not_told_and_why_without_child_data() ->
         roles=(Role.RAISER,),
         action_needed=True,
     )
-    reason = "Teams: Teams answered 403 (ConversationBlockedByUser); email: no address"
     card = delivery_failed_card(report, failed, challenge=walk.challenge, policy=walk.policy, reason=reason)
     assert_valid_card(card)
     subject, body = delivery_failed_text(
         report, failed, challenge=walk.challenge, policy=walk.policy, reason=reason
     )
+    return card, subject, body
+
+
+def test_a_failure_report_names_who_was_not_told_and_why_without_child_data() -> None:
+    walk = raised("durham")
+    reason = "Teams: Teams answered 403 (ConversationBlockedByUser); email: no address"
+    card, subject, body = _failure_report(walk, sent_to(walk, Role.CHALLENGED_PROFESSIONAL), reason)
     assert subject == "DUR-2026-0042: could not be delivered to Charlie Challenged"
     assert "Charlie Challenged could not be told of DUR-2026-0042" in body
     assert f"Why: {reason}" in body and "Please make sure Charlie Challenged knows" in body
@@ -370,18 +369,7 @@ def test_a_notification_delivered_after_its_deadline_asks_for_it_as_soon_as_poss
 def _report_of(reason: str, role: Role = Role.CHALLENGED_PROFESSIONAL) -> str:
     walk = raised("durham")
     failed = next(n for n in walk.last_notifications if role in n.roles)
-    report = replace(
-        failed,
-        kind=NotificationKind.DELIVERY_FAILED,
-        recipient=walk.challenge.parties[Role.RAISER],
-        roles=(Role.RAISER,),
-        action_needed=True,
-    )
-    card = delivery_failed_card(report, failed, challenge=walk.challenge, policy=walk.policy, reason=reason)
-    assert_valid_card(card)
-    _, body = delivery_failed_text(
-        report, failed, challenge=walk.challenge, policy=walk.policy, reason=reason
-    )
+    _, _, body = _failure_report(walk, failed, reason)
     return body.split("\n\n")[2]
 
 

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bot.mailer import Mailer, MailSettings
-from bot.notifier import Notifier, TeamsChannel
+from bot.notifier import GCC_SERVICE_URL, Notifier, TeamsChannel
 from bot.scheduler import Scheduler
 from dialogs.service import ChallengeService
 from process.directory import Directory
@@ -125,12 +125,7 @@ def build_delivery(
     outbox = Outbox(database)
     conversations = ConversationStore(database, clock=clock)
     teams = (
-        TeamsChannel(
-            teams_adapter,
-            conversations,
-            app_id,
-            **({"gcc_service_url": gcc_service_url} if gcc_service_url else {}),
-        )
+        TeamsChannel(teams_adapter, conversations, app_id, gcc_service_url=gcc_service_url or GCC_SERVICE_URL)
         if teams_adapter is not None
         else None
     )

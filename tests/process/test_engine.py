@@ -33,7 +33,14 @@ from process.challenge import (
 from process.directory_file import load_directory_file
 from process.engine import Engine, calendar_for
 from process.policy import Role, load_policy
-from tests.support.people import INVENTED_CHILD, MONDAY_MORNING, holder, raise_request, role_directory
+from tests.support.people import (
+    INVENTED_CHILD,
+    MONDAY_MORNING,
+    holder,
+    police_raise_request,
+    raise_request,
+    role_directory,
+)
 
 R = Role
 
@@ -607,13 +614,7 @@ def test_next_escalation_contact_in_rochdale_school_is_the_head_teacher_then_edu
 def test_police_escalation_contact_is_the_public_protection_mailbox_at_every_stage() -> None:
     directory = load_directory_file()
     e = Engine(load_policy("rochdale"), directory)
-    request = raise_request(
-        "rochdale",
-        challenged_agency_id="rochdale_police",
-        challenged_person_id=None,
-        challenged_name="PC Invented",
-        challenged_email="pc.invented@example.org",
-    )
+    request = police_raise_request()
     c = e.raise_challenge(request, "ruth", MONDAY_MORNING, challenge_id="c", reference="r").challenge
     for stage in (2, 3, 4):
         assert "public.protection@example.org" in [x.email for x in e.escalation_contacts(c, stage)]

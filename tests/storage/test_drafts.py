@@ -68,6 +68,21 @@ async def test_a_draft_that_moved_on_or_ended_is_not_raised_from(
     assert await repo.get_by_reference("DUR-2026-0001") is None
 
 
+async def test_raising_a_draft_deletes_it_with_its_childs_details(
+    database: Database, repo: ChallengeRepository, clock: FakeClock
+) -> None:
+    drafts = DraftStore(database)
+    draft, _ = await drafts.start("raiser", "child", clock(), DAY)
+    moved = await drafts.advance(
+        draft, verb="raise.next", step="review", answers={}, child=CHILD, now=clock()
+    )
+    assert moved is not None
+    await repo.create("DUR", 2026, raising(engine_for("durham")), draft_id=draft.id, draft_revision=1)
+    async with database.reading() as conn:
+        assert (await conn.execute(select(draft_child_details))).all() == []
+        assert (await conn.execute(select(raise_drafts))).all() == []
+
+
 async def test_of_two_changes_from_one_revision_one_is_stored(database: Database, clock: FakeClock) -> None:
     drafts = DraftStore(database)
     draft, new = await drafts.start("raiser", "child", clock(), DAY)

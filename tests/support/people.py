@@ -163,3 +163,14 @@ def raise_request(partnership: str, **changes: object) -> RaiseRequest:
     )
     values.update(changes)
     return RaiseRequest(**values)  # type: ignore[arg-type]
+
+
+def police_raise_request() -> RaiseRequest:
+    """Rochdale's form against a police officer not in the directory, named with an email address."""
+    return raise_request(
+        "rochdale",
+        challenged_agency_id="rochdale_police",
+        challenged_person_id=None,
+        challenged_name="PC Invented",
+        challenged_email="pc.invented@example.org",
+    )

@@ -9,7 +9,22 @@ from botbuilder.core import Bot
 from botbuilder.core.adapters import TestAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
 
+from cards import verbs as v
+
 BOT = ChannelAccount(id="28:challenge-bot", name="Professional challenge")
+
+#: The invented child of the raising forms the tests fill in.
+CHILD = {"child_name": "Robin Inventedchild", "date_of_birth": "2018-05-02", "agency_reference": "INV-778"}
+#: Durham's raising form filled in, step by step: each step's name and the inputs typed on it.
+DURHAM_FORM_STEPS: list[tuple[str, dict[str, str]]] = [
+    ("process", {"policy_id": "durham"}),
+    (
+        "child",
+        {"child_name": "Robin Inventedchild", "date_of_birth": "2018-05-02", "agency_reference": "INV-9"},
+    ),
+    ("challenged", {"challenged_agency_id": "health_visiting", "challenged_person_id": "megan"}),
+    ("issue", {"issue_category": "lack_of_report", "concern": "No report.", "desired_outcome": "A report."}),
+]
 
 
 def walk(node: Any) -> Iterator[dict[str, Any]]:
@@ -116,3 +131,26 @@ class Person:
         if cards:
             self.last_card = cards[-1]
         return cards
+
+
+async def fill_rochdale_form_up_to_urgency(
+    person: Person, challenged: dict[str, str] | None = None, **issue: str
+) -> None:
+    """`person` fills Rochdale's form up to the urgency step, against Omar, a teacher at an invented school (or
+    whoever `challenged` names); `issue` adds to the issue step's inputs."""
+    await person.say_card("raise")
+    await person.press_on(person.last_card, v.RAISE_NEXT, policy_id="rochdale")
+    await person.press_on(person.last_card, v.RAISE_NEXT, **CHILD)
+    await person.press_on(
+        person.last_card,
+        v.RAISE_NEXT,
+        **(challenged or {"challenged_agency_id": "rochdale_school", "challenged_person_id": "omar"}),
+    )
+    await person.press_on(
+        person.last_card,
+        v.RAISE_NEXT,
+        issue_category="procedures_not_applied",
+        concern="The school has not referred a disclosure.",
+        desired_outcome="A referral to EHASH today.",
+        **issue,
+    )

@@ -17,6 +17,7 @@ from typing import Any
 
 from cards import verbs
 from tests.fakes.activities import make_activity
+from tests.teams.harness import walk
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 MEGAN = "00000000-0000-0000-0000-0000000000021"
@@ -195,7 +196,7 @@ class HostileRequests:
 
     def learn(self, card: Any) -> None:
         """Remember the buttons and inputs of a card the bot sent, to press them with junk later."""
-        for node in _walk(card):
+        for node in walk(card):
             if node.get("type") == "Action.Execute" and isinstance(node.get("verb"), str):
                 self.buttons.append((node["verb"], dict(node.get("data") or {})))
             if str(node.get("type", "")).startswith("Input.") and isinstance(node.get("id"), str):
@@ -411,13 +412,3 @@ class HostileRequests:
         ]
         kind, raw, answered = r.choice(options)
         return Hostile(f"raw: {kind}", raw=raw, expects_answer=answered)
-
-
-def _walk(node: Any) -> Any:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)

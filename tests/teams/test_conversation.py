@@ -20,14 +20,12 @@ from process.challenge import (
     Refused,
 )
 from tests.cardcheck import assert_valid_card
-from tests.teams.harness import Person, texts, verbs
+from tests.teams.harness import CHILD, Person, fill_rochdale_form_up_to_urgency, texts, verbs
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 MEGAN = "00000000-0000-0000-0000-0000000000021"
 ADELE = "00000000-0000-0000-0000-0000000000022"
 STRANGER = "99999999-0000-0000-0000-000000000099"
-
-CHILD = {"child_name": "Robin Inventedchild", "date_of_birth": "2018-05-02", "agency_reference": "INV-778"}
 
 
 def alex(runtime: Runtime, **kw: Any) -> Person:
@@ -269,26 +267,6 @@ async def test_someone_not_involved_cannot_open_the_challenge_in_their_chat(runt
     assert "Robin" not in str(card)
     missing = await alex(runtime).say_card("show DUR-2026-9999")
     assert "found no challenge of yours with that reference" in texts(missing)
-
-
-async def fill_rochdale_form_up_to_urgency(person: Person) -> None:
-    """Alex fills Rochdale's form against a teacher at an invented school, up to the urgency step."""
-    await person.say("raise")
-    await person.press_on(person.last_card, v.RAISE_NEXT, policy_id="rochdale")
-    await person.press_on(person.last_card, v.RAISE_NEXT, **CHILD)
-    await person.press_on(
-        person.last_card,
-        v.RAISE_NEXT,
-        challenged_agency_id="rochdale_school",
-        challenged_person_id="omar",
-    )
-    await person.press_on(
-        person.last_card,
-        v.RAISE_NEXT,
-        issue_category="procedures_not_applied",
-        concern="The school has not referred a disclosure.",
-        desired_outcome="A referral to EHASH today.",
-    )
 
 
 async def test_rochdale_urgent_raise_at_stage_3_needs_informal_evidence(runtime: Runtime) -> None:

@@ -28,6 +28,7 @@ from cards import verbs as v
 from process.directory_file import DEMO_DIRECTORY
 from tests.fakes.activities import serve
 from tests.fakes.connector import FakeConnector
+from tests.teams.harness import DURHAM_FORM_STEPS
 from tests.teams.hostile import ALEX, JSON, Hostile, HostileRequests
 
 SEED = 13
@@ -173,17 +174,6 @@ async def _raise_one_challenge(session: ClientSession, hostile: HostileRequests)
         hostile.learn(body.get("value"))
 
     await press(v.RAISE_START, {})
-    for step, inputs in [
-        ("process", {"policy_id": "durham"}),
-        (
-            "child",
-            {"child_name": "Robin Inventedchild", "date_of_birth": "2018-05-02", "agency_reference": "INV-9"},
-        ),
-        ("challenged", {"challenged_agency_id": "health_visiting", "challenged_person_id": "megan"}),
-        (
-            "issue",
-            {"issue_category": "lack_of_report", "concern": "No report.", "desired_outcome": "A report."},
-        ),
-    ]:
+    for step, inputs in DURHAM_FORM_STEPS:
         await press(v.RAISE_NEXT, {"step": step, **inputs})
     await press(v.RAISE_CONFIRM, {"step": "review"})

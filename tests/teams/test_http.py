@@ -17,7 +17,7 @@ from process.directory_file import DEMO_DIRECTORY
 from tests.cardcheck import assert_valid_card
 from tests.fakes.activities import make_activity, post_activity, serve
 from tests.fakes.connector import FakeConnector
-from tests.teams.harness import execute_data, texts
+from tests.teams.harness import DURHAM_FORM_STEPS, execute_data, texts
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 MEGAN = "00000000-0000-0000-0000-0000000000021"
@@ -87,19 +87,7 @@ async def _eventually(connector: FakeConnector, operation: str, seconds: float =
 
 async def _raise(teams: Teams) -> dict[str, Any]:
     card = await teams.say(ALEX, "raise")
-    steps = [
-        ("process", {"policy_id": "durham"}),
-        (
-            "child",
-            {"child_name": "Robin Inventedchild", "date_of_birth": "2018-05-02", "agency_reference": "INV-9"},
-        ),
-        ("challenged", {"challenged_agency_id": "health_visiting", "challenged_person_id": "megan"}),
-        (
-            "issue",
-            {"issue_category": "lack_of_report", "concern": "No report.", "desired_outcome": "A report."},
-        ),
-    ]
-    for step, inputs in steps:
+    for step, inputs in DURHAM_FORM_STEPS:
         data = execute_data(card, v.RAISE_NEXT)
         assert data["step"] == step
         status, body = await teams.press(ALEX, v.RAISE_NEXT, data, **inputs)

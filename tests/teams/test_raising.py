@@ -38,7 +38,15 @@ from storage.errors import AlreadyRaised
 from storage.schema import challenges, metadata, outbox, raise_drafts
 from tests.cardcheck import assert_valid_card
 from tests.support.clock import FakeClock
-from tests.teams.harness import Person, execute_data, texts, verbs, walk
+from tests.teams.harness import (
+    CHILD,
+    Person,
+    execute_data,
+    fill_rochdale_form_up_to_urgency,
+    texts,
+    verbs,
+    walk,
+)
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 MEGAN = "00000000-0000-0000-0000-0000000000021"
@@ -47,7 +55,6 @@ STRANGER = "99999999-0000-0000-0000-000000000099"
 #: Monday 23 November 2026, 10:00 GMT.
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
-CHILD = {"child_name": "Robin Inventedchild", "date_of_birth": "2018-05-02", "agency_reference": "INV-778"}
 CHALLENGED = {"challenged_agency_id": "health_visiting", "challenged_person_id": "megan"}
 ISSUE = {
     "issue_category": "lack_of_report",
@@ -600,14 +607,7 @@ async def test_the_review_card_names_only_those_told_and_says_where_a_part_has_n
     # that part is said to have nobody, not listed as consulted. The lead professional is named on the form
     # (an email outside the directory: a mailbox) or left out.
     ruth = raising.person("00000000-0000-0000-0000-0000000000026", "Ruth Okafor")
-    await ruth.say_card("raise")
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, policy_id="rochdale")
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **CHILD)
-    await ruth.press_on(
-        ruth.last_card, v.RAISE_NEXT, challenged_agency_id="rochdale_school", challenged_person_id="omar"
-    )
-    issue = {**ISSUE, "issue_category": "procedures_not_applied", "named_lead_professional": lead}
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **issue)
+    await fill_rochdale_form_up_to_urgency(ruth, named_lead_professional=lead)
     review = await ruth.press_on(ruth.last_card, v.RAISE_NEXT, urgent="false", start_stage="1")
     assert v.RAISE_CONFIRM in verbs(review), texts(review)
     assert_valid_card(review)
@@ -636,18 +636,15 @@ async def test_the_review_card_names_a_mailbox_told_and_everyone_else_told_or_as
     # A police officer not in the directory, challenged by name and email: the police's only contact is a
     # mailbox, consulted as the agency's safeguarding lead, so the review card names that mailbox.
     ruth = raising.person("00000000-0000-0000-0000-0000000000026", "Ruth Okafor")
-    await ruth.say_card("raise")
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, policy_id="rochdale")
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **CHILD)
-    await ruth.press_on(
-        ruth.last_card,
-        v.RAISE_NEXT,
-        challenged_agency_id="rochdale_police",
-        challenged_person_id="not_listed",
-        challenged_name="Pat Inventedofficer",
-        challenged_email="pat.officer@example.org",
+    await fill_rochdale_form_up_to_urgency(
+        ruth,
+        {
+            "challenged_agency_id": "rochdale_police",
+            "challenged_person_id": "not_listed",
+            "challenged_name": "Pat Inventedofficer",
+            "challenged_email": "pat.officer@example.org",
+        },
     )
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **{**ISSUE, "issue_category": "procedures_not_applied"})
     review = await ruth.press_on(ruth.last_card, v.RAISE_NEXT, urgent="false", start_stage="1")
     assert v.RAISE_CONFIRM in verbs(review), texts(review)
     told = told_facts(review)
@@ -662,13 +659,7 @@ async def test_the_review_card_of_an_urgent_start_names_those_asked_to_act_and_t
     # Straight to Rochdale's stage 3: the raiser's senior manager acts for her side too, and the school's stage 3
     # escalation contact (a mailbox) and the professional challenged are told, though they hold no stage 3 part.
     ruth = raising.person("00000000-0000-0000-0000-0000000000026", "Ruth Okafor")
-    await ruth.say_card("raise")
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, policy_id="rochdale")
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **CHILD)
-    await ruth.press_on(
-        ruth.last_card, v.RAISE_NEXT, challenged_agency_id="rochdale_school", challenged_person_id="omar"
-    )
-    await ruth.press_on(ruth.last_card, v.RAISE_NEXT, **{**ISSUE, "issue_category": "procedures_not_applied"})
+    await fill_rochdale_form_up_to_urgency(ruth)
     review = await ruth.press_on(
         ruth.last_card,
         v.RAISE_NEXT,

@@ -14,7 +14,18 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from process.challenge import MAX_TEXT, ActionKind, Challenge, Decision, Entry, Refused, Side, Status
+from process.challenge import (
+    MAX_TEXT,
+    ActionKind,
+    AuditEvent,
+    Challenge,
+    Decision,
+    Entry,
+    NotificationKind,
+    Refused,
+    Side,
+    Status,
+)
 from process.policy import Policy, RoleId, Stage
 
 if TYPE_CHECKING:
@@ -120,6 +131,15 @@ def ended(
         stages=(*c.stages[:-1], replace(c.current, ended_at=now, outcome=stage_outcome, reason=reason)),
         entries=(*c.entries, Entry(now, c.stage, turn.actor_id, entry_kind, text)),
     )
+
+
+def passed_to(turn: Turn, c: Challenge, event: AuditEvent, side: Side, kind: NotificationKind) -> Decision:
+    """The decision `c` with `event` that leaves `side` to answer: those who act for it are asked to, and those
+    copied in on every update are told."""
+    out = turn.engine.outbox(c, turn.actor_id)
+    turn.engine.tell_side(out, c, side, kind, action=True)
+    turn.engine.copy_updates(out, c, kind)
+    return Decision(c, (event,), out.done())
 
 
 #: Control characters other than tab and line breaks: never part of what a person wrote (and PostgreSQL

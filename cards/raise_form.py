@@ -38,7 +38,7 @@ from cards.layout import (
     toggle_input,
 )
 from cards.layout import text_input as _text_input
-from cards.text import plain
+from cards.text import and_list, plain
 from cards.times import day
 from cards.welcome import guidance, immediate_risk_block
 from process.challenge import MAX_NAME, MAX_TEXT, ChildDetails, Decision, RaiseRequest
@@ -831,7 +831,7 @@ def _told(policy: Policy, start: int, preview: Decision, raiser_id: str | None) 
                     to_act.add(contact.key)
                 names.append(_named(contact, title))
         if names:
-            lines.append((label, plain(_joined(names))))
+            lines.append((label, plain(and_list(names))))
     # Asked to act besides the challenged side (the raiser's side above stage 1, people standing in), and told
     # with no part named above (the agency's escalation contacts).
     for label, others in (
@@ -840,7 +840,7 @@ def _told(policy: Policy, start: int, preview: Decision, raiser_id: str | None) 
     ):
         if others:
             names = [_named(n.recipient, roles_text(n.roles, policy)) for n in others]
-            lines.append((label, plain(_joined(names))))
+            lines.append((label, plain(and_list(names))))
     for role, verb in nobody.items():
         if any(way.who == "named" for way in policy.role(role).found):
             why = f"nobody is named on this form, so nobody is {verb} in it"
@@ -856,10 +856,6 @@ def _told(policy: Policy, start: int, preview: Decision, raiser_id: str | None) 
 def _named(contact: Contact, title: str) -> str:
     """ "Megan Bowen (Professional)"; a mailbox named for its part, "Business Manager for QRT", by that name."""
     return title if contact.name == title or not title else f"{contact.name} ({title})"
-
-
-def _joined(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def raise_cancelled_card() -> Card:

@@ -26,6 +26,7 @@ from process.challenge import (
     Side,
     Status,
 )
+from process.parties import side_roles
 from process.policy import Policy, RoleId, Stage
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class Turn:
         """ "the IRO (Riley Raiser)": the titles and names of the people who act for `side` now."""
         people = self.engine.acting(self.challenge, side)
         if not people:
-            return f"the {self.sides_text(side_roles_of(self.stage, side))}"
+            return f"the {self.sides_text(side_roles(self.stage, side))}"
         return " or ".join(
             f"the {title_in_text(self.policy.role_title(a.role))} ({a.contact.name})" for a in people
         )
@@ -86,10 +87,6 @@ def title_in_text(title: str) -> str:
     """A role's title inside a sentence: a sentence-case title in lower case ("the raising practitioner"); a
     title the procedure writes as a name or an acronym as it writes it ("the IRO", "the Line Manager")."""
     return title[:1].lower() + title[1:] if title[1:] == title[1:].lower() else title
-
-
-def side_roles_of(stage: Stage, side: Side) -> tuple[RoleId, ...]:
-    return stage.raiser_side if side is Side.RAISER else stage.challenged_side
 
 
 class ActionSpec(ABC):

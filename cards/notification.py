@@ -249,8 +249,7 @@ def _name_of(person_id: str, challenge: Challenge, directory: Directory | None) 
     person = directory.person(person_id) if directory is not None else None
     if person is not None:
         return _with_agency(person.name, person.agency_id, directory)
-    held = next((c.name for c in challenge.parties.values() if c.person_id == person_id), None)
-    return held
+    return next((c.name for c in challenge.parties.values() if c.person_id == person_id), None)
 
 
 def _who_acted(

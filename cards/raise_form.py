@@ -734,7 +734,6 @@ def raise_review_card(
     body.append(section("Urgency and stage"))
     start = _start_stage(values) or 1
     urgent = _value(values, ids.URGENT) == ids.TOGGLE_ON
-    starts_at = stage_title(policy, start) if start <= len(policy.stages) else f"Stage {start}"
     recurring = _value(values, ids.RECURRING_OF)
     start = policy.recurring_start_stages[0] if recurring and policy.recurring_start_stages else start
     starts_at = stage_title(policy, start) if start <= len(policy.stages) else f"Stage {start}"

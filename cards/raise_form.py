@@ -630,11 +630,7 @@ def raise_request_from(
         start = policy.recurring_start_stages[0]
     person_id = _value(values, ids.CHALLENGED_PERSON_ID)
     listed = bool(person_id) and person_id != ids.NOT_LISTED
-    fields = {
-        key[len(ids.ENTRY_PREFIX) :]: value.strip()
-        for key, value in values.items()
-        if key.startswith(ids.ENTRY_PREFIX) and isinstance(value, str) and value.strip()
-    }
+    fields = _prefixed(values, ids.ENTRY_PREFIX)
     if policy is not None:
         own = {f.id for f in policy.stage(start).entry_fields} if start <= len(policy.stages) else set()
         fields = {key: value for key, value in fields.items() if key in own}
@@ -658,12 +654,17 @@ def raise_request_from(
         priority=_value(values, ids.PRIORITY) or None,
         recurring_of=recurring_of,
         start_reason=_value(values, ids.START_REASON) or None,
-        named={
-            key[len(ids.NAMED_PREFIX) :]: value.strip()
-            for key, value in values.items()
-            if key.startswith(ids.NAMED_PREFIX) and isinstance(value, str) and value.strip()
-        },
+        named=_prefixed(values, ids.NAMED_PREFIX),
     )
+
+
+def _prefixed(values: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """The inputs whose ids start with `prefix`, by the rest of the id, trimmed; empty ones left out."""
+    return {
+        key[len(prefix) :]: value.strip()
+        for key, value in values.items()
+        if key.startswith(prefix) and isinstance(value, str) and value.strip()
+    }
 
 
 # ----- review and cancel --------------------------------------------------------------------------------

@@ -445,19 +445,16 @@ def _recurring(
 ) -> list[Element]:
     """Raising a reoccurring issue straight at a later stage, linked to the raiser's resolved challenge."""
     stages = policy.recurring_start_stages
-    if not stages:
-        return []
-    number = stages[0]
-    heading_text = text(
-        plain(
-            f"Reoccurring issue: it may start at {stage_title(policy, number)}, linked to the earlier challenge."
-        ),
-        weight="Bolder",
-    )
-    if not linkable:
+    if not stages or not linkable:
         return []
     return [
-        heading_text,
+        text(
+            plain(
+                f"Reoccurring issue: it may start at {stage_title(policy, stages[0])}, linked to the earlier "
+                "challenge."
+            ),
+            weight="Bolder",
+        ),
         choice_input(
             ids.RECURRING_OF,
             "Reoccurring after (optional)",

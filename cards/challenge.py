@@ -545,17 +545,12 @@ def _action(
             execute("Record the outcome and resolve", verb, data, style="positive"),
         )
     if kind is ActionKind.PROPOSE_OUTCOME:
-        return show_card(
+        return _explained_form(
             "Propose the agreed outcome",
-            [
-                text(
-                    "The other side is asked to confirm it, so that both have the same understanding of the "
-                    "agreed outcome; confirming resolves the challenge.",
-                    subtle=True,
-                ),
-                _written(ids.PROPOSED_OUTCOME, "Agreed outcome", "Please write the outcome you propose."),
-            ],
-            [execute("Send for confirmation", verb, data, style="positive")],
+            "The other side is asked to confirm it, so that both have the same understanding of the agreed "
+            "outcome; confirming resolves the challenge.",
+            _written(ids.PROPOSED_OUTCOME, "Agreed outcome", "Please write the outcome you propose."),
+            execute("Send for confirmation", verb, data, style="positive"),
         )
     if kind is ActionKind.CONFIRM_OUTCOME:
         return execute("Confirm the agreed outcome", verb, data, inputs="none", style="positive")
@@ -596,15 +591,13 @@ def _action(
     if kind is ActionKind.HAND_OVER:
         return _hand_over(view, data, colleagues)
     if kind is ActionKind.WITHDRAW:
-        return show_card(
+        return _explained_form(
             "Withdraw",
-            [
-                text("Withdrawing ends the challenge for everyone involved; they are told.", subtle=True),
-                _written(
-                    ids.WITHDRAW_REASON, "Reason for withdrawing", "Please give the reason for withdrawing."
-                ),
-            ],
-            [execute("Withdraw the challenge", verb, data, style="destructive")],
+            "Withdrawing ends the challenge for everyone involved; they are told.",
+            _written(
+                ids.WITHDRAW_REASON, "Reason for withdrawing", "Please give the reason for withdrawing."
+            ),
+            execute("Withdraw the challenge", verb, data, style="destructive"),
         )
     if kind is ActionKind.CLOSE:
         return _explained_form(

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from cards.layout import Element, text
-from cards.text import plain
+from cards.text import and_list, plain
 from cards.times import moment
 
 Progress = Literal["told", "pending", "failed"]
@@ -88,7 +88,7 @@ def _progress(t: Telling, zone: str) -> str:
         return f"told {how}" + (f", {moment(t.at, zone)}" if t.at is not None else "")
     if t.progress == "failed":
         if t.report_reached:
-            return f"could not be told; {_and(t.report_reached)} told of it, to reach them another way"
+            return f"could not be told; {and_list(t.report_reached)} told of it, to reach them another way"
         return f"could not be told; {_report_words(t)}"
     if t.no_email:
         return "cannot be told by email: this service has no email set up; reach them another way"
@@ -99,9 +99,5 @@ def _progress(t: Telling, zone: str) -> str:
 
 def _report_words(t: Telling) -> str:
     if t.report_to:
-        return f"a report goes to {_and(t.report_to)}"
+        return f"a report goes to {and_list(t.report_to)}"
     return "nobody could be sent a report of it: please make sure they know another way"
-
-
-def _and(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from cards.text import and_list
 from process.challenge import Challenge, Side, Status
 from process.directory import Contact
 from process.parties import actors
@@ -36,10 +37,7 @@ def role_title(role: RoleId, policy: Policy) -> str:
 
 def roles_text(roles: Iterable[RoleId], policy: Policy) -> str:
     """ "Raiser and Business Manager for QRT"."""
-    names = [policy.role_title(r) for r in roles]
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return and_list([policy.role_title(r) for r in roles])
 
 
 def side_contacts(challenge: Challenge, policy: Policy, side: Side) -> tuple[tuple[RoleId, Contact], ...]:

@@ -11,6 +11,7 @@ them for Teams' markdown, the email keeps them as they are (plain text has no ma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,24 +60,8 @@ def notification_card(
     """What happened, why, what is needed by when, and an "Open the challenge" button (always: the bot
     answers it with what the person who pressed it may see)."""
     message = _message(n, challenge, policy, calendar, now)
-    body: list[Element] = [
-        heading(plain(n.reference)),
-        text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
-        text(plain(message.happened), weight="Bolder"),
-        container(
-            [text(plain(message.needed), weight="Bolder" if n.action_needed else None)],
-            style="attention" if n.action_needed else "emphasis",
-        ),
-        facts(
-            (title, plain(value)) for title, value in _facts(n, challenge, policy, calendar, now, directory)
-        ),
-        *([text(plain(agency_note), color="Warning")] if agency_note else []),
-        text(
-            "The child's details are not shown here. The people involved see them in their own chat with me.",
-            subtle=True,
-        ),
-    ]
-    return card(body, actions=[_open_button(n)])
+    rows = _facts(n, challenge, policy, calendar, now, directory)
+    return _card(n, policy, message.happened, message.needed, rows, n.action_needed, agency_note)
 
 
 def notification_text(
@@ -92,14 +77,9 @@ def notification_text(
     """The (subject, body) of an email for `n`, in plain text: what happened and why, reference, stage,
     deadline, what is needed and how to act. No child data."""
     message = _message(n, challenge, policy, calendar, now)
-    lines = [message.happened, ""]
-    lines += [f"{title}: {value}" for title, value in _facts(n, challenge, policy, calendar, now, directory)]
-    lines += ["", message.needed, "", _how_to_act(n, challenge, policy)]
-    if agency_note:
-        # The agency's own rule for every escalation to it (e.g. the police: "must include a telephone call").
-        lines += ["", agency_note]
-    lines += ["", _NO_CHILD_DATA]
-    return f"{n.reference}: {message.subject}", "\n".join(lines)
+    rows = _facts(n, challenge, policy, calendar, now, directory)
+    body = _email(message.happened, message.needed, rows, _how_to_act(n, challenge, policy), agency_note)
+    return f"{n.reference}: {message.subject}", body
 
 
 def delivery_failed_card(
@@ -107,18 +87,7 @@ def delivery_failed_card(
 ) -> Card:
     """Telling the raiser or the partnership that a notification could not be delivered at all."""
     happened, needed, rows = _undelivered(report, failed, challenge, policy, reason)
-    body: list[Element] = [
-        heading(plain(report.reference)),
-        text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
-        text(plain(happened), weight="Bolder"),
-        container([text(plain(needed), weight="Bolder")], style="attention"),
-        facts((title, plain(value)) for title, value in rows),
-        text(
-            "The child's details are not shown here. The people involved see them in their own chat with me.",
-            subtle=True,
-        ),
-    ]
-    return card(body, actions=[_open_button(report)])
+    return _card(report, policy, happened, needed, rows, True)
 
 
 def delivery_failed_text(
@@ -126,15 +95,55 @@ def delivery_failed_text(
 ) -> tuple[str, str]:
     """The plain-text email for `delivery_failed_card`."""
     happened, needed, rows = _undelivered(report, failed, challenge, policy, reason)
-    lines = [happened, "", *(f"{title}: {value}" for title, value in rows), "", needed]
-    lines += ["", _how_to_act(report, challenge, policy), "", _NO_CHILD_DATA]
-    return f"{report.reference}: could not be delivered to {failed.recipient.name}", "\n".join(lines)
+    body = _email(happened, needed, rows, _how_to_act(report, challenge, policy))
+    return f"{report.reference}: could not be delivered to {failed.recipient.name}", body
 
 
 _NO_CHILD_DATA = (
     "This message carries no details of the child. They are shown only in Microsoft Teams, to the people "
     "involved in the challenge."
 )
+
+
+def _card(
+    n: Notification,
+    policy: Policy,
+    happened: str,
+    needed: str,
+    rows: Sequence[tuple[str, str]],
+    action_needed: bool,
+    note: str | None = None,
+) -> Card:
+    """A notice card: what happened, what is needed (set apart when asked to act), the facts, an agency's own
+    note, and an "Open the challenge" button (always: the bot answers it with what the person may see)."""
+    body: list[Element] = [
+        heading(plain(n.reference)),
+        text(plain(f"{policy.partnership} · {policy.procedure}"), subtle=True, spacing="None"),
+        text(plain(happened), weight="Bolder"),
+        container(
+            [text(plain(needed), weight="Bolder" if action_needed else None)],
+            style="attention" if action_needed else "emphasis",
+        ),
+        facts((title, plain(value)) for title, value in rows),
+        *([text(plain(note), color="Warning")] if note else []),
+        text(
+            "The child's details are not shown here. The people involved see them in their own chat with me.",
+            subtle=True,
+        ),
+    ]
+    return card(body, actions=[_open_button(n)])
+
+
+def _email(
+    happened: str, needed: str, rows: Sequence[tuple[str, str]], how_to_act: str, note: str | None = None
+) -> str:
+    """A notice email's body in plain text, in the card's order."""
+    lines = [happened, "", *(f"{title}: {value}" for title, value in rows), "", needed, "", how_to_act]
+    if note:
+        # The agency's own rule for every escalation to it (e.g. the police: "must include a telephone call").
+        lines += ["", note]
+    lines += ["", _NO_CHILD_DATA]
+    return "\n".join(lines)
 
 
 def _open_button(n: Notification) -> Element:
@@ -240,8 +249,7 @@ def _name_of(person_id: str, challenge: Challenge, directory: Directory | None) 
     person = directory.person(person_id) if directory is not None else None
     if person is not None:
         return _with_agency(person.name, person.agency_id, directory)
-    held = next((c.name for c in challenge.parties.values() if c.person_id == person_id), None)
-    return held
+    return next((c.name for c in challenge.parties.values() if c.person_id == person_id), None)
 
 
 def _who_acted(

@@ -38,7 +38,7 @@ from cards.layout import (
     toggle_input,
 )
 from cards.layout import text_input as _text_input
-from cards.text import plain
+from cards.text import and_list, plain
 from cards.times import day
 from cards.welcome import guidance, immediate_risk_block
 from process.challenge import MAX_NAME, MAX_TEXT, ChildDetails, Decision, RaiseRequest
@@ -445,19 +445,16 @@ def _recurring(
 ) -> list[Element]:
     """Raising a reoccurring issue straight at a later stage, linked to the raiser's resolved challenge."""
     stages = policy.recurring_start_stages
-    if not stages:
-        return []
-    number = stages[0]
-    heading_text = text(
-        plain(
-            f"Reoccurring issue: it may start at {stage_title(policy, number)}, linked to the earlier challenge."
-        ),
-        weight="Bolder",
-    )
-    if not linkable:
+    if not stages or not linkable:
         return []
     return [
-        heading_text,
+        text(
+            plain(
+                f"Reoccurring issue: it may start at {stage_title(policy, stages[0])}, linked to the earlier "
+                "challenge."
+            ),
+            weight="Bolder",
+        ),
         choice_input(
             ids.RECURRING_OF,
             "Reoccurring after (optional)",
@@ -630,11 +627,7 @@ def raise_request_from(
         start = policy.recurring_start_stages[0]
     person_id = _value(values, ids.CHALLENGED_PERSON_ID)
     listed = bool(person_id) and person_id != ids.NOT_LISTED
-    fields = {
-        key[len(ids.ENTRY_PREFIX) :]: value.strip()
-        for key, value in values.items()
-        if key.startswith(ids.ENTRY_PREFIX) and isinstance(value, str) and value.strip()
-    }
+    fields = _prefixed(values, ids.ENTRY_PREFIX)
     if policy is not None:
         own = {f.id for f in policy.stage(start).entry_fields} if start <= len(policy.stages) else set()
         fields = {key: value for key, value in fields.items() if key in own}
@@ -658,12 +651,17 @@ def raise_request_from(
         priority=_value(values, ids.PRIORITY) or None,
         recurring_of=recurring_of,
         start_reason=_value(values, ids.START_REASON) or None,
-        named={
-            key[len(ids.NAMED_PREFIX) :]: value.strip()
-            for key, value in values.items()
-            if key.startswith(ids.NAMED_PREFIX) and isinstance(value, str) and value.strip()
-        },
+        named=_prefixed(values, ids.NAMED_PREFIX),
     )
+
+
+def _prefixed(values: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """The inputs whose ids start with `prefix`, by the rest of the id, trimmed; empty ones left out."""
+    return {
+        key[len(prefix) :]: value.strip()
+        for key, value in values.items()
+        if key.startswith(prefix) and isinstance(value, str) and value.strip()
+    }
 
 
 # ----- review and cancel --------------------------------------------------------------------------------
@@ -734,7 +732,6 @@ def raise_review_card(
     body.append(section("Urgency and stage"))
     start = _start_stage(values) or 1
     urgent = _value(values, ids.URGENT) == ids.TOGGLE_ON
-    starts_at = stage_title(policy, start) if start <= len(policy.stages) else f"Stage {start}"
     recurring = _value(values, ids.RECURRING_OF)
     start = policy.recurring_start_stages[0] if recurring and policy.recurring_start_stages else start
     starts_at = stage_title(policy, start) if start <= len(policy.stages) else f"Stage {start}"
@@ -831,7 +828,7 @@ def _told(policy: Policy, start: int, preview: Decision, raiser_id: str | None) 
                     to_act.add(contact.key)
                 names.append(_named(contact, title))
         if names:
-            lines.append((label, plain(_joined(names))))
+            lines.append((label, plain(and_list(names))))
     # Asked to act besides the challenged side (the raiser's side above stage 1, people standing in), and told
     # with no part named above (the agency's escalation contacts).
     for label, others in (
@@ -840,7 +837,7 @@ def _told(policy: Policy, start: int, preview: Decision, raiser_id: str | None) 
     ):
         if others:
             names = [_named(n.recipient, roles_text(n.roles, policy)) for n in others]
-            lines.append((label, plain(_joined(names))))
+            lines.append((label, plain(and_list(names))))
     for role, verb in nobody.items():
         if any(way.who == "named" for way in policy.role(role).found):
             why = f"nobody is named on this form, so nobody is {verb} in it"
@@ -856,10 +853,6 @@ def _told(policy: Policy, start: int, preview: Decision, raiser_id: str | None) 
 def _named(contact: Contact, title: str) -> str:
     """ "Megan Bowen (Professional)"; a mailbox named for its part, "Business Manager for QRT", by that name."""
     return title if contact.name == title or not title else f"{contact.name} ({title})"
-
-
-def _joined(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def raise_cancelled_card() -> Card:

@@ -8,6 +8,7 @@ of text that did not come from this package goes through `plain` before it is sh
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # Characters that start markdown anywhere in a line: links and images ([ ] ( ) !), emphasis (* _), code (`),
 # raw HTML and autolinks (< >), headings (#), and the backslash itself so an escape cannot be undone by the
@@ -27,6 +28,13 @@ def plain(text: str) -> str:
     if "." in escaped:
         escaped = _LINE_START_NUMBER.sub(r"\1\\\2", escaped)
     return escaped
+
+
+def and_list(names: Sequence[str]) -> str:
+    """ "A, B and C": names as a sentence lists them (one name alone; nothing for none)."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def shorten(text: str, limit: int) -> str:

@@ -343,7 +343,6 @@ class WorkingCalendar:
         a deadline moved. Weekends are left out, even when a holiday falls on one.
         """
         found: list[tuple[date, str]] = []
-        closed: dict[int, frozenset[date]] = {}
         for ordinal in range(start.toordinal(), end.toordinal() + 1):
             if not _is_weekday(ordinal):
                 continue
@@ -351,13 +350,9 @@ class WorkingCalendar:
             name = _bank_holidays(self._nation, day.year).get(day)
             if name is not None:
                 found.append((day, name))
-            elif day in self._closures:
+            elif not self.is_working_day(day):
+                # A weekday that is no bank holiday and does not count is a closure day (dated or yearly).
                 found.append((day, CLOSURE_NAME))
-            else:
-                if day.year not in closed:
-                    closed[day.year] = self._closed_in(day.year)
-                if day in closed[day.year]:
-                    found.append((day, CLOSURE_NAME))
         return found
 
 

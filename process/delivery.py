@@ -45,12 +45,10 @@ def causes_of(reason: str | None) -> frozenset[Cause]:
     causes: set[Cause] = set()
     for part in re.split(r";\s*(?=(?:Teams|email): )", reason or ""):
         part = part.strip()
-        if part.startswith(NOT_IN_TEAMS):
+        if part.startswith((NOT_IN_TEAMS, "Teams: no Teams identity")):
             causes.add(Cause.NO_TEAMS_IDENTITY)
         elif _TEAMS_REFUSED.match(part):
             causes.add(Cause.TEAMS_REFUSED)
-        elif part.startswith("Teams: no Teams identity"):
-            causes.add(Cause.NO_TEAMS_IDENTITY)
         elif part.startswith("Teams: "):
             causes.add(Cause.TEAMS_FAILED)
         elif part.startswith(NO_MAILER):

@@ -224,7 +224,7 @@ class Engine:
             if spec.side != "partnership"
         ):
             return True
-        partnership_roles = {spec.id for spec in self.policy.roles if spec.side == "partnership"}
+        partnership_roles = self.policy.partnership_roles
         return any(
             (held := self.directory.person(contact.person_id)) is not None
             and held.line_manager_id == person_id

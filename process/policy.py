@@ -451,12 +451,13 @@ class Policy(_Model):
         ):
             if len(set(ids)) != len(ids):
                 raise ValueError(f"{what} ids must be unique")
+        for way in (w for r in self.roles for w in r.found):
+            if way.stage is not None and way.stage > len(self.stages):
+                raise ValueError(f"an escalation_contact names stage {way.stage}, which does not exist")
+        challenged = {r.id for r in self.roles if r.side == "challenged"}
         for stage in self.stages:
-            for way in (w for r in self.roles for w in r.found):
-                if way.stage is not None and way.stage > len(self.stages):
-                    raise ValueError(f"an escalation_contact names stage {way.stage}, which does not exist")
             for role in stage.closed_by:
-                if role in {r.id for r in self.roles if r.side == "challenged"}:
+                if role in challenged:
                     raise ValueError(
                         f"stage {stage.number}'s closed_by names {role!r}: the side challenged does not close "
                         "its own challenge"

@@ -14,7 +14,19 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from process.challenge import MAX_TEXT, ActionKind, Challenge, Decision, Entry, Refused, Side, Status
+from process.challenge import (
+    MAX_TEXT,
+    ActionKind,
+    AuditEvent,
+    Challenge,
+    Decision,
+    Entry,
+    NotificationKind,
+    Refused,
+    Side,
+    Status,
+)
+from process.parties import side_roles
 from process.policy import Policy, RoleId, Stage
 
 if TYPE_CHECKING:
@@ -59,7 +71,7 @@ class Turn:
         """ "the IRO (Riley Raiser)": the titles and names of the people who act for `side` now."""
         people = self.engine.acting(self.challenge, side)
         if not people:
-            return f"the {self.sides_text(side_roles_of(self.stage, side))}"
+            return f"the {self.sides_text(side_roles(self.stage, side))}"
         return " or ".join(
             f"the {title_in_text(self.policy.role_title(a.role))} ({a.contact.name})" for a in people
         )
@@ -75,10 +87,6 @@ def title_in_text(title: str) -> str:
     """A role's title inside a sentence: a sentence-case title in lower case ("the raising practitioner"); a
     title the procedure writes as a name or an acronym as it writes it ("the IRO", "the Line Manager")."""
     return title[:1].lower() + title[1:] if title[1:] == title[1:].lower() else title
-
-
-def side_roles_of(stage: Stage, side: Side) -> tuple[RoleId, ...]:
-    return stage.raiser_side if side is Side.RAISER else stage.challenged_side
 
 
 class ActionSpec(ABC):
@@ -120,6 +128,15 @@ def ended(
         stages=(*c.stages[:-1], replace(c.current, ended_at=now, outcome=stage_outcome, reason=reason)),
         entries=(*c.entries, Entry(now, c.stage, turn.actor_id, entry_kind, text)),
     )
+
+
+def passed_to(turn: Turn, c: Challenge, event: AuditEvent, side: Side, kind: NotificationKind) -> Decision:
+    """The decision `c` with `event` that leaves `side` to answer: those who act for it are asked to, and those
+    copied in on every update are told."""
+    out = turn.engine.outbox(c, turn.actor_id)
+    turn.engine.tell_side(out, c, side, kind, action=True)
+    turn.engine.copy_updates(out, c, kind)
+    return Decision(c, (event,), out.done())
 
 
 #: Control characters other than tab and line breaks: never part of what a person wrote (and PostgreSQL

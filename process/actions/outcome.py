@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from process.actions.base import ActionSpec, Turn, ended, written
+from process.actions.base import ActionSpec, Turn, ended, passed_to, written
 from process.challenge import (
     ActionKind,
     ConfirmOutcome,
@@ -49,10 +49,7 @@ class ProposeOutcomeSpec(ActionSpec):
             f"Agreed outcome proposed at stage {c.stage}",
             {"text": text},
         )
-        out = engine.outbox(c, turn.actor_id)
-        engine.tell_side(out, c, side.other, NotificationKind.OUTCOME_PROPOSED, action=True)
-        engine.copy_updates(out, c, NotificationKind.OUTCOME_PROPOSED)
-        return Decision(c, (event,), out.done())
+        return passed_to(turn, c, event, side.other, NotificationKind.OUTCOME_PROPOSED)
 
 
 class ConfirmOutcomeSpec(ActionSpec):

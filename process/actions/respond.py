@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from process.actions.base import ActionSpec, Turn, written
+from process.actions.base import ActionSpec, Turn, passed_to, written
 from process.challenge import ActionKind, Decision, Entry, NotificationKind, Refused, Respond, Side
 
 
@@ -31,7 +31,4 @@ class RespondSpec(ActionSpec):
             f"{turn.stage.response_label} recorded at stage {c.stage}",
             {"text": text},
         )
-        out = engine.outbox(c, turn.actor_id)
-        engine.tell_side(out, c, Side.RAISER, NotificationKind.RESPONSE, action=True)
-        engine.copy_updates(out, c, NotificationKind.RESPONSE)
-        return Decision(c, (event,), out.done())
+        return passed_to(turn, c, event, Side.RAISER, NotificationKind.RESPONSE)

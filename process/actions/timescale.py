@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from process.actions.base import ActionSpec, Turn, written
+from process.actions.base import ActionSpec, Turn, passed_to, written
 from process.challenge import (
     ActionKind,
     ConfirmTimescale,
@@ -65,10 +65,7 @@ class ProposeTimescaleSpec(ActionSpec):
             f"Stage {c.stage} timescale of {days} working days proposed",
             {"note": note} if note else {},
         )
-        out = engine.outbox(c, turn.actor_id)
-        engine.tell_side(out, c, side.other, NotificationKind.TIMESCALE_PROPOSED, action=True)
-        engine.copy_updates(out, c, NotificationKind.TIMESCALE_PROPOSED)
-        return Decision(c, (event,), out.done())
+        return passed_to(turn, c, event, side.other, NotificationKind.TIMESCALE_PROPOSED)
 
 
 class ConfirmTimescaleSpec(ActionSpec):

@@ -128,8 +128,6 @@ class ChallengeService:
 
     async def find(self, reference_or_id: str) -> Challenge | None:
         key = reference_or_id.strip()
-        if not key or len(key) > 64 or not key.isprintable():  # no reference or id holds a control character
-            return None
         if REFERENCE.match(key):
             return await self.repository.get_by_reference(re.sub(r"\s+", "", key))
         return await self.repository.get(key)

@@ -36,7 +36,7 @@ from storage.codec import (
     timescale_proposal_from_json,
     timescale_proposal_to_json,
 )
-from storage.db import Database, upsert
+from storage.db import Database, could_be_key, upsert
 from storage.errors import AlreadyRaised, ConflictError, DraftNotCurrent, NotFound
 from storage.outbox import enqueue
 from storage.schema import (
@@ -228,14 +228,19 @@ class ChallengeRepository:
 
     async def get(self, challenge_id: str) -> Challenge | None:
         """The challenge with this id, or None."""
+        if not could_be_key(challenge_id):
+            return None
         async with self.db.reading() as conn:
             found = await _load(conn, [challenges.c.id == challenge_id])
         return found[0] if found else None
 
     async def get_by_reference(self, reference: str) -> Challenge | None:
         """The challenge people quote as `reference` (any letter case, surrounding spaces ignored)."""
+        reference = reference.strip()
+        if not could_be_key(reference):
+            return None
         async with self.db.reading() as conn:
-            found = await _load(conn, [func.upper(challenges.c.reference) == reference.strip().upper()])
+            found = await _load(conn, [func.upper(challenges.c.reference) == reference.upper()])
         return found[0] if found else None
 
     async def list_for_person(

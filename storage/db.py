@@ -128,6 +128,13 @@ class Database:
         await self.engine.dispose()
 
 
+def could_be_key(key: str) -> bool:
+    """Whether `key` could be a stored id or reference: not empty, at most 64 characters, and no control
+    character (none is in any id or reference, and PostgreSQL's text cannot even hold NUL). Lookups answer
+    None for anything else without asking the database."""
+    return bool(key) and len(key) <= 64 and key.isprintable()
+
+
 #: The async driver each database is used through; a URL naming the database alone gets it added.
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",

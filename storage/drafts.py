@@ -23,7 +23,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import Database, upsert
+from storage.db import Database, could_be_key, upsert
 from storage.schema import draft_child_details, raise_drafts
 
 DraftStatus = Literal["open", "cancelled", "expired"]
@@ -79,7 +79,7 @@ class DraftStore:
 
     async def get(self, draft_id: str) -> Draft | None:
         """The draft with this id (open or ended), or None (never existed, raised, or long ended)."""
-        if not draft_id or len(draft_id) > 64 or not draft_id.isprintable():
+        if not could_be_key(draft_id):
             return None
         async with self.db.reading() as conn:
             return await _load(conn, raise_drafts.c.id == draft_id)

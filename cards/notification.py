@@ -34,7 +34,7 @@ from process.challenge import SYSTEM, Challenge, Notification, Side
 from process.challenge import NotificationKind as K
 from process.delivery import Cause, causes_of
 from process.directory import Directory
-from process.parties import actors, vacancies
+from process.parties import actors, side_in, vacancies
 from process.policy import Policy
 
 
@@ -441,7 +441,7 @@ def _vacancy_words(challenge: Challenge, policy: Policy) -> str:
     out = ""
     stage = policy.stage(challenge.stage)
     for role in vacancies(policy, challenge):
-        side = Side.RAISER if role in stage.raiser_side else Side.CHALLENGED
+        side = side_in(stage, role)
         acting = " or ".join(a.contact.name for a in actors(policy, challenge, side)) or "nobody yet"
         out += (
             f" No person is recorded for the part of {policy.role_title(role)}: {acting} acts for that side until "

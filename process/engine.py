@@ -45,6 +45,7 @@ from process.parties import (
     may_take,
     pointed_to,
     resolve_parties,
+    side_in,
     side_roles,
     vacancies,
 )
@@ -907,7 +908,7 @@ class Engine:
         """A line of the chronology for each part of the new stage that no person holds, and who acts."""
         out = []
         for role in self.vacancies(c):
-            side = Side.RAISER if role in self.policy.stage(c.stage).raiser_side else Side.CHALLENGED
+            side = side_in(self.policy.stage(c.stage), role)
             acting = ", ".join(a.contact.name for a in self.acting(c, side)) or "nobody yet"
             holder = c.parties.get(role)
             found = f"only {holder.name} (a mailbox, told)" if holder else "nobody in the directory"

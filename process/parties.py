@@ -113,6 +113,11 @@ def side_roles(stage: Stage, side: Side) -> tuple[RoleId, ...]:
     return stage.raiser_side if side is Side.RAISER else stage.challenged_side
 
 
+def side_in(stage: Stage, role: RoleId) -> Side:
+    """The side a part of `stage` is on (a part not on the raiser's side is on the challenged side)."""
+    return Side.RAISER if role in stage.raiser_side else Side.CHALLENGED
+
+
 def holders(challenge: Challenge, roles: Iterable[RoleId]) -> list[tuple[RoleId, Contact]]:
     """The contacts holding `roles`, one line per contact (the first role they hold)."""
     seen: set[str] = set()

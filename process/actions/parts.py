@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from process.actions.base import ActionSpec, Turn, written
-from process.challenge import ActionKind, Decision, HandOver, NotificationKind, Refused, Side, TakePart
-from process.parties import side_agency
+from process.challenge import ActionKind, Decision, HandOver, NotificationKind, Refused, TakePart
+from process.parties import side_agency, side_in
 
 
 class HandOverSpec(ActionSpec):
@@ -75,7 +75,7 @@ class TakePartSpec(ActionSpec):
             {"from": mailbox.name if mailbox else ""},
         )
         out = engine.outbox(c, turn.actor_id)
-        side = Side.RAISER if action.role in turn.stage.raiser_side else Side.CHALLENGED
+        side = side_in(turn.stage, action.role)
         engine.tell_side(out, c, side.other, NotificationKind.PART_TAKEN, action=False)
         out.add(NotificationKind.PART_TAKEN, action.role, mailbox, action_needed=False)
         return Decision(c, (event,), out.done())

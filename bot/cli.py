@@ -90,7 +90,9 @@ def _tick(args: argparse.Namespace) -> int:
         print(f"challenge-bot tick: {error}", file=sys.stderr)
         return 2
     print(report.summary())
-    return 1 if report.delivery.failed else 0
+    for untold in report.patterns_untold:
+        print(f"challenge-bot tick: pattern alert: {untold}", file=sys.stderr)
+    return 1 if report.delivery.failed or report.patterns_untold else 0
 
 
 def _directory_import(args: argparse.Namespace) -> int:

@@ -55,8 +55,11 @@ class TickReport:
             f"reminders={self.reminders} deadlines={self.deadlines} conflicts={self.conflicts} "
             f"delivered={d.delivered} (teams={d.delivered_teams} email={d.delivered_email}) "
             f"retried={d.retried} failed={d.failed} reported={d.reports_queued} "
-            f"emailed_instead_of_teams={d.fell_back_to_email} drafts_expired={self.drafts_expired} "
-            f"patterns={self.patterns} patterns_untold={len(self.patterns_untold)}"
+            f"emailed_instead_of_teams={d.fell_back_to_email} drafts_expired={self.drafts_expired}"
+        ) + (
+            f" patterns={self.patterns} patterns_untold={len(self.patterns_untold)}"
+            if self.patterns or self.patterns_untold
+            else ""
         )
 
 

@@ -19,7 +19,7 @@ from process.directory_table import read_csv, write_workbook
 from process.policy import load_policy
 from storage.challenges import ChallengeRepository
 from storage.db import Database
-from storage.directory import DirectoryStore
+from storage.directory import DirectoryChanged, DirectoryStore
 from tests.support.people import raise_request, role_directory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "directory.csv"
@@ -306,3 +306,13 @@ async def test_a_person_with_a_part_in_an_open_challenge_is_not_removed(
     # The raiser and the challenged still see their challenge.
     for person in ("sw_amira", "teacher_rhys"):
         assert await service.visible(raised.reference, before.person(person)) is not None
+
+
+async def test_a_directory_changed_since_it_was_read_is_not_overwritten(database: Database) -> None:
+    store = DirectoryStore(database)
+    await store.replace_all(role_directory(("durham",)))
+    read_at = await store.generation()
+    await store.replace_all(role_directory())  # another import in between
+    with pytest.raises(DirectoryChanged):
+        await store.replace_all(Directory.build([], []), expected_generation=read_at)
+    assert await store.load() == role_directory() and await store.generation() == read_at + 1

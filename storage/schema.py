@@ -415,3 +415,5 @@ pattern_alerts = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 Index("ix_pattern_alerts_policy_id_agency_id", pattern_alerts.c.policy_id, pattern_alerts.c.agency_id)
+#: The pattern watch reads a policy's recently raised challenges on every pass of the clock.
+Index("ix_challenges_policy_id_raised_at", challenges.c.policy_id, challenges.c.raised_at)

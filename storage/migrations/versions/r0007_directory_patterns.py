@@ -48,9 +48,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("trigger_challenge_id", name=op.f("uq_pattern_alerts_trigger_challenge_id")),
     )
     op.create_index("ix_pattern_alerts_policy_id_agency_id", "pattern_alerts", ["policy_id", "agency_id"])
+    op.create_index("ix_challenges_policy_id_raised_at", "challenges", ["policy_id", "raised_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_challenges_policy_id_raised_at", table_name="challenges")
     op.drop_index("ix_pattern_alerts_policy_id_agency_id", table_name="pattern_alerts")
     op.drop_table("pattern_alerts")
     op.drop_table("directory_generation")

@@ -207,6 +207,7 @@ def read_xlsx(path: Path) -> Table:
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=False)
@@ -230,7 +231,7 @@ def read_xlsx(path: Path) -> Table:
             names = [header_name(cell.value) for cell in header]
             own = {c.rstrip("*") for c in COLUMNS[kind]}
             _header_problems(names, own, Where(1, sheet.title), table.problems)
-            for cells in rows:
+            for counted, cells in enumerate(rows, start=2):
                 seen += 1
                 if seen > MAX_ROWS:
                     raise DirectoryFileError(
@@ -238,12 +239,12 @@ def read_xlsx(path: Path) -> Table:
                     )
                 values: dict[str, str] = {}
                 letters: dict[str, str] = {}
-                number = 0
-                for name, cell in zip(names, cells, strict=False):
-                    number = getattr(cell, "row", None) or number
+                # The sheet's own row number (an empty cell of a read-only sheet does not know it).
+                number = next((r for c in cells if isinstance(r := getattr(c, "row", None), int)), counted)
+                for index, (name, cell) in enumerate(zip(names, cells, strict=False)):
                     if not name or name not in own:
                         continue
-                    letter = getattr(cell, "column_letter", "")
+                    letter = get_column_letter(index + 1)
                     letters[name] = letter
                     if getattr(cell, "data_type", None) == "f":
                         where = Where(number, sheet.title).at(name, letter)

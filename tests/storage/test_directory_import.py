@@ -239,9 +239,11 @@ async def test_formula_cells_in_a_workbook_are_refused(database: Database, tmp_p
     write_workbook(read_csv(EXAMPLE.read_bytes()), path)
     workbook = load_workbook(path)
     workbook["People"]["D3"] = '=LOWER("OWEN.PRICE@EXAMPLE.ORG")'
+    workbook["People"]["A5"] = None  # an empty cell first in its row
     workbook.save(path)
     out = await run(database, path)
     assert out[0].startswith("sheet People, row 3, column email (D3): a formula (=LOWER(")
+    assert "sheet People, row 5, column id (A5): empty: a person needs its id" in out
     assert await DirectoryStore(database).generation() == 0
 
 

@@ -90,7 +90,38 @@ def _tick(args: argparse.Namespace) -> int:
         print(f"challenge-bot tick: {error}", file=sys.stderr)
         return 2
     print(report.summary())
-    return 1 if report.delivery.failed else 0
+    for untold in report.patterns_untold:
+        print(f"challenge-bot tick: pattern alert: {untold}", file=sys.stderr)
+    return 1 if report.delivery.failed or report.patterns_untold else 0
+
+
+def _directory_import(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bot.config import Settings
+    from bot.directory_import import ImportReport, import_directory
+    from bot.wiring import load_policies, open_database
+
+    settings = Settings.from_env()
+
+    async def run() -> ImportReport:
+        database = await open_database(replace(settings, directory_file=None))
+        try:
+            return await import_directory(database, load_policies(settings), args.file, dry_run=args.dry_run)
+        finally:
+            await database.dispose()
+
+    report = asyncio.run(run())
+    failed = bool(report.problems)
+    for line in report.lines(dry_run=args.dry_run):
+        print(line, file=sys.stderr if failed else sys.stdout)
+    if settings.directory_file is not None and not failed:
+        print(
+            f"note: DIRECTORY_FILE is set ({settings.directory_file.name}): the bot replaces the whole directory "
+            "with that file whenever it starts; set DIRECTORY_FILE=none to keep imported directories",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
 
 
 def _manifest_build(args: argparse.Namespace) -> int:
@@ -271,6 +302,24 @@ def build_parser() -> argparse.ArgumentParser:
         )
     people.set_defaults(handler=_playground_people)
     accounts.set_defaults(handler=_playground_write)
+
+    directory = commands.add_parser("directory", help="the directory of agencies, people and contacts")
+    directory_commands = directory.add_subparsers(
+        title="directory commands", metavar="DIRECTORY_COMMAND", required=True
+    )
+    directory_import = directory_commands.add_parser(
+        "import",
+        help="replace the directory of the partnerships a .csv or .xlsx file names (docs/DIRECTORY.md)",
+        description="Check every row of a directory spreadsheet (agencies, people, escalation contacts, "
+        "partnership posts) and, if there is no problem, replace the stored directory of the partnerships it "
+        "names in one transaction; a running bot picks it up without a restart. Every problem is printed, "
+        "naming its row and column, and nothing is written (exit 1). See docs/DIRECTORY.md.",
+    )
+    directory_import.add_argument("file", metavar="FILE", help="the directory file, .csv or .xlsx")
+    directory_import.add_argument(
+        "--dry-run", action="store_true", help="show what would be added, changed and removed; write nothing"
+    )
+    directory_import.set_defaults(handler=_directory_import)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(

@@ -45,12 +45,14 @@ from cards.notification import (
     notification_card,
     notification_text,
 )
+from cards.pattern import pattern_alert_card, pattern_alert_text
 from dialogs.service import ChallengeService
 from process.challenge import Challenge, Notification, NotificationKind
 from process.delivery import NO_ADDRESS, NO_MAILER, NOT_IN_TEAMS, report_recipients
 from process.directory import Directory, Person
 from storage.conversations import ConversationStore
 from storage.outbox import Outbox, OutboxItem
+from storage.patterns import PatternAlertRecord, PatternStore
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +350,7 @@ class Notifier:
         self.lease_seconds = lease_seconds
         self._concurrency = asyncio.Semaphore(concurrency)
         self._rng = rng or random.Random()
+        self.patterns = PatternStore(service.repository.db)
 
     async def drain(self, now: datetime | None = None) -> DrainReport:
         """Deliver every row ready at `now` (default: the service's clock), until none is left."""
@@ -379,6 +382,12 @@ class Notifier:
         if item.report_of is not None and failed is None:
             await self._fail(item, now, report, "the notification this reports is no longer stored")
             return
+        pattern = None
+        if n.kind is NotificationKind.PATTERN_ALERT:
+            pattern = await self.patterns.for_trigger(n.challenge_id)
+            if pattern is None:
+                await self._fail(item, now, report, "the pattern this tells of is no longer stored")
+                return
         directory = await self.service.directory()
         person = directory.person(n.recipient.person_id)
         agency = directory.agency(challenge.challenged_agency_id)
@@ -386,7 +395,7 @@ class Notifier:
         address = n.recipient.email or (person.email if person else None)
         can_email = self.mailer is not None and bool(address)
         # Made once: the Teams message's summary, and the email's subject and body should Teams not take it.
-        subject, body = self._text(n, challenge, now, note, failed, directory)
+        subject, body = self._text(n, challenge, now, note, failed, directory, pattern)
         problems: list[str] = []
         if self.teams is None or person is None or not person.aad_object_id:
             problems.append(NOT_IN_TEAMS)
@@ -394,7 +403,9 @@ class Notifier:
             problems.append(f"Teams: gave up after {MAX_TEAMS_ATTEMPTS} attempts")
         else:
             try:
-                activity = self._activity(n, challenge, now, note, failed, directory, summary=subject)
+                activity = self._activity(
+                    n, challenge, now, note, failed, directory, pattern, summary=subject
+                )
                 await self.teams.send(person, activity)
             except TeamsUnreachable as unreachable:
                 problems.append(f"Teams: {unreachable}")
@@ -436,12 +447,15 @@ class Notifier:
         note: str | None,
         failed: OutboxItem | None,
         directory: Directory,
+        pattern: PatternAlertRecord | None,
         *,
         summary: str,
     ) -> Activity:
         policy = self.service.policy(challenge.policy_id)
         calendar = self.service.calendar(challenge.policy_id)
-        if failed is not None:
+        if pattern is not None:
+            card = pattern_alert_card(policy, *_pattern_facts(pattern, directory))
+        elif failed is not None:
             card = delivery_failed_card(
                 n, failed.notification, challenge=challenge, policy=policy, reason=failed.last_error
             )
@@ -467,9 +481,12 @@ class Notifier:
         note: str | None,
         failed: OutboxItem | None,
         directory: Directory,
+        pattern: PatternAlertRecord | None = None,
     ) -> tuple[str, str]:
         policy = self.service.policy(challenge.policy_id)
         calendar = self.service.calendar(challenge.policy_id)
+        if pattern is not None:
+            return pattern_alert_text(policy, *_pattern_facts(pattern, directory))
         if failed is not None:
             return delivery_failed_text(
                 n, failed.notification, challenge=challenge, policy=policy, reason=failed.last_error
@@ -550,7 +567,11 @@ class Notifier:
         and the partnership's admin mailbox or business manager, never the person it failed to reach). A
         report is itself never reported, so a failure cannot breed failures."""
         n = item.notification
-        if item.report_of is not None or n.kind is NotificationKind.DELIVERY_FAILED:
+        if item.report_of is not None or n.kind in (
+            NotificationKind.DELIVERY_FAILED,
+            NotificationKind.PATTERN_ALERT,
+        ):
+            # A pattern alert is for the partnership's posts only: its failure is logged and kept on its row.
             return ()
         challenge = await self.service.repository.get(n.challenge_id)
         if challenge is None or challenge.policy_id not in self.service.policies:
@@ -576,6 +597,15 @@ class Notifier:
         base = min(BASE_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
         jittered: timedelta = base * self._rng.uniform(0.8, 1.2)
         return jittered
+
+
+def _pattern_facts(
+    pattern: PatternAlertRecord, directory: Directory
+) -> tuple[str, tuple[str, ...], datetime, datetime]:
+    """The agency's name (its id if the directory no longer has it), the references and the window."""
+    agency = directory.agency(pattern.agency_id)
+    name = agency.name if agency is not None else pattern.agency_id
+    return name, pattern.references, pattern.window_start, pattern.window_end
 
 
 def _status_of(error: BaseException) -> int | None:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from bot.notifier import DrainReport, Notifier
+from dialogs.patterns import PatternWatch
 from dialogs.service import ChallengeService
 from process.challenge import SYSTEM, DeadlinePassed, Remind
 from storage.drafts import DraftStore
@@ -44,6 +45,9 @@ class TickReport:
     refused: list[str] = field(default_factory=list)
     delivery: DrainReport = field(default_factory=DrainReport)
     drafts_expired: int = 0
+    #: Patterns of challenges to one agency told this pass (`pattern_alert`), and those nobody could be told of.
+    patterns: int = 0
+    patterns_untold: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         d = self.delivery
@@ -52,6 +56,10 @@ class TickReport:
             f"delivered={d.delivered} (teams={d.delivered_teams} email={d.delivered_email}) "
             f"retried={d.retried} failed={d.failed} reported={d.reports_queued} "
             f"emailed_instead_of_teams={d.fell_back_to_email} drafts_expired={self.drafts_expired}"
+        ) + (
+            f" patterns={self.patterns} patterns_untold={len(self.patterns_untold)}"
+            if self.patterns or self.patterns_untold
+            else ""
         )
 
 
@@ -68,8 +76,10 @@ class Scheduler:
         max_sleep_seconds: float = MAX_SLEEP_SECONDS,
         drafts: DraftStore | None = None,
         stop_grace_seconds: float = STOP_GRACE_SECONDS,
+        patterns: PatternWatch | None = None,
     ) -> None:
         self.service = service
+        self.patterns = patterns or PatternWatch(service)
         self.drafts = drafts
         self.notifier = notifier
         self.worker_id = worker_id
@@ -85,7 +95,8 @@ class Scheduler:
 
     async def run_once(self, now: datetime | None = None) -> TickReport:
         """One pass at `now` (default: the service's clock): unfinished raising forms past their time
-        expired (their answers deleted), due reminders and deadlines, then delivery."""
+        expired (their answers deleted), due reminders and deadlines, new patterns of challenges to one agency
+        (the policy's `pattern_alert`), then delivery."""
         at = now or self.service.clock()
         report = TickReport()
         if self.drafts is not None:
@@ -102,6 +113,8 @@ class Scheduler:
                     idle.append(challenge.id)
         for challenge_id in idle:
             await repository.release_due(challenge_id, self.worker_id)
+        found = await self.patterns.run(at)
+        report.patterns, report.patterns_untold = found.told, found.untold
         report.delivery = await self.notifier.drain(at)
         return report
 
@@ -155,6 +168,7 @@ class Scheduler:
                     or report.deadlines
                     or report.delivery.delivered
                     or report.delivery.failed
+                    or report.patterns
                 ):
                     log.info("scheduler pass: %s", report.summary())
             except asyncio.CancelledError:

@@ -119,6 +119,8 @@ def make_service(settings: Settings, database: Database, clock: Clock = utc_now)
         clock=clock,
         # The notifier sends email with these same settings (`make_notifier`): without them, say so.
         email=MailSettings.from_settings(settings) is not None,
+        # `challenge-bot directory import` bumps it: the running bot then reloads the directory.
+        directory_generation=directories.generation,
     )
 
 

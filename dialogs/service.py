@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: How often, at most, the service asks whether the stored directory changed (one read of one row).
+DIRECTORY_CHECK_SECONDS = 5.0
+
 #: What a person is told when their click repeats one already applied (a double click, a second device).
 ALREADY_DONE = "You did this already: your first click changed the challenge. Nothing more was changed."
 
@@ -86,6 +90,8 @@ class ChallengeService:
         on_commit: Callable[[Decision], Awaitable[None]] | None = None,
         *,
         email: bool = True,
+        directory_generation: Callable[[], Awaitable[int]] | None = None,
+        directory_check_seconds: float = DIRECTORY_CHECK_SECONDS,
     ) -> None:
         self.policies: Mapping[str, Policy] = {p.id: p for p in policies}
         self.repository = repository
@@ -98,12 +104,30 @@ class ChallengeService:
         #: Whether this service can send email (an SMTP server is configured for its notifier); without it a
         #: mailbox, or a person with no Teams identity, cannot be told at all.
         self.email = email
+        #: The stored directory's generation (`DirectoryStore.generation`), read at most every
+        #: `directory_check_seconds`: an import changes it, and the snapshot is then reloaded.
+        self._directory_generation = directory_generation
+        self.directory_check_seconds = directory_check_seconds
+        self._generation: int | None = None
+        self._checked_at = float("-inf")
 
     # ----- lookups ----------------------------------------------------------------------------------------
 
     async def directory(self) -> Directory:
-        """The directory snapshot; loaded once and kept until `reload_directory`."""
+        """The directory snapshot; kept until `reload_directory`, or until the stored directory's generation
+        is found to have changed (checked at most every `directory_check_seconds`)."""
+        if self._directory is not None and self._directory_generation is not None:
+            now = time.monotonic()
+            if now - self._checked_at >= self.directory_check_seconds:
+                self._checked_at = now
+                if await self._directory_generation() != self._generation:
+                    log.info("the stored directory changed; reloading it")
+                    self._directory = None
         if self._directory is None:
+            if self._directory_generation is not None:
+                # Read before the directory: a change in between is then seen at the next check.
+                self._generation = await self._directory_generation()
+                self._checked_at = time.monotonic()
             self._directory = await self._load_directory()
         return self._directory
 

@@ -339,6 +339,9 @@ class NotificationKind(StrEnum):
     #: A notification about the challenge could not be delivered at all (told to the raiser and the
     #: partnership, so that someone tells the person another way).
     DELIVERY_FAILED = "delivery_failed"
+    #: One agency received the policy's `pattern_alert` number of challenges within its days (told to the
+    #: partnership's posts it names, with the references only).
+    PATTERN_ALERT = "pattern_alert"
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,8 @@ def role_uses(policy: Policy) -> Iterator[RoleUse]:
         yield RoleUse(role, _join("final_stage_notify", j), False)
     for j, copy in enumerate(policy.copy_in):
         yield RoleUse(copy.role, _join("copy_in", j, "role"), False)
+    for j, role in enumerate(policy.pattern_alert.tell if policy.pattern_alert else ()):
+        yield RoleUse(role, _join("pattern_alert", "tell", j), False)
 
 
 def _uses_by_role(policy: Policy, *, sides_only: bool = False) -> dict[RoleId, list[str]]:

@@ -258,6 +258,21 @@ class LaterStart(_Model):
         return self
 
 
+class PatternAlert(_Model):
+    """Who is told when one agency receives `challenges` challenges within `within_days` days (Durham 5.5:
+    "data collection to identify if repeated forms are being sent to a particular agency").
+
+    The numbers are the partnership's setting, not a procedure's words. A pattern is told once: the next alert
+    for the same agency needs a further `challenges` raised after the last one counted. Withdrawn challenges
+    are not counted unless `count_withdrawn`.
+    """
+
+    challenges: Annotated[int, Field(ge=2, le=1000)]
+    within_days: Annotated[int, Field(ge=1, le=3660)]
+    tell: Annotated[tuple[RoleId, ...], Field(min_length=1)]
+    count_withdrawn: bool = False
+
+
 class Priority(_Model):
     """A priority the raiser chooses, which can set a stage's time limit (e.g. high 2, low 10 working days)."""
 
@@ -421,6 +436,8 @@ class Policy(_Model):
     #: Which of the texts above are the deployment's own words, not the procedure's (shown as such).
     deployment_text: tuple[GuidanceText, ...] = ()
     stages: Annotated[tuple[Stage, ...], Field(min_length=1)]
+    #: Told when one agency receives many challenges in a short time (the partnership's own numbers).
+    pattern_alert: PatternAlert | None = None
 
     @field_validator("closures", mode="before")
     @classmethod
@@ -487,12 +504,20 @@ class Policy(_Model):
         known = set(declared)
         used: list[tuple[str, RoleId]] = [(f"copy_in.{j}.role", c.role) for j, c in enumerate(self.copy_in)]
         used += [(f"final_stage_notify.{j}", r) for j, r in enumerate(self.final_stage_notify)]
+        if self.pattern_alert is not None:
+            used += [(f"pattern_alert.tell.{j}", r) for j, r in enumerate(self.pattern_alert.tell)]
         for i, stage in enumerate(self.stages):
             for where, roles in stage.roles_used().items():
                 used += [(f"stages.{i}.{where}.{j}", r) for j, r in enumerate(roles)]
         for where, role in used:
             if role not in known:
                 raise ValueError(f"{where} names role {role!r}, which the policy does not declare in roles")
+        for j, role in enumerate(self.pattern_alert.tell if self.pattern_alert else ()):
+            if self.role(role).side != "partnership":
+                raise ValueError(
+                    f"pattern_alert.tell.{j} names the {self.role(role).side}-side role {role!r}: a pattern is "
+                    "told to the partnership's own posts"
+                )
         for stage in self.stages:
             for side, roles in (("raiser", stage.raiser_side), ("challenged", stage.challenged_side)):
                 for role in roles:

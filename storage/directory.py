@@ -7,9 +7,10 @@ replaces the stored directory wholesale from one (a directory file, the demo dat
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, func, select
+from sqlalchemy import Row, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.directory import Agency, Contact, Directory, Person
@@ -19,9 +20,16 @@ from storage.schema import (
     agencies,
     agency_escalation_contacts,
     agency_team_contacts,
+    challenge_parties,
+    challenges,
+    directory_generation,
     partnership_role_contacts,
     people,
 )
+
+
+class DirectoryChanged(Exception):
+    """The stored directory changed between reading it and writing a replacement prepared from it."""
 
 
 class DirectoryStore:
@@ -83,9 +91,73 @@ class DirectoryStore:
                 roles[(row.partnership_id, row.role)].append(contact_from_row(row))
         return Directory.build(person_list, agency_list, {key: tuple(found) for key, found in roles.items()})
 
-    async def replace_all(self, directory: Directory) -> None:
-        """Make the stored directory exactly `directory`, in one transaction."""
+    async def generation(self) -> int:
+        """How many times the stored directory has been replaced (0: never); one indexed read of one row."""
+        async with self.db.reading() as conn:
+            found = await conn.scalar(
+                select(directory_generation.c.generation).where(directory_generation.c.id == 1)
+            )
+        return int(found or 0)
+
+    async def open_parts(self) -> dict[str, list[tuple[str, str]]]:
+        """Who holds a part in an open challenge: person id to (reference, role) pairs, the raiser included."""
+        held: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        is_open = challenges.c.status == "open"
+        async with self.db.reading() as conn:
+            for row in await conn.execute(
+                select(challenge_parties.c.person_id, challenges.c.reference, challenge_parties.c.role)
+                .join(challenges, challenges.c.id == challenge_parties.c.challenge_id)
+                .where(is_open, challenge_parties.c.person_id.is_not(None))
+            ):
+                held[row.person_id].append((row.reference, row.role))
+            for raised in await conn.execute(
+                select(challenges.c.raised_by, challenges.c.reference).where(is_open)
+            ):
+                if not any(ref == raised.reference for ref, _ in held.get(raised.raised_by, [])):
+                    held[raised.raised_by].append((raised.reference, "raiser"))
+        return {person: sorted(parts) for person, parts in held.items()}
+
+    async def open_challenges_by_agency(self) -> dict[str, list[str]]:
+        """The references of open challenges, by each agency they involve (raiser's or challenged)."""
+        found: dict[str, set[str]] = defaultdict(set)
+        async with self.db.reading() as conn:
+            for row in await conn.execute(
+                select(
+                    challenges.c.reference, challenges.c.raiser_agency_id, challenges.c.challenged_agency_id
+                ).where(challenges.c.status == "open")
+            ):
+                found[row.raiser_agency_id].add(row.reference)
+                found[row.challenged_agency_id].add(row.reference)
+        return {agency: sorted(refs) for agency, refs in found.items()}
+
+    async def replace_all(
+        self, directory: Directory, *, now: datetime | None = None, expected_generation: int | None = None
+    ) -> int:
+        """Make the stored directory exactly `directory`, in one transaction, and count one more generation
+        of it (returned), so running bots reload it. With `expected_generation`, `DirectoryChanged` (and
+        nothing written) when the stored directory was changed since that generation was read."""
         async with self.db.transaction() as conn:
+            changed_at = now or datetime.now(UTC)
+            bumped = await conn.execute(
+                update(directory_generation)
+                .where(directory_generation.c.id == 1)
+                .values(generation=directory_generation.c.generation + 1, changed_at=changed_at)
+            )
+            if bumped.rowcount == 0:
+                await conn.execute(
+                    directory_generation.insert().values(id=1, generation=1, changed_at=changed_at)
+                )
+            generation = int(
+                await conn.scalar(
+                    select(directory_generation.c.generation).where(directory_generation.c.id == 1)
+                )
+                or 0
+            )
+            if expected_generation is not None and generation != expected_generation + 1:
+                raise DirectoryChanged(
+                    "the stored directory was changed while this was prepared (by another import or a start "
+                    "with DIRECTORY_FILE); nothing was written: run it again"
+                )
             for table in (
                 agency_escalation_contacts,
                 agency_team_contacts,
@@ -169,6 +241,7 @@ class DirectoryStore:
                     for position, contact in enumerate(found)
                 ],
             )
+        return generation
 
     async def person_by_aad(self, aad_object_id: str) -> Person | None:
         """The person signed in to Teams as `aad_object_id` (any letter case), if the directory knows them."""

@@ -380,3 +380,40 @@ bot_state = Table(
     Column("e_tag", String(64), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+#: One row (id 1): goes up by one with every change to the stored directory, so a running bot sees an import
+#: with one cheap read and reloads its snapshot (`DirectoryStore.generation`).
+directory_generation = Table(
+    "directory_generation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", Integer, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+)
+
+#: A pattern of challenges to one agency that its partnership was told of (the policy's `pattern_alert`): the
+#: challenge that completed the pattern is unique, so racing clocks and restarts alert once.
+pattern_alerts = Table(
+    "pattern_alerts",
+    metadata,
+    Column("id", _serial(), primary_key=True, autoincrement=True),
+    Column("policy_id", String(32), nullable=False),
+    Column("agency_id", Text, nullable=False),
+    Column(
+        "trigger_challenge_id",
+        String(64),
+        ForeignKey("challenges.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("window_end", UtcDateTime, nullable=False),
+    #: The references of the challenges counted (references only: no child data).
+    Column("refs", _json(), nullable=False),
+    #: Who was to be told (contact keys and names); empty when the directory holds nobody the policy names.
+    Column("told", _json(), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index("ix_pattern_alerts_policy_id_agency_id", pattern_alerts.c.policy_id, pattern_alerts.c.agency_id)
+#: The pattern watch reads a policy's recently raised challenges on every pass of the clock.
+Index("ix_challenges_policy_id_raised_at", challenges.c.policy_id, challenges.c.raised_at)

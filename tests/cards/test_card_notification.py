@@ -87,10 +87,12 @@ def test_the_walks_send_every_kind_of_notification() -> None:
     # Neither shipped procedure has steps inside a stage: the step notice is tested with an invented one
     # (tests/process/test_steps.py).
     # A report that a notification could not be delivered comes from the notifier, not the engine
-    # (tests/delivery/test_fallback.py).
+    # (tests/delivery/test_fallback.py); a pattern alert from the deadline clock's pattern watch
+    # (tests/delivery/test_pattern_alert.py, tests/cards/test_card_pattern.py).
     assert {n.kind for _, _, n in SENT} == set(NotificationKind) - {
         NotificationKind.STEP_DONE,
         NotificationKind.DELIVERY_FAILED,
+        NotificationKind.PATTERN_ALERT,
     }
 
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.mailer import Mailer
+from process.challenge import NotificationKind
 from process.policy import Role
 from storage.db import Database
 from storage.migrate import upgrade
@@ -83,9 +84,19 @@ async def test_racing_schedulers_on_postgres_send_each_notification_once(
         assert rows and {row.status for row in rows} == {DeliveryStatus.DELIVERED}
         assert sum(r.delivery.delivered for r in reports) == len(rows)
         assert sum(r.delivery.lost_claims for r in reports) == 0
-        # The mail server got exactly one message per outbox row: per recipient and challenge reference.
+        # The mail server got exactly one message per outbox row: per recipient and challenge reference (a
+        # pattern alert, Durham's 3 challenges to one agency, is headed with the partnership's short name).
         sent = Counter((rcpts[0], str(m["Subject"]).split(":")[0]) for rcpts, m in smtp_server.messages)
-        expected = Counter((row.notification.recipient.email, row.notification.reference) for row in rows)
+        expected = Counter(
+            (
+                row.notification.recipient.email,
+                "DSCP"
+                if row.notification.kind is NotificationKind.PATTERN_ALERT
+                else row.notification.reference,
+            )
+            for row in rows
+        )
+        assert sum(r.patterns for r in reports) == CHALLENGES // 2 // 3
         assert sent == expected and len(smtp_server.messages) == len(rows)
         for cid in ids:
             kinds = Counter(e.kind for e in await bots[0].service.events(cid))

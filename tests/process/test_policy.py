@@ -277,3 +277,37 @@ def test_a_directory_giving_one_person_id_twice_is_refused(tmp_path: Path) -> No
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(DirectoryError, match="person id 'megan' is given twice"):
         load_directory_file(path)
+
+
+@pytest.mark.parametrize(
+    ("alert", "words"),
+    [
+        (
+            {"challenges": 1, "within_days": 30, "tell": ["partnership_business_manager"]},
+            "greater than or equal to 2",
+        ),
+        (
+            {"challenges": 3, "within_days": 0, "tell": ["partnership_business_manager"]},
+            "greater than or equal to 1",
+        ),
+        ({"challenges": 3, "within_days": 30, "tell": []}, "at least 1 item"),
+        (
+            {"challenges": 3, "within_days": 30, "tell": ["nobody_declared"]},
+            "pattern_alert.tell.0 names role",
+        ),
+        ({"challenges": 3, "within_days": 30, "tell": ["raiser"]}, "told to the partnership's own posts"),
+    ],
+)
+def test_a_pattern_alert_must_count_and_tell_partnership_posts(
+    tmp_path: Path, alert: dict[str, object], words: str
+) -> None:
+    path = _write(tmp_path, lambda d: d.update(pattern_alert=alert))
+    with pytest.raises(PolicyError, match=words):
+        load_policy(path)
+
+
+def test_a_pattern_alert_is_optional_and_rochdale_sets_none() -> None:
+    assert load_policy("rochdale").pattern_alert is None
+    durham = load_policy("durham").pattern_alert
+    assert durham is not None and (durham.challenges, durham.within_days) == (3, 90)
+    assert durham.tell == ("partnership_business_manager",) and not durham.count_withdrawn

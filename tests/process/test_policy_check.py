@@ -285,3 +285,18 @@ def test_the_command_runs_as_a_program(tmp_path: Path) -> None:
         [sys.executable, "-m", "bot", "policy", "check"], capture_output=True, text=True, check=False
     )
     assert usage.returncode == 2 and "FILE" in usage.stderr
+
+
+def test_a_pattern_alert_told_to_a_post_nobody_holds_is_a_problem(tmp_path: Path) -> None:
+    data = yaml.safe_load((POLICY_DIR / "durham.yaml").read_text(encoding="utf-8"))
+    data["pattern_alert"]["tell"] = ["executive", "qrt_business_manager"]
+    policy = tmp_path / "ours.yaml"
+    policy.write_text(yaml.safe_dump(data), encoding="utf-8")
+    directory = yaml.safe_load(DEMO_DIRECTORY.read_text(encoding="utf-8"))
+    del directory["partnership_roles"]["durham"]["qrt_business_manager"]
+    directory_file = tmp_path / "directory.yaml"
+    directory_file.write_text(yaml.safe_dump(directory), encoding="utf-8")
+    problems = [str(p) for p in check_policy_file(policy, directory_file)]
+    assert any(
+        "nobody could fill qrt_business_manager" in p and "pattern_alert.tell.1" in p for p in problems
+    ), problems

@@ -1,0 +1,50 @@
+"""`challenge-bot directory import FILE [--dry-run]` as an operator runs it: exit codes and what it prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "directory.csv"
+
+
+def test_import_dry_run_then_import_then_nothing_to_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("DIRECTORY_FILE", "none")
+
+    assert main(["directory", "import", str(EXAMPLE), "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("dry run: these changes to the directory of rochdale would be made")
+    assert (
+        "  people added (8): bm_nadia, dsl_school, head_school, hos_family, hos_safeguarding, sw_amira, "
+        "teacher_rhys, tm_owen" in out
+    )
+
+    assert main(["directory", "import", str(EXAMPLE)]) == 0
+    assert capsys.readouterr().out.startswith("the directory of rochdale was changed (generation 1):")
+    assert main(["directory", "import", str(EXAMPLE)]) == 0
+    assert "nothing to change" in capsys.readouterr().out
+
+
+def test_a_file_with_problems_exits_1_listing_them_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("DIRECTORY_FILE", "none")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"kind,id,name,partnership\nagency,a1,,rochdale\nagency,a1,Again,nowhere\n")
+    assert main(["directory", "import", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "row 2, column name: empty: an agency needs its name",
+        "row 3, column partnership: 'nowhere' is not a partnership this bot serves (durham, rochdale)",
+        "2 problems: nothing was written",
+    ]
+    assert main(["directory", "import", str(tmp_path / "missing.xlsx")]) == 1
+    assert "cannot be read" in capsys.readouterr().err

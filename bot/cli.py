@@ -93,6 +93,21 @@ def _tick(args: argparse.Namespace) -> int:
     return 1 if report.delivery.failed else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.config import Settings
+    from bot.export import ExportError, export_to_file
+
+    try:
+        asyncio.run(export_to_file(Settings.from_env(), args.reference, args.format, Path(args.out)))
+    except ExportError as error:
+        print(f"challenge-bot export: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.reference}: written to {args.out} ({args.format})")
+    return 0
+
+
 def _manifest_build(args: argparse.Namespace) -> int:
     from manifest.build import run_build
 
@@ -216,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
         "since a tick there finds nothing)",
     )
     tick.set_defaults(handler=_tick)
+
+    export = commands.add_parser(
+        "export", help="a challenge as its partnership's own form (DOCX or PDF), from DATABASE_URL"
+    )
+    export.add_argument("reference", help="the challenge's reference, e.g. DUR-2026-0042")
+    export.add_argument("--format", choices=("docx", "pdf"), default="pdf", help="the file's format (pdf)")
+    export.add_argument("--out", required=True, help="the file to write")
+    export.set_defaults(handler=_export)
 
     policy = commands.add_parser("policy", help="check a partnership's policy file before it goes live")
     policy_commands = policy.add_subparsers(title="policy commands", metavar="POLICY_COMMAND", required=True)

@@ -100,11 +100,11 @@ def _export(args: argparse.Namespace) -> int:
     from bot.export import ExportError, export_to_file
 
     try:
-        asyncio.run(export_to_file(Settings.from_env(), args.reference, args.format, Path(args.out)))
+        exported = export_to_file(Settings.from_env(), args.reference, args.format, Path(args.out))
     except ExportError as error:
         print(f"challenge-bot export: {error}", file=sys.stderr)
         return 2
-    print(f"{args.reference}: written to {args.out} ({args.format})")
+    print(f"{args.reference}: {exported.title} written to {args.out} ({args.format}, {len(exported.content)} bytes)")
     return 0
 
 

@@ -8,6 +8,7 @@ import io
 
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
@@ -123,16 +124,16 @@ def render_docx(document: FormDocument) -> bytes:
     if document.notice:
         header = page.header.paragraphs[0]
         header.add_run(clean(document.notice)).bold = True
-        header.alignment = 1
+        header.alignment = WD_ALIGN_PARAGRAPH.CENTER
     footer = page.footer.paragraphs[0]
     footer.add_run(clean(f"{document.title} · {document.reference}")).font.size = Pt(8)
-    footer.alignment = 1
+    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
     if document.notice:
         notice = doc.add_paragraph()
         run = notice.add_run(clean(document.notice))
         run.bold = True
         run.font.color.rgb = RGBColor(0xA0, 0, 0)
-        notice.alignment = 1
+        notice.alignment = WD_ALIGN_PARAGRAPH.CENTER
     if document.subtitle:
         doc.add_paragraph().add_run(clean(document.subtitle)).bold = True
     doc.add_heading(clean(document.title), level=1)

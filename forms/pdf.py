@@ -13,9 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
-from fontTools.ttLib import TTFont
 
 from forms.fonts import font_files
 from forms.text import clean
@@ -35,7 +35,7 @@ def _covered(path: Path) -> frozenset[int]:
     return frozenset(TTFont(str(path), lazy=True).getBestCmap())
 
 
-class _Pdf(FPDF):  # type: ignore[misc]  # fpdf2's FPDF is not typed as a base class
+class _Pdf(FPDF):
     def __init__(self, document: FormDocument) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.document = document
@@ -81,6 +81,12 @@ class _Pdf(FPDF):  # type: ignore[misc]  # fpdf2's FPDF is not typed as a base c
         self.set_font(FONT, "B" if bold else "", size)
         more.setdefault("align", "L")
         self.multi_cell(0, LINE * size / SIZE, self.safe(text), new_x="LMARGIN", new_y="NEXT", **more)
+
+    def lines_of(self, width: float, text: str) -> int:
+        """How many lines `text` takes in a column `width` mm wide."""
+        lines = self.multi_cell(width, LINE, self.safe(text), dry_run=True, output="LINES")
+        assert isinstance(lines, list)
+        return len(lines)
 
     def heading(self, text: str) -> None:
         if self.will_page_break(4 * LINE):
@@ -132,8 +138,7 @@ class _Pdf(FPDF):  # type: ignore[misc]  # fpdf2's FPDF is not typed as a base c
         fits = []
         for row in section.grid:
             tallest = max(
-                len(self.multi_cell(usable * w / 100 - 3, LINE, self.safe(_flat(v)), dry_run=True, output="LINES"))
-                for w, v in zip(widths[1:], row.cells, strict=True)
+                self.lines_of(usable * w / 100 - 3, _flat(v)) for w, v in zip(widths[1:], row.cells, strict=True)
             )
             fits.append(tallest * LINE + 6 < self.eph - 3 * LINE)
         head = FontFace(emphasis="BOLD", fill_color=SHADE)

@@ -519,7 +519,7 @@ class _Filler:
         roles = [*stage.raiser_side, *stage.challenged_side, *stage.consult, *stage.informed]
         roles += list(self.policy.copied_in_at(number))
         lines: list[str] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for role in dict.fromkeys(roles):
             contact = self.c.parties.get(role)
             if contact is None or (contact.key, role) in seen:

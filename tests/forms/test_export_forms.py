@@ -21,7 +21,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from forms import file_name, render
-from process.export_form import Records, Ticks, build_document, document_text
+from process.export_form import FormDocument, Records, Ticks, build_document, document_text
 from process.policy import load_policy
 from tests.cards.scenarios import DIRECTORY, raised
 from tests.forms import scenario as s
@@ -119,8 +119,8 @@ def _contains_all(text: str, expected: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def documents() -> dict[str, object]:
-    out = {}
+def documents() -> dict[str, FormDocument]:
+    out: dict[str, FormDocument] = {}
     for partnership in ("durham", "rochdale"):
         policy, challenge, directory = s.full(partnership)
         out[partnership] = build_document(policy, challenge, directory, now=NOW)
@@ -128,9 +128,9 @@ def documents() -> dict[str, object]:
 
 
 @pytest.mark.parametrize("partnership", ["durham", "rochdale"])
-def test_the_pdf_shows_the_form_filled_from_the_record(partnership: str, documents: dict[str, object]) -> None:
+def test_the_pdf_shows_the_form_filled_from_the_record(partnership: str, documents: dict[str, FormDocument]) -> None:
     document = documents[partnership]
-    data = render(document, "pdf")  # type: ignore[arg-type]
+    data = render(document, "pdf")
     assert data.startswith(b"%PDF")
     text, images = _pdf_text_and_images(data, f"{partnership}-pdf")
     assert not _contains_all(text, EXPECTED[partnership])
@@ -143,8 +143,8 @@ def test_the_pdf_shows_the_form_filled_from_the_record(partnership: str, documen
 
 
 @pytest.mark.parametrize("partnership", ["durham", "rochdale"])
-def test_the_docx_holds_the_form_filled_from_the_record(partnership: str, documents: dict[str, object]) -> None:
-    data = render(documents[partnership], "docx")  # type: ignore[arg-type]
+def test_the_docx_holds_the_form_filled_from_the_record(partnership: str, documents: dict[str, FormDocument]) -> None:
+    data = render(documents[partnership], "docx")
     word = docx.Document(io.BytesIO(data))
     parts = [p.text for p in word.paragraphs]
     for table in word.tables:
@@ -167,7 +167,7 @@ def _soffice() -> str | None:
 
 @pytest.mark.parametrize("partnership", ["durham", "rochdale"])
 def test_the_docx_opens_in_an_office_suite_and_reads_the_same(
-    partnership: str, documents: dict[str, object], tmp_path: Path
+    partnership: str, documents: dict[str, FormDocument], tmp_path: Path
 ) -> None:
     soffice = _soffice()
     if soffice is None:
@@ -175,7 +175,7 @@ def test_the_docx_opens_in_an_office_suite_and_reads_the_same(
             pytest.fail("CI=true: LibreOffice (libreoffice-writer-nogui) must be installed to check the DOCX")
         pytest.skip("LibreOffice is not installed (scripts/install.sh installs it under CI=true)")
     source = tmp_path / f"{partnership}.docx"
-    source.write_bytes(render(documents[partnership], "docx"))  # type: ignore[arg-type]
+    source.write_bytes(render(documents[partnership], "docx"))
     profile = tmp_path / "profile"
     subprocess.run(
         [
@@ -208,7 +208,7 @@ def test_a_form_with_nothing_yet_recorded_leaves_its_boxes_empty() -> None:
     grid = next(section for section in document.sections if section.columns)
     assert [cell for row in grid.grid for cell in row.cells] == ["", Records(()), "", Records(())]
     for format in ("pdf", "docx"):
-        assert render(document, format)  # type: ignore[arg-type]
+        assert render(document, format)
     text, _ = _pdf_text_and_images(render(document, "pdf"), "rochdale-raised-pdf")
     assert "Date Outcome Resolved" in text and "Nebula" not in text
 
@@ -226,13 +226,13 @@ def test_text_no_file_can_hold_is_replaced_not_fatal() -> None:
     assert "a\ufffdb\ufffdc\ufffdd" in cells and "e    f" in cells
 
 
-def test_the_file_name_carries_the_reference_never_the_child(documents: dict[str, object]) -> None:
-    for partnership, document in documents.items():
+def test_the_file_name_carries_the_reference_never_the_child(documents: dict[str, FormDocument]) -> None:
+    for document in documents.values():
         for format in ("pdf", "docx"):
-            name = file_name(document, format)  # type: ignore[arg-type]
-            assert name.startswith(document.reference) and name.endswith(f".{format}")  # type: ignore[attr-defined]
+            name = file_name(document, format)
+            assert name.startswith(document.reference) and name.endswith(f".{format}")
             assert "Testchild" not in name and "Jordan" not in name
-    assert file_name(documents["durham"], "pdf") == "DUR-2026-0042-Compliance-Challenge-Form.pdf"  # type: ignore[arg-type]
+    assert file_name(documents["durham"], "pdf") == "DUR-2026-0042-Compliance-Challenge-Form.pdf"
 
 
 @pytest.mark.parametrize("name", ["eastbrook", "northshire", "westmere"])

@@ -5,6 +5,7 @@ to be allowed to see the challenge (`ChallengeService.visible`); nothing here ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from dialogs.service import ChallengeService
 from forms import MEDIA_TYPES, Format, file_name, render
@@ -22,14 +23,19 @@ class ExportedForm:
     title: str
 
 
-async def export_form(service: ChallengeService, challenge: Challenge, format: Format) -> ExportedForm:
-    """`challenge` as its partnership's form in `format`, dated now in the partnership's time zone."""
+async def export_form(
+    service: ChallengeService, challenge: Challenge, format: Format, *, now: datetime | None = None
+) -> ExportedForm:
+    """`challenge` as its partnership's form in `format`, dated `now` (default: the service's clock) in the
+    partnership's time zone. The same challenge version at the same `now` gives a file of the same size."""
     policy = service.policy(challenge.policy_id)
     document = build_document(
         policy,
         challenge,
         await service.directory(),
-        now=service.clock(),
+        now=now or service.clock(),
         zone=service.calendar(policy.id).timezone,
     )
-    return ExportedForm(file_name(document, format), MEDIA_TYPES[format], render(document, format), document.title)
+    return ExportedForm(
+        file_name(document, format), MEDIA_TYPES[format], render(document, format), document.title
+    )

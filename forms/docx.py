@@ -121,6 +121,8 @@ def render_docx(document: FormDocument) -> bytes:
     normal.paragraph_format.space_after = Pt(0)
     doc.core_properties.title = clean(f"{document.title} {document.reference}")
     doc.core_properties.author = "challenge-bot"
+    doc.core_properties.created = doc.core_properties.modified = document.exported_at
+    doc.core_properties.last_modified_by = "challenge-bot"
     if document.notice:
         header = page.header.paragraphs[0]
         header.add_run(clean(document.notice)).bold = True

@@ -47,6 +47,7 @@ class _Pdf(FPDF):
         self.set_auto_page_break(auto=True, margin=18)
         self.set_title(self.safe(f"{document.title} {document.reference}"))
         self.set_creator("challenge-bot")
+        self.set_creation_date(document.exported_at)
         self.alias_nb_pages()
 
     def safe(self, text: str) -> str:
@@ -138,7 +139,8 @@ class _Pdf(FPDF):
         fits = []
         for row in section.grid:
             tallest = max(
-                self.lines_of(usable * w / 100 - 3, _flat(v)) for w, v in zip(widths[1:], row.cells, strict=True)
+                self.lines_of(usable * w / 100 - 3, _flat(v))
+                for w, v in zip(widths[1:], row.cells, strict=True)
             )
             fits.append(tallest * LINE + 6 < self.eph - 3 * LINE)
         head = FontFace(emphasis="BOLD", fill_color=SHADE)
@@ -163,7 +165,9 @@ class _Pdf(FPDF):
             return
         for row in section.grid:
             self.set_fill_color(*SHADE)
-            self.para(f"{section.columns[0]}: {row.label}", bold=True, fill=True, border=1, padding=(0.8, 1.5))
+            self.para(
+                f"{section.columns[0]}: {row.label}", bold=True, fill=True, border=1, padding=(0.8, 1.5)
+            )
             for column, value in zip(section.columns[1:], row.cells, strict=True):
                 self.boxed(column, value)
 

@@ -119,8 +119,7 @@ def parse_source(text: str) -> Source:
         )
     known = ", ".join(CHALLENGE_SOURCES)
     raise ValueError(
-        f"unknown source {text!r}: one of {known}, person.ROLE[.job|.agency|.contact], field.ID, "
-        "stage.N.PART"
+        f"unknown source {text!r}: one of {known}, person.ROLE[.job|.agency|.contact], field.ID, stage.N.PART"
     )
 
 
@@ -132,7 +131,11 @@ def source_problem(policy: Policy, text: str) -> str | None:
         return str(error)
     if source.what == "person" and source.name not in {r.id for r in policy.roles}:
         return f"source {text!r} names role {source.name!r}, which the policy does not declare in roles"
-    if source.what == "stage" and source.name != "current" and not 1 <= int(source.name) <= len(policy.stages):
+    if (
+        source.what == "stage"
+        and source.name != "current"
+        and not 1 <= int(source.name) <= len(policy.stages)
+    ):
         return f"source {text!r} names stage {source.name}, which does not exist"
     if source.what == "field":
         ids = {f.id for s in policy.stages for f in s.entry_fields}
@@ -148,7 +151,9 @@ def export_form_problems(form: ExportForm, policy: Policy) -> list[tuple[str, st
     for i, section in enumerate(form.sections):
         where = f"export_form.sections.{i}"
         if section.columns and len(section.columns) < 2:
-            problems.append((f"{where}.columns", "a table needs at least 2 columns: the row's label and a value"))
+            problems.append(
+                (f"{where}.columns", "a table needs at least 2 columns: the row's label and a value")
+            )
         for j, row in enumerate(section.rows):
             at = f"{where}.rows.{j}"
             sources = [(f"{at}.source", row.source)] if row.source else []
@@ -159,7 +164,9 @@ def export_form_problems(form: ExportForm, policy: Policy) -> list[tuple[str, st
                     problems.append((path, problem))
             if section.columns:
                 if row.source is not None:
-                    problems.append((f"{at}.source", "a row of a section with columns gives 'cells', not 'source'"))
+                    problems.append(
+                        (f"{at}.source", "a row of a section with columns gives 'cells', not 'source'")
+                    )
                 elif len(row.cells) != len(section.columns) - 1:
                     problems.append(
                         (
@@ -224,7 +231,9 @@ def default_export_form(policy: Policy) -> ExportForm:
         ExportRow(label=words.desired_outcome_label, source="desired_outcome", style="box"),
     ]
     if words.informal_evidence_label:
-        concern.append(ExportRow(label=words.informal_evidence_label, source="informal_evidence", style="box"))
+        concern.append(
+            ExportRow(label=words.informal_evidence_label, source="informal_evidence", style="box")
+        )
     sections = [ExportSection(heading="Information", rows=tuple(information))]
     sections.append(ExportSection(heading=words.title, rows=tuple(concern)))
     for stage in policy.stages:
@@ -308,6 +317,8 @@ class FormDocument:
     #: The line under the title: the reference, the partnership, when it was exported.
     byline: str
     reference: str
+    #: When it was exported (the files' creation date).
+    exported_at: datetime
     sections: tuple[Section, ...]
     footer: str | None
 
@@ -552,7 +563,8 @@ def build_document(
     for section in form.sections:
         if section.columns:
             grid = tuple(
-                GridRow(row.label or "", tuple(fill.value(cell) for cell in row.cells)) for row in section.rows
+                GridRow(row.label or "", tuple(fill.value(cell) for cell in row.cells))
+                for row in section.rows
             )
             sections.append(Section(section.heading, section.note, columns=section.columns, grid=grid))
             continue
@@ -567,6 +579,7 @@ def build_document(
         notice=form.notice,
         byline=f"{challenge.reference} · {policy.partnership} · exported {fill.local_moment(now)}",
         reference=challenge.reference,
+        exported_at=now,
         sections=tuple(sections),
         footer=form.footer,
     )

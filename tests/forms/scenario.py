@@ -55,7 +55,9 @@ def _escalate(walk: Walk, reason: str, fields: dict[str, str] | None = None) -> 
 def _meeting(walk: Walk, points: str) -> Walk:
     held = (walk.now + timedelta(days=1)).date()
     stage = walk.policy.stage(walk.challenge.stage)
-    meeting = RecordMeeting(held, "Invented attendees of both agencies", points, "Share every report", "5 days")
+    meeting = RecordMeeting(
+        held, "Invented attendees of both agencies", points, "Share every report", "5 days"
+    )
     return walk.then(meeting, walk.by(stage.raiser_side[0]), minutes=60 * 24)
 
 

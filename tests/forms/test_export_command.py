@@ -41,7 +41,9 @@ async def _prepare(url: str) -> str:
         service = ChallengeService(
             [load_policy("durham"), load_policy("rochdale")], ChallengeRepository(database), load_directory
         )
-        request = raise_request("durham", challenged_agency_id="health_visiting", challenged_person_id="megan")
+        request = raise_request(
+            "durham", challenged_agency_id="health_visiting", challenged_person_id="megan"
+        )
         decision = await service.raise_challenge("alex", "durham", request)
         return decision.challenge.reference
     finally:
@@ -51,7 +53,12 @@ async def _prepare(url: str) -> str:
 def _export(url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "DATABASE_URL": url}
     return subprocess.run(
-        [sys.executable, "-m", "bot", "export", *arguments], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bot", "export", *arguments],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -69,7 +76,9 @@ def test_export_writes_the_challenges_form_and_refuses_what_does_not_exist(tmp_p
 
     word = tmp_path / "form.docx"
     assert _export(url, reference, "--format", "docx", "--out", str(word)).returncode == 0
-    cells = [c.text for t in docx.Document(io.BytesIO(word.read_bytes())).tables for r in t.rows for c in r.cells]
+    cells = [
+        c.text for t in docx.Document(io.BytesIO(word.read_bytes())).tables for r in t.rows for c in r.cells
+    ]
     assert "Megan Bowen" in cells
 
     missing = tmp_path / "missing.pdf"

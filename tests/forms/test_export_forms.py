@@ -128,7 +128,9 @@ def documents() -> dict[str, FormDocument]:
 
 
 @pytest.mark.parametrize("partnership", ["durham", "rochdale"])
-def test_the_pdf_shows_the_form_filled_from_the_record(partnership: str, documents: dict[str, FormDocument]) -> None:
+def test_the_pdf_shows_the_form_filled_from_the_record(
+    partnership: str, documents: dict[str, FormDocument]
+) -> None:
     document = documents[partnership]
     data = render(document, "pdf")
     assert data.startswith(b"%PDF")
@@ -143,7 +145,9 @@ def test_the_pdf_shows_the_form_filled_from_the_record(partnership: str, documen
 
 
 @pytest.mark.parametrize("partnership", ["durham", "rochdale"])
-def test_the_docx_holds_the_form_filled_from_the_record(partnership: str, documents: dict[str, FormDocument]) -> None:
+def test_the_docx_holds_the_form_filled_from_the_record(
+    partnership: str, documents: dict[str, FormDocument]
+) -> None:
     data = render(documents[partnership], "docx")
     word = docx.Document(io.BytesIO(data))
     parts = [p.text for p in word.paragraphs]
@@ -239,7 +243,9 @@ def test_the_file_name_carries_the_reference_never_the_child(documents: dict[str
 def test_a_policy_without_an_export_form_gets_one_from_its_words_and_stages(name: str) -> None:
     """The invented partnerships' files describe no export form: theirs is made from the raising form's words
     and their stages, and renders in both formats."""
-    policy = load_policy(Path(__file__).resolve().parents[2] / "docs" / "examples" / "policies" / f"{name}.yaml")
+    policy = load_policy(
+        Path(__file__).resolve().parents[2] / "docs" / "examples" / "policies" / f"{name}.yaml"
+    )
     assert policy.export_form is None
     walk = raised("durham")
     # The challenge's record, read under the other procedure's form (its stages and labels).

@@ -65,7 +65,10 @@ def test_a_tables_rows_must_fit_its_columns(tmp_path: Path) -> None:
         grid["rows"][1] = {"label": "Stage 4", "source": "stage.4.resolved"}
 
     problems = check_policy_file(_write(tmp_path, "rochdale", break_it))
-    assert [p.field for p in problems] == ["export_form.sections.7.rows.0.cells", "export_form.sections.7.rows.1.source"]
+    assert [p.field for p in problems] == [
+        "export_form.sections.7.rows.0.cells",
+        "export_form.sections.7.rows.1.source",
+    ]
     assert "1 cells for 2 columns" in problems[0].reason
 
 

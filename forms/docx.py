@@ -5,6 +5,8 @@ with ☒ and ☐, and the notice ("MUST BE SENT/STORED SECURELY") above the titl
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from typing import Any
 
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -64,30 +66,50 @@ def _value(cell: _Cell, value: Value) -> None:
     _write(cell, value)
 
 
-def _table(document: object, columns: int) -> object:
-    table = document.add_table(rows=0, cols=columns)  # type: ignore[attr-defined]
+#: The page's width between its margins, and a label column's share of it.
+WIDTH_MM, LABEL_MM = 174, 62
+
+
+def _table(document: object, widths: Sequence[float]) -> object:
+    """A bordered table with columns of `widths` (mm), followed by a little space, so that two tables in a
+    row stay two tables (Word joins tables with nothing between them)."""
+    table = document.add_table(rows=0, cols=len(widths))  # type: ignore[attr-defined]
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = Mm(width)
+    spacer = document.add_paragraph()  # type: ignore[attr-defined]
+    spacer.paragraph_format.space_after = Pt(4)
+    spacer.add_run().font.size = Pt(2)
     return table
 
 
+def _widths(table: object, widths: Sequence[float]) -> list[Any]:
+    """A new row of `table`, its cells given the column widths (Word reads a cell's own width)."""
+    cells = table.add_row().cells  # type: ignore[attr-defined]
+    for cell, width in zip(cells, widths, strict=True):
+        cell.width = Mm(width)
+    return list(cells)
+
+
 def _lines(document: object, rows: list[Row]) -> None:
-    table = _table(document, 2)
+    widths = [LABEL_MM, WIDTH_MM - LABEL_MM]
+    table = _table(document, widths)
     for row in rows:
-        label, value = table.add_row().cells  # type: ignore[attr-defined]
-        label.width, value.width = Mm(64), Mm(110)
+        label, value = _widths(table, widths)
         _write(label, row.label or "", bold=True)
         _shade(label, LABEL_SHADE)
         _value(value, row.value)
 
 
 def _box(document: object, row: Row) -> None:
-    table = _table(document, 1)
+    table = _table(document, [WIDTH_MM])
     if row.label:
-        (label,) = table.add_row().cells  # type: ignore[attr-defined]
+        (label,) = _widths(table, [WIDTH_MM])
         _write(label, row.label, bold=True)
         _shade(label, LABEL_SHADE)
-    (value,) = table.add_row().cells  # type: ignore[attr-defined]
+    (value,) = _widths(table, [WIDTH_MM])
     _value(value, row.value)
     empty = isinstance(row.value, str) and not row.value
     if empty:
@@ -96,12 +118,15 @@ def _box(document: object, row: Row) -> None:
 
 
 def _grid(document: object, section: Section) -> None:
-    table = _table(document, len(section.columns))
-    for cell, column in zip(table.add_row().cells, section.columns, strict=True):  # type: ignore[attr-defined]
+    n = len(section.columns)
+    first, last = 30.0, (90.0 if n > 2 else WIDTH_MM - 30.0)
+    widths = [first, *([(WIDTH_MM - first - last) / (n - 2)] * (n - 2)), last] if n > 2 else [first, last]
+    table = _table(document, widths)
+    for cell, column in zip(_widths(table, widths), section.columns, strict=True):
         _write(cell, column, bold=True)
         _shade(cell, SHADE)
     for row in section.grid:
-        cells = table.add_row().cells  # type: ignore[attr-defined]
+        cells = _widths(table, widths)
         _write(cells[0], row.label, bold=True)
         _shade(cells[0], LABEL_SHADE)
         for cell, value in zip(cells[1:], row.cells, strict=True):
@@ -124,12 +149,16 @@ def render_docx(document: FormDocument) -> bytes:
     doc.core_properties.created = doc.core_properties.modified = document.exported_at
     doc.core_properties.last_modified_by = "challenge-bot"
     if document.notice:
+        # On every page after the first, whose notice stands above the title.
+        page.different_first_page_header_footer = True
         header = page.header.paragraphs[0]
         header.add_run(clean(document.notice)).bold = True
         header.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    footer = page.footer.paragraphs[0]
-    footer.add_run(clean(f"{document.title} · {document.reference}")).font.size = Pt(8)
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    footers = [page.footer, page.first_page_footer] if document.notice else [page.footer]
+    for footer_part in footers:
+        footer = footer_part.paragraphs[0]
+        footer.add_run(clean(f"{document.title} · {document.reference}")).font.size = Pt(8)
+        footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
     if document.notice:
         notice = doc.add_paragraph()
         run = notice.add_run(clean(document.notice))

@@ -17,6 +17,7 @@ later) uploads nothing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 from typing import Any, cast
@@ -159,8 +160,9 @@ class FormExporter:
         if not is_party(challenge, person, await self.service.engine(challenge.policy_id)):
             await self._replace_consent(turn_context, "The form was not sent", ONLY_PARTIES)
             return InvokeResponse(status=200)
-        used = f"file-consent/{turn_context.activity.conversation.id}/{turn_context.activity.reply_to_id or upload.get('uniqueId')}"
-        if not await claim_once(self.service.repository.db, used, clock=self.service.clock):
+        if not await claim_once(
+            self.service.repository.db, _consent_key(turn_context, upload), clock=self.service.clock
+        ):
             log.info("file consent for challenge %s accepted again; nothing more uploaded", challenge.id)
             return InvokeResponse(status=200)
         if challenge.version != version:
@@ -230,6 +232,15 @@ class FormExporter:
             except Exception as error:
                 log.info("the consent card could not be replaced: %s", type(error).__name__)
         await turn_context.send_activity(MessageFactory.attachment(_attachment(_adaptive(card))))
+
+
+def _consent_key(turn_context: TurnContext, upload: dict[str, Any]) -> str:
+    """Which consent card was answered: its activity in this conversation (or, without one, Teams' id for
+    the upload), as a digest of bounded length whatever the activity says."""
+    activity = turn_context.activity
+    card = activity.reply_to_id or str(upload.get("uniqueId") or "")
+    digest = hashlib.sha256(f"{activity.conversation.id}\n{card}".encode("utf-8", "replace")).hexdigest()
+    return f"file-consent/{digest}"
 
 
 def _adaptive(card: dict[str, Any]) -> dict[str, Any]:

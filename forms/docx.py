@@ -111,8 +111,8 @@ def _box(document: object, row: Row) -> None:
         _shade(label, LABEL_SHADE)
     (value,) = _widths(table, [WIDTH_MM])
     _value(value, row.value)
-    empty = isinstance(row.value, str) and not row.value
-    if empty:
+    value_is_empty = not row.value if isinstance(row.value, str) else not row.value.items
+    if value_is_empty:
         value.add_paragraph()
         value.add_paragraph()
 

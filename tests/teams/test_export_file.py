@@ -278,3 +278,28 @@ async def test_only_parties_are_offered_export_and_others_are_refused(everyone: 
     # A format no button offers.
     answer, consent = await _export(_person(everyone, "durham_raiser"), challenge, "exe")
     assert consent == {} and "format I cannot make" in texts(answer)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        [],
+        "accept",
+        {},
+        {"action": "maybe"},
+        {"action": ["accept"]},
+        {"action": "accept", "uploadInfo": []},
+    ],
+)
+async def test_a_malformed_file_consent_invoke_is_answered_200_and_uploads_nothing(
+    everyone: Runtime, connector: FakeConnector, value: Any
+) -> None:
+    raiser = _person(everyone, "rochdale_raiser")
+    raiser.adapter.activity_buffer.clear()
+    await raiser.adapter.process_activity(
+        Activity(type=ActivityTypes.invoke, name=FILE_CONSENT_INVOKE, value=value), raiser.bot.on_turn
+    )
+    responses = [a for a in raiser.adapter.activity_buffer if a.type == ActivityTypes.invoke_response]
+    assert len(responses) == 1 and responses[0].value.status == 200
+    assert connector.uploads() == []

@@ -257,3 +257,28 @@ def test_a_policy_without_an_export_form_gets_one_from_its_words_and_stages(name
     pdf_text, _ = _pdf_text_and_images(render(document, "pdf"), f"{name}-default-pdf")
     assert _squash(policy.form.concern_label) in _squash(pdf_text)
     assert render(document, "docx")
+
+
+def test_a_table_row_too_tall_for_a_page_is_set_out_under_its_label_whole() -> None:
+    """Rochdale's outcome table with an agreed outcome of 3,900 characters: the row cannot fit on one page
+    as a table row, so the PDF sets it out under its label, and every word of it is there."""
+    walk = s.rochdale_walk()
+    long_outcome = " ".join(f"Outcome-{i:03d} agreed in writing by both agencies." for i in range(90))[:3900]
+    challenge = walk.challenge.__class__(
+        **{
+            **walk.challenge.__dict__,
+            "entries": tuple(
+                e.__class__(**{**e.__dict__, "text": long_outcome})
+                if e.kind in ("proposed_outcome", "confirmed_outcome")
+                else e
+                for e in walk.challenge.entries
+            ),
+        }
+    )
+    document = build_document(walk.policy, challenge, DIRECTORY, now=NOW)
+    text, images = _pdf_text_and_images(render(document, "pdf"), "rochdale-long-outcome-pdf")
+    assert not _contains_all(text, ["Outcome-000", "Outcome-070", "Date Outcome Resolved", "Stage: Stage 4"])
+    assert len(images) >= 3
+    word = docx.Document(io.BytesIO(render(document, "docx")))
+    cells = "\n".join(c.text for t in word.tables for r in t.rows for c in r.cells)
+    assert "Outcome-000" in cells and "Outcome-070" in cells

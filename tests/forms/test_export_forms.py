@@ -239,7 +239,7 @@ def test_the_file_name_carries_the_reference_never_the_child(documents: dict[str
     assert file_name(documents["durham"], "pdf") == "DUR-2026-0042-Compliance-Challenge-Form.pdf"
 
 
-@pytest.mark.parametrize("name", ["eastbrook", "northshire", "westmere"])
+@pytest.mark.parametrize("name", ["eastbrook", "westmere"])
 def test_a_policy_without_an_export_form_gets_one_from_its_words_and_stages(name: str) -> None:
     """The invented partnerships' files describe no export form: theirs is made from the raising form's words
     and their stages, and renders in both formats."""
@@ -282,3 +282,22 @@ def test_a_table_row_too_tall_for_a_page_is_set_out_under_its_label_whole() -> N
     word = docx.Document(io.BytesIO(render(document, "docx")))
     cells = "\n".join(c.text for t in word.tables for r in t.rows for c in r.cells)
     assert "Outcome-000" in cells and "Outcome-070" in cells
+
+
+def test_an_invented_partnerships_own_export_form_is_used() -> None:
+    """Northshire's file describes its own form: its headings and labels are the ones exported."""
+    policy = load_policy(
+        Path(__file__).resolve().parents[2] / "docs" / "examples" / "policies" / "northshire.yaml"
+    )
+    assert policy.export_form is not None
+    walk = raised("durham")
+    document = build_document(policy, walk.challenge, DIRECTORY, now=NOW)
+    text, _ = _pdf_text_and_images(render(document, "pdf"), "northshire-own-pdf")
+    assert not _contains_all(
+        text,
+        [
+            "Escalation of Concern Form",
+            "About the child and the escalation",
+            "Stage 3 - Practice lead's decision",
+        ],
+    )

@@ -124,6 +124,21 @@ def _directory_import(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.config import Settings
+    from bot.export import ExportError, export_to_file
+
+    try:
+        exported = export_to_file(Settings.from_env(), args.reference, args.format, Path(args.out))
+    except ExportError as error:
+        print(f"challenge-bot export: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.reference}: {exported.title} written to {args.out} ({args.format}, {len(exported.content)} bytes)")
+    return 0
+
+
 def _manifest_build(args: argparse.Namespace) -> int:
     from manifest.build import run_build
 
@@ -247,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
         "since a tick there finds nothing)",
     )
     tick.set_defaults(handler=_tick)
+
+    export = commands.add_parser(
+        "export", help="a challenge as its partnership's own form (DOCX or PDF), from DATABASE_URL"
+    )
+    export.add_argument("reference", help="the challenge's reference, e.g. DUR-2026-0042")
+    export.add_argument("--format", choices=("docx", "pdf"), default="pdf", help="the file's format (pdf)")
+    export.add_argument("--out", required=True, help="the file to write")
+    export.set_defaults(handler=_export)
 
     policy = commands.add_parser("policy", help="check a partnership's policy file before it goes live")
     policy_commands = policy.add_subparsers(title="policy commands", metavar="POLICY_COMMAND", required=True)

@@ -18,6 +18,7 @@ from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, 
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 
 from bot.errors import CHALLENGE_ID_TURN_STATE_KEY
+from bot.file_export import FormExporter, is_file_consent
 from cards import verbs
 from cards.commands import show_usage
 from cards.describe import whose_move
@@ -77,6 +78,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         self.conversation_state = conversation_state
         self.remember_conversation = remember_conversation
         self.raising = RaiseChallengeFlow(service, drafts, draft_ttl)
+        self.exporter = FormExporter(service)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await super().on_turn(turn_context)
@@ -195,6 +197,10 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
     # ----- card buttons -----------------------------------------------------------------------------------
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        if is_file_consent(turn_context):
+            # The answer to a file consent card (an exported form): checked again from the activity.
+            personal = self._audience(turn_context) == "party"
+            return await self.exporter.on_file_consent(turn_context, await self._person(turn_context), personal)
         if not is_card_action(turn_context):
             # The manifest declares no message extension, task module, sign-in or health check, so Teams
             # sends no other invoke; anything else gets Teams' empty 200 instead of the SDK's 501.
@@ -219,6 +225,8 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             # A challenge card's button pressed where others can read the answer: the challenge is shown
             # only in the 1:1 chat, the same answer whichever challenge the button names.
             await show_card(turn_context, _to_one_to_one("show", chat_link))
+        elif action.verb == verbs.EXPORT:
+            await self.exporter.on_export(turn_context, person, action, self._audience(turn_context))
         elif action.verb == verbs.SHOW:
             await self._show(turn_context, person, action.text("reference") or action.text("challengeId"))
         else:

@@ -26,6 +26,7 @@ from cards.describe import (
     status_text,
     whose_move,
 )
+from cards.export import export_actions
 from cards.forms import informal_evidence_label
 from cards.layout import (
     Card,
@@ -205,6 +206,7 @@ def challenge_card(
             for group in (_PRIMARY, _SECONDARY)
         ]
         actions = [action_set(a) for a in sets if a]
+        actions.append(export_actions(_data(challenge)))
         built = card([*body, *details, *actions], refresh=refresh)
         if len(json.dumps(built, ensure_ascii=False)) <= CARD_BUDGET:
             break

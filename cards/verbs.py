@@ -25,6 +25,8 @@ HAND_OVER: Final = "challenge.handover"
 CLOSE: Final = "challenge.close"
 REFRESH: Final = "challenge.refresh"
 SHOW: Final = "challenge.show"
+#: Export the challenge as its partnership's form (the data's `format`: pdf or docx); a party's 1:1 card only.
+EXPORT: Final = "challenge.export"
 
 RAISE_START: Final = "raise.start"
 RAISE_NEXT: Final = "raise.next"

@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from process.directory import Directory
 from process.directory_file import DirectoryError, load_directory_file
-from process.policy import POLICY_DIR, Policy, RoleId, Stage
+from process.export_form import export_form_problems
+from process.policy import POLICY_DIR, ExportForm, Policy, RoleId, Stage
 
 TOP_LEVEL = "(top level)"
 
@@ -366,6 +367,25 @@ def _schema_reason(error: Any) -> str:
     return message
 
 
+def _export_form_findings(data: dict[str, Any]) -> list[Finding] | None:
+    """The export form's own problems, each at its field, when it is all that is wrong with the file (None
+    otherwise: the schema's errors are reported as they are)."""
+    if "export_form" not in data:
+        return None
+    try:
+        policy = Policy.model_validate({k: v for k, v in data.items() if k != "export_form"})
+    except ValidationError:
+        return None
+    try:
+        form = ExportForm.model_validate(data["export_form"])
+    except ValidationError as exc:
+        return [
+            Finding(_join("export_form", *error["loc"]) if error["loc"] else "export_form", _schema_reason(error))
+            for error in exc.errors()
+        ]
+    return [Finding(path, reason) for path, reason in export_form_problems(form, policy)]
+
+
 def check_policy(path: str | Path, directory: Directory | str | Path | None = None) -> CheckResult:
     """Read `path` and report every problem; `directory` (a loaded one or a directory file) adds the checks
     that need to know who is who."""
@@ -401,6 +421,10 @@ def check_policy(path: str | Path, directory: Directory | str | Path | None = No
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
+        separate = _export_form_findings(data)
+        if separate is not None:
+            problems += [problem(f.field, f.reason, lines.of_field(f.field)) for f in separate]
+            return CheckResult(file, tuple(problems), None)
         errors = exc.errors()
         for error in errors:
             loc = error["loc"]

@@ -399,6 +399,50 @@ class FormWording(_Model):
         return self.title
 
 
+class ExportRow(_Model):
+    """A row of the exported form: the form's own label, and where its value comes from in the record.
+
+    `source` names one value (`child.name`, `stage.2.due`, `field.reasons_for_escalation`...; the list is in
+    `process.export_form.SOURCES` and docs/POLICY.md); in a section with `columns`, `cells` names one source per
+    column after the first, which is the row's label. `style` lays the value out on the label's `line` or in a
+    `box` under it (default: by the source). `stages` lists the stages a `stage_now` row offers to tick.
+    """
+
+    label: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    source: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    cells: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = ()
+    style: Literal["line", "box"] | None = None
+    stages: tuple[Annotated[int, Field(ge=1)], ...] = ()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExportRow:
+        if (self.source is None) == (not self.cells):
+            raise ValueError("a row of the export form gives either 'source' or 'cells' (in a section with columns)")
+        return self
+
+
+class ExportSection(_Model):
+    """A section of the exported form: an optional heading and note, then its rows; with `columns`, a table
+    whose first column is each row's label."""
+
+    heading: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    note: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    columns: tuple[Annotated[str, Field(min_length=1, max_length=300)], ...] = ()
+    rows: Annotated[tuple[ExportRow, ...], Field(min_length=1)]
+
+
+class ExportForm(_Model):
+    """The partnership's own form as a document filled from the record (`challenge-bot export`): its title
+    (default: `form.title`), a notice printed above it ("MUST BE SENT/STORED SECURELY"), its sections in
+    order and a closing line."""
+
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    subtitle: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    notice: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    sections: Annotated[tuple[ExportSection, ...], Field(min_length=1)]
+    footer: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+
+
 #: Texts a policy carries that a deployment may have written itself rather than taken from the procedure.
 GuidanceText = Literal["immediate_risk", "not_for_complaints", "issue_categories"]
 
@@ -430,6 +474,9 @@ class Policy(_Model):
     copy_in: tuple[CopyIn, ...] = ()
     child_fields: ChildFields
     form: FormWording = FormWording()
+    #: The form exported from the record (`process.export_form`); without it, one made from the form's words
+    #: and the stages.
+    export_form: ExportForm | None = None
     issue_categories: tuple[IssueCategory, ...] = ()
     immediate_risk: Annotated[str, Field(min_length=1)]
     not_for_complaints: Annotated[str, Field(min_length=1)]
@@ -491,6 +538,8 @@ class Policy(_Model):
         if self.priorities and not any(s.limit_by_priority for s in self.stages):
             raise ValueError("priorities are declared but no stage's limit_by_priority uses them")
         self._roles_are_consistent()
+        if self.export_form is not None:
+            _check_export_form(self)
         return self
 
     def _roles_are_consistent(self) -> None:
@@ -620,6 +669,16 @@ def _check_closure(text: str) -> None:
     from process.calendar import parse_closure
 
     parse_closure(text)
+
+
+def _check_export_form(policy: Policy) -> None:
+    """The export form names only what the record holds (`process.export_form.export_form_problems`)."""
+    from process.export_form import export_form_problems
+
+    assert policy.export_form is not None
+    problems = export_form_problems(policy.export_form, policy)
+    if problems:
+        raise ValueError("; ".join(f"{path}: {reason}" for path, reason in problems))
 
 
 def load_policy(name_or_path: str | Path) -> Policy:

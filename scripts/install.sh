@@ -33,3 +33,14 @@ if { [ "${CI:-}" = "true" ] || [ "${E2E:-}" = "1" ]; } && [ ! -x "${CHROMIUM_PAT
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+
+# The exported forms: the PDF embeds DejaVu Sans (fonts-dejavu-core), and the tests turn the DOCX into PDF with
+# LibreOffice (libreoffice-writer-nogui) to look at it. CI (CI=true) gets both when missing; elsewhere the DOCX
+# test skips and says why.
+if [ "${CI:-}" = "true" ] && { ! command -v soffice >/dev/null || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; }; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    libreoffice-writer-nogui fonts-dejavu-core >/dev/null
+fi

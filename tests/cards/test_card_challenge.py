@@ -117,6 +117,10 @@ def test_every_party_sees_a_valid_card_with_exactly_their_allowed_actions(name: 
         assert_valid_card(card)
         allowed = walk.engine.allowed_actions(challenge, viewer_id, walk.now)
         executes = [a for a in button_actions(card) if a["type"] == "Action.Execute"]
+        # Every party may export the form, whatever the stage: one button per format.
+        exports = [a for a in executes if a["verb"] == verbs.EXPORT]
+        assert [a["data"]["format"] for a in exports] == ["pdf", "docx"], viewer_id
+        executes = [a for a in executes if a["verb"] != verbs.EXPORT]
         assert {a["verb"] for a in executes} == {verbs.ACTION_VERBS[k] for k in allowed}, viewer_id
         for action in executes:
             assert action["data"] == {"challengeId": challenge.id, "version": challenge.version}

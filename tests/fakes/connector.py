@@ -56,6 +56,9 @@ class RecordedRequest:
     body: Any
     status: int
     authorization: str | None
+    #: The body as it came (an uploaded file's bytes), and its `Content-Range` header.
+    raw: bytes = b""
+    content_range: str | None = None
 
 
 @dataclass
@@ -131,6 +134,14 @@ class FakeConnector:
         """Activities the bot posted (sends and replies) that the fake accepted, oldest first."""
         return [r.body for r in self.requests if r.operation in _SENDS and r.status < 300]
 
+    def upload_url(self, name: str) -> str:
+        """An upload session's address for a file consent's `uploadInfo.uploadUrl`."""
+        return f"{self.service_url}/upload/{name}"
+
+    def uploads(self) -> list[RecordedRequest]:
+        """The files PUT to upload sessions, oldest first."""
+        return [r for r in self.requests if r.operation == "upload"]
+
     def sent_texts(self) -> list[str]:
         """The `text` of every accepted message the bot posted."""
         return [a.get("text", "") for a in self.sent_activities() if a.get("type") == "message"]
@@ -161,6 +172,8 @@ class FakeConnector:
                 body=body,
                 status=response.status,
                 authorization=request.headers.get("Authorization"),
+                raw=raw,
+                content_range=request.headers.get("Content-Range"),
             )
         )
         self._arrived.set()
@@ -185,6 +198,9 @@ class FakeConnector:
             return web.json_response({"id": activity_id})
         if operation == "delete_activity":
             return web.Response(status=200)
+        if operation == "upload":
+            # A OneDrive upload session, as Teams' file consent gives one: the whole file in one PUT.
+            return web.json_response({"id": f"file-{next(self._ids)}", "name": "uploaded"}, status=201)
         return web.json_response({"error": {"code": "NotFound", "message": "not emulated"}}, status=404)
 
 
@@ -192,7 +208,7 @@ def _route(method: str, path: str) -> tuple[str, str | None, str | None]:
     """The connector operation a request is, with its ids, ignoring any prefix before `/v3/`."""
     start = path.find("/v3/")
     if start < 0:
-        return "unknown", None, None
+        return ("upload", None, None) if method == "PUT" and "/upload/" in path else ("unknown", None, None)
     suffix = re.sub(r"/{2,}", "/", path[start:])
     for route_method, pattern, operation in _ROUTES:
         match = pattern.match(suffix)

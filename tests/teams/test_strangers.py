@@ -91,6 +91,9 @@ PATHS: dict[str, Path] = {
         for verb, inputs in INPUTS.items()
     },
     "a verb no card has (forged)": pressed("challenge.bogus", "challengeId", {}, {}),
+    "Export button (forged)": pressed(v.EXPORT, "challengeId", {"format": "pdf"}, {}),
+    "Export button by reference (forged)": pressed(v.EXPORT, "challengeId", {"format": "docx"}, {}),
+    "Export button in a group chat": pressed(v.EXPORT, "challengeId", {"format": "pdf"}, GROUP),
     "my challenges": listed,
 }
 

@@ -261,7 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--dry-run", action="store_true", help="list what would be erased; change nothing")
     purge.add_argument(
-        "--now", type=_instant, metavar="ISO-8601", help="the instant to count the periods back from (default: now)"
+        "--now",
+        type=_instant,
+        metavar="ISO-8601",
+        help="the instant to count the periods back from (default: now)",
     )
     purge.set_defaults(handler=_retention_purge)
 

@@ -81,12 +81,13 @@ async def retention_purge(settings: Settings, *, dry_run: bool, now: datetime) -
                 f"({policy.retention.justification})"
             )
             for item in due:
-                if dry_run:
-                    erased: int | None = item.events
-                else:
-                    erased = await purge(database, policy.id, item.challenge_id, cutoff, now, why)
-                    if erased is None:
-                        continue  # purged meanwhile by another run
+                erased = (
+                    item.events
+                    if dry_run
+                    else await purge(database, policy.id, item.challenge_id, cutoff, now, why)
+                )
+                if erased is None:
+                    continue  # purged meanwhile by another run
                 total_challenges += 1
                 total_events += erased
                 print(f"  {item.reference}: ended {moment(item.closed_at)}, {erased} events")

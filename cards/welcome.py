@@ -38,9 +38,11 @@ def retention_text(policy: Policy) -> str:
             f"{policy.short_name}: records are kept. No retention period is set by {policy.partnership}'s "
             "procedure, so nothing is erased automatically."
         )
+    reason = policy.retention.justification.strip()
     return (
         f"{policy.short_name}: a challenge's child details and everything written in it are erased "
-        f"{policy.retention.closed_for} after it ends ({policy.retention.justification})."
+        f"{policy.retention.closed_for} after it ends. {policy.partnership}'s reason: "
+        f"{reason}{'' if reason.endswith(('.', '!', '?')) else '.'}"
     )
 
 

@@ -403,7 +403,9 @@ class Retention(_Model):
     @property
     def period(self) -> relativedelta:
         number, unit = self.closed_for.split()
-        return relativedelta(years=int(number)) if unit.startswith("year") else relativedelta(months=int(number))
+        return (
+            relativedelta(years=int(number)) if unit.startswith("year") else relativedelta(months=int(number))
+        )
 
     def cutoff(self, now: datetime) -> datetime:
         """Challenges that ended before this instant have been closed longer than the period."""

@@ -516,7 +516,9 @@ def _challenge(
 ) -> Challenge:
     # A challenge has its child's details until the retention purge erases them (`purged_at`).
     details = (
-        ChildDetails(name=child.name, date_of_birth=child.date_of_birth, agency_reference=child.agency_reference)
+        ChildDetails(
+            name=child.name, date_of_birth=child.date_of_birth, agency_reference=child.agency_reference
+        )
         if child is not None
         else ChildDetails(name="")
     )

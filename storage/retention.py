@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import SYSTEM, AuditEvent, Status
@@ -52,7 +52,7 @@ async def purgeable(db: Database, policy_id: str, cutoff: datetime) -> list[Purg
         return [Purgeable(row.id, row.reference, row.closed_at, int(row.events)) for row in rows]
 
 
-def _due(policy_id: str, cutoff: datetime) -> list[object]:
+def _due(policy_id: str, cutoff: datetime) -> list[ColumnElement[bool]]:
     return [
         challenges.c.policy_id == policy_id,
         challenges.c.status.in_(ENDED),

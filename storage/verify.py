@@ -12,7 +12,7 @@ up to its head, and every challenge it names must still exist.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -318,7 +318,9 @@ async def _anchors(conn: AsyncConnection, partnerships: Iterable[str]) -> dict[s
     return out
 
 
-async def _events_by_challenge(conn: AsyncConnection, only: list[str] | None) -> Any:
+async def _events_by_challenge(
+    conn: AsyncConnection, only: list[str] | None
+) -> AsyncIterator[tuple[str, list[StoredEvent]]]:
     """Each challenge's events in the order of their numbers, a challenge at a time, read in partitions."""
     query = select(audit_events).order_by(audit_events.c.challenge_id, audit_events.c.seq)
     if only is not None:

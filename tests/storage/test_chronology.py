@@ -5,6 +5,7 @@ found and the first broken event named, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,8 +27,8 @@ from process.challenge import (
 )
 from process.directory import Directory
 from process.policy import Role, load_policy
-from storage.challenges import ChallengeRepository
 from storage.chain import canonical, content_digest, event_hash
+from storage.challenges import ChallengeRepository
 from storage.db import Database
 from storage.errors import NotFound
 from storage.migrate import alembic_config
@@ -101,9 +102,7 @@ async def test_normal_use_through_the_service_verifies_clean(database: Database)
         head = (await conn.execute(select(audit_heads))).one()
     assert result.events == len(rows) >= 5
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
-    assert rows[0].prev_hash is None and all(
-        b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False)
-    )
+    assert rows[0].prev_hash is None and all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     # One anchor per change (the raise, four actions), the newest naming the chain's last event.
     assert [a.seq for a in anchors] == [1, 2, 3, 4, 5]
     assert (anchors[-1].event_seq, anchors[-1].event_hash) == (rows[-1].seq, rows[-1].hash)
@@ -387,7 +386,7 @@ async def test_changes_to_many_challenges_at_once_keep_each_partnership_chain_li
             )
         ).all()
     assert [a.seq for a in anchors] == list(range(1, 17))
-    assert all(b.prev_hash == a.hash for a, b in zip(anchors, anchors[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(anchors))
 
 
 async def test_a_change_waits_for_another_challenges_change_to_anchor_first(

@@ -4,7 +4,8 @@ child's details and everything people wrote; the anonymous facts monitoring need
 Erased: the `child_details` row; the concern, the desired outcome, the evidence of informal challenge, the
 fields people filled in, every entry's text (responses, proposals, reasons), the proposals, the agreed
 outcome, each stage's reason, the meeting records' words (attendees, key points, actions, timescales), and the
-words of every event of the chronology (summary, detail and the salt of their digest). Kept: the reference,
+words of every event of the chronology (summary, detail and the salt of their digest), and the digests of what
+each change's author typed (`challenge_changes`). Kept: the reference,
 partnership, agencies, issue category, urgency and priority, status, the stages with their dates, limits and
 outcomes, who held each part, who wrote at which stage and when, and the chronology's chain, which records the
 purge as its own event and still verifies (`storage/chain.py`).
@@ -25,7 +26,7 @@ from process.challenge import SYSTEM, AuditEvent, Status
 from storage.chain import ERASED_THROUGH, PURGED, append_events
 from storage.codec import entries_from_json, entries_to_json, meetings_from_json, meetings_to_json
 from storage.db import Database
-from storage.schema import audit_events, challenge_stages, challenges, child_details
+from storage.schema import audit_events, challenge_changes, challenge_stages, challenges, child_details
 
 ENDED = (Status.RESOLVED.value, Status.WITHDRAWN.value, Status.CLOSED.value)
 
@@ -117,6 +118,11 @@ async def _erase(
     await conn.execute(delete(child_details).where(child_details.c.challenge_id == challenge_id))
     await conn.execute(
         update(challenge_stages).where(challenge_stages.c.challenge_id == challenge_id).values(reason=None)
+    )
+    # Who changed each version, and with which action, stays; the digest of what they typed, which could be
+    # tested against guesses of it, goes (it only served to recognise a second click).
+    await conn.execute(
+        update(challenge_changes).where(challenge_changes.c.challenge_id == challenge_id).values(digest="")
     )
     last = await conn.scalar(
         select(func.max(audit_events.c.seq)).where(audit_events.c.challenge_id == challenge_id)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from dialogs.service import change_mark
 from process.challenge import (
     Challenge,
     ConfirmOutcome,
@@ -26,7 +27,7 @@ from storage.chain import PURGED
 from storage.challenges import ChallengeRepository
 from storage.db import Database
 from storage.retention import purge, purgeable
-from storage.schema import audit_events, challenge_stages, child_details, metadata
+from storage.schema import audit_events, challenge_changes, challenge_stages, child_details, metadata
 from storage.verify import CONTENT_CHANGED, verify
 from tests.support.clock import FakeClock
 from tests.support.directory import CHILD, MONDAY, engine_for, holder, raising
@@ -57,7 +58,7 @@ async def _ended(repo: ChallengeRepository, at: datetime, *, end: bool = True) -
     for hours, (action, role) in enumerate(steps, start=1):
         when = at - timedelta(hours=len(steps) - hours)
         decision = engine.apply(c, action, holder("durham", role), when)
-        await repo.save(decision, c.version)
+        await repo.save(decision, c.version, change_mark(action, holder("durham", role)))
         c = decision.challenge
     return c
 
@@ -131,6 +132,11 @@ async def test_only_challenges_ended_longer_ago_than_the_period_are_purged(datab
     }
     assert all(e.summary == "" and e.detail == {} for e in events[:-1])
     assert WHY in events[-1].summary
+    async with database.reading() as conn:
+        digests = dict(
+            (await conn.execute(select(challenge_changes.c.challenge_id, challenge_changes.c.digest))).all()
+        )
+    assert digests[outside.id] == "" and len(digests[inside.id]) == 64
     # The others are untouched.
     assert await repo.get(inside.id) == inside and await repo.get(still_open.id) == still_open
     async with database.reading() as conn:

@@ -129,6 +129,8 @@ def check_challenge(
                 )
             return broken(e.seq, EVENT_MISSING, "the event it was written after is not in the chronology")
         if e.salt is None:
+            if e.summary or e.detail:
+                return broken(e.seq, CONTENT_CHANGED, "its words were erased, yet it has words again")
             if e.seq > erased_through:
                 return broken(
                     e.seq, CONTENT_CHANGED, "its words are gone, but no purge of the chronology erased them"

@@ -211,6 +211,19 @@ async def test_a_meeting_record_and_the_agreed_outcome_are_erased_too(database: 
     assert (await verify(database)).ok
 
 
+async def test_words_written_into_an_erased_event_are_found(database: Database) -> None:
+    repo = ChallengeRepository(database, clock=FakeClock(MONDAY))
+    c = await _ended(repo, MONDAY + timedelta(days=1))
+    assert await _purge_all(database, MONDAY.replace(year=2033)) == 1
+    async with database.transaction() as conn:
+        await conn.execute(
+            text("UPDATE audit_events SET summary = 'Invented words' WHERE challenge_id = :c AND seq = 2"),
+            {"c": c.id},
+        )
+    found = (await verify(database)).breaks
+    assert [(b.where, b.seq, b.what) for b in found] == [(c.reference, 2, CONTENT_CHANGED)]
+
+
 async def test_words_erased_after_a_purge_outside_its_reach_are_found(database: Database) -> None:
     repo = ChallengeRepository(database, clock=FakeClock(MONDAY))
     c = await _ended(repo, MONDAY + timedelta(days=1))

@@ -92,7 +92,9 @@ async def run(url: str, schema: str | None, challenges: int, events: int, rounds
             started = time.perf_counter()
             assert (await verify(database, "DUR-2026-0500")).ok
             one.append(time.perf_counter() - started)
-        print(f"verify one challenge (and its partnership's chain): median {1000 * statistics.median(one):.1f} ms")
+        print(
+            f"verify one challenge (and its partnership's chain): median {1000 * statistics.median(one):.1f} ms"
+        )
     finally:
         if schema is not None:
             async with database.transaction() as conn:

@@ -352,7 +352,9 @@ async def test_a_challenge_the_raiser_had_no_part_in_cannot_be_linked(runtime: R
     assert refusals[0] == refusals[1]
 
 
-async def test_show_gives_a_party_the_chronology_newest_first_and_a_stranger_nothing(runtime: Runtime) -> None:
+async def test_show_gives_a_party_the_chronology_newest_first_and_a_stranger_nothing(
+    runtime: Runtime,
+) -> None:
     raiser = alex(runtime)
     card = await raise_durham(raiser)
     await raiser.press_on(card, v.ESCALATE, reason="No response within 1 working day.")

@@ -11,14 +11,18 @@ from bot.wiring import TickError, load_policies, open_database, require_existing
 from cards.times import moment
 from cards.welcome import retention_text
 from storage.db import Database
-from storage.errors import NotFound
+from storage.errors import NotFound, SchemaNotCurrent
 from storage.retention import purge, purgeable
 from storage.verify import Verification, verify
 
 
 async def _database(settings: Settings) -> Database:
+    """The configured database, which must exist and be at the newest schema (`TickError` says what to do)."""
     require_existing_database(settings.database_url)
-    return await open_database(replace(settings, directory_file=None))
+    try:
+        return await open_database(replace(settings, directory_file=None))
+    except SchemaNotCurrent as error:
+        raise TickError(str(error)) from None
 
 
 async def audit_verify(settings: Settings, reference: str | None) -> int:

@@ -3,6 +3,7 @@ and everything written, keep the anonymous facts, record the purge, and still ve
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -163,6 +164,18 @@ async def test_purging_again_purges_nothing_new(database: Database) -> None:
     # A purge of a challenge already purged (two runs at once, say) does nothing.
     assert await purge(database, "durham", c.id, cutoff, now, WHY) is None
     assert await repo.audit_events(c.id) == events
+    assert (await verify(database)).ok
+
+
+async def test_two_purges_of_one_challenge_at_once_purge_it_once(database: Database) -> None:
+    repo = ChallengeRepository(database, clock=FakeClock(MONDAY))
+    c = await _ended(repo, MONDAY + timedelta(days=1))
+    now = MONDAY.replace(year=2033)
+    cutoff = SIX_YEARS.cutoff(now)
+    results = await asyncio.gather(*(purge(database, "durham", c.id, cutoff, now, WHY) for _ in range(3)))
+    done = [r for r in results if r is not None]
+    assert results.count(None) == 2 and len(done) == 1 and done[0] >= 4
+    assert [e.kind for e in await repo.audit_events(c.id)].count(PURGED) == 1
     assert (await verify(database)).ok
 
 

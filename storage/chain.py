@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,7 +111,7 @@ def anchor_hash(
 
 
 def chained_rows(
-    events: Iterable[AuditEvent], *, after_seq: int, after_hash: str | None, salt: Any = new_salt
+    events: Iterable[AuditEvent], *, after_seq: int, after_hash: str | None, salt: Callable[[], str] = new_salt
 ) -> list[dict[str, Any]]:
     """The `audit_events` rows of `events`, chained on after the event numbered `after_seq` with hash
     `after_hash` (0 and None for a new chain)."""

@@ -139,6 +139,22 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+    from bot.records import audit_verify
+
+    return asyncio.run(audit_verify(Settings.from_env(), args.reference))
+
+
+def _retention_purge(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+    from bot.records import retention_purge
+
+    return asyncio.run(
+        retention_purge(Settings.from_env(), dry_run=args.dry_run, now=args.now or datetime.now(UTC))
+    )
+
+
 def _manifest_build(args: argparse.Namespace) -> int:
     from manifest.build import run_build
 
@@ -270,6 +286,41 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("docx", "pdf"), default="pdf", help="the file's format (pdf)")
     export.add_argument("--out", required=True, help="the file to write")
     export.set_defaults(handler=_export)
+
+    audit = commands.add_parser("audit", help="the chronology's hash chains")
+    audit_commands = audit.add_subparsers(title="audit commands", metavar="AUDIT_COMMAND", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check every challenge's chronology (or one) and the partnerships' chains (exit 1 if broken)",
+        description="Recompute the hash chains of the chronology: each challenge's events and each "
+        "partnership's chain of anchors. Prints OK with what was checked, or each broken chain's first "
+        "broken event (reference, number, what is wrong) and exits 1; a reference that names no challenge "
+        "exits 2.",
+    )
+    verify.add_argument("reference", nargs="?", metavar="REF", help="one challenge, e.g. DUR-2026-0042")
+    verify.set_defaults(handler=_audit_verify)
+
+    retention = commands.add_parser("retention", help="erase what ended challenges no longer need to keep")
+    retention_commands = retention.add_subparsers(
+        title="retention commands", metavar="RETENTION_COMMAND", required=True
+    )
+    purge = retention_commands.add_parser(
+        "purge",
+        help="erase the child's details and the words of challenges ended longer ago than the policy's "
+        "retention period",
+        description="For each configured policy with a retention period, erase the child's details and "
+        "everything written of challenges that ended (resolved, withdrawn or closed) longer ago than it, "
+        "keeping the anonymous facts monitoring needs, and record the purge in each chronology. A policy "
+        "without a retention period keeps every record.",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="list what would be erased; change nothing")
+    purge.add_argument(
+        "--now",
+        type=_instant,
+        metavar="ISO-8601",
+        help="the instant to count the periods back from (default: now)",
+    )
+    purge.set_defaults(handler=_retention_purge)
 
     policy = commands.add_parser("policy", help="check a partnership's policy file before it goes live")
     policy_commands = policy.add_subparsers(title="policy commands", metavar="POLICY_COMMAND", required=True)

@@ -301,6 +301,16 @@ class _PartyView:
 
     def details(self) -> list[Element]:
         out: list[Element] = []
+        if self.challenge.purged_at is not None:
+            # The retention purge erased the child's details and everything written: the facts remain.
+            return [
+                container(
+                    [text(plain(erased_text(self.challenge, self.policy)), weight="Bolder")], style="emphasis"
+                ),
+                *self._concern()[:2],
+                *self._people(),
+                *self._stages(),
+            ]
         out += self._outcome()
         out += self._child()
         out += self._concern()
@@ -496,16 +506,65 @@ def _cut(value: str, limit: int | None) -> str:
     return value if limit is None else shorten(value, limit)
 
 
+#: How many entries of the chronology a card shows before the rest are folded away.
+CHRONOLOGY_SHOWN = 5
+CHRONOLOGY_FOLDED_ID = "chronology-earlier"
+
+
+def erased_text(challenge: Challenge, policy: Policy) -> str:
+    """What a card says of a challenge the retention purge has erased."""
+    when = day(challenge.purged_at.date()) if challenge.purged_at is not None else "an earlier date"
+    return (
+        f"The child's details and everything written in this challenge were erased on {when}, as "
+        f"{policy.short_name}'s retention period requires. The dates, stages and outcome are kept."
+    )
+
+
+def _event_line(view: _PartyView, event: AuditEvent) -> tuple[str, str]:
+    what = event.summary or f"{event.kind.replace('_', ' ').capitalize()} (its words were erased)"
+    return view.when(event.at), plain(f"{what} ({view.name_of(event.actor_id)})")
+
+
 def _history(view: _PartyView, events: Sequence[AuditEvent]) -> list[Element]:
-    """The chronology: when, what, and who did it."""
+    """The chronology, newest first: the latest few entries, and the earlier ones folded under a button."""
     if not events:
         return []
-    ordered = sorted(events, key=lambda e: e.at)
-    hidden = max(len(ordered) - view.limits.history, 0)
-    lines = [(view.when(e.at), plain(f"{e.summary} ({view.name_of(e.actor_id)})")) for e in ordered[hidden:]]
-    out = [section("History"), facts(lines)]
+    newest_first = list(reversed(events))
+    kept = newest_first[: view.limits.history]
+    shown, folded = kept[:CHRONOLOGY_SHOWN], kept[CHRONOLOGY_SHOWN:]
+    out = [
+        section("Chronology, newest first"),
+        facts(_event_line(view, e) for e in shown),
+    ]
+    if folded:
+        out += [
+            {
+                "type": "Container",
+                "id": CHRONOLOGY_FOLDED_ID,
+                "isVisible": False,
+                "spacing": "None",
+                "items": [facts(_event_line(view, e) for e in folded)],
+            },
+            action_set(
+                [
+                    {
+                        "type": "Action.ToggleVisibility",
+                        "title": f"Show or hide {len(folded)} earlier "
+                        f"entr{'y' if len(folded) == 1 else 'ies'}",
+                        "targetElements": [CHRONOLOGY_FOLDED_ID],
+                    }
+                ]
+            ),
+        ]
+    hidden = len(newest_first) - len(kept)
     if hidden:
-        out.append(text(f"{hidden} earlier lines are kept in the challenge's record.", subtle=True))
+        out.append(
+            text(
+                f"{hidden} earlier entr{'y is' if hidden == 1 else 'ies are'} kept in the challenge's record "
+                "(too many to show here).",
+                subtle=True,
+            )
+        )
     return out
 
 

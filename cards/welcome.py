@@ -31,6 +31,21 @@ def immediate_risk_block(policies: Sequence[Policy]) -> Element:
     return container(items, style="attention")
 
 
+def retention_text(policy: Policy) -> str:
+    """How long the partnership keeps a challenge's record once it has ended (its policy's `retention`)."""
+    if policy.retention is None:
+        return (
+            f"{policy.short_name}: records are kept. No retention period is set by {policy.partnership}'s "
+            "procedure, so nothing is erased automatically."
+        )
+    reason = policy.retention.justification.strip()
+    return (
+        f"{policy.short_name}: a challenge's child details and everything written in it are erased "
+        f"{policy.retention.closed_for} after it ends. {policy.partnership}'s reason: "
+        f"{reason}{'' if reason.endswith(('.', '!', '?')) else '.'}"
+    )
+
+
 #: Said on the welcome and help cards in a group chat or channel, above the link to the 1:1 chat.
 GROUP_NOTE = (
     "A challenge names a child, so it is raised and worked on in your 1:1 chat with me, never here. Here I "
@@ -65,6 +80,9 @@ def welcome_card(policies: Sequence[Policy], *, chat_link: str | None = None) ->
         body.append(section("Not for complaints"))
         for policy in policies:
             body.append(text(plain(f"{policy.short_name}: {guidance(policy, 'not_for_complaints')}")))
+        body.append(section("How long records are kept"))
+        for policy in policies:
+            body.append(text(plain(retention_text(policy))))
     body += [section("What you can type"), commands_facts(policies)]
     if chat_link is not None:
         body.append(text(GROUP_NOTE, subtle=True))

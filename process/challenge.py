@@ -189,6 +189,8 @@ class Challenge:
     linked_to: str | None = None
     #: The priority chosen at raising, when the policy's limits depend on it.
     priority: str | None = None
+    #: When the retention purge erased the child's details and what people wrote (None: it has not).
+    purged_at: datetime | None = None
 
     @property
     def current(self) -> StageRecord:

@@ -483,5 +483,10 @@ def summary(policy: Policy, directory: str | Path | None = None) -> str:
     parts.append(f"raised by {', '.join(policy.raised_by)}" if policy.raised_by else "raised by anyone")
     for start in policy.later_starts:
         parts.append(f"{'urgent' if start.when == 'urgent' else 'reoccurring'} start at stage {start.stage}")
+    parts.append(
+        f"records kept {policy.retention.closed_for} after a challenge ends, then erased"
+        if policy.retention is not None
+        else "no retention period: records are kept, nothing is erased"
+    )
     parts.append(f"checked against {directory}" if directory is not None else "no directory given")
     return ", ".join(parts)

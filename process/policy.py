@@ -11,11 +11,12 @@ code. A policy that declares no roles gets `STANDARD_ROLES`, the parts both ship
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 POLICY_DIR = Path(__file__).parent / "policies"
@@ -447,6 +448,30 @@ class ExportForm(_Model):
 GuidanceText = Literal["immediate_risk", "not_for_complaints", "issue_categories"]
 
 
+class Retention(_Model):
+    """How long a challenge's record is kept once it has ended, and the partnership's documented reason.
+
+    After `closed_for` (e.g. "6 years") from its end (resolved, withdrawn or closed), `challenge-bot retention
+    purge` erases the child's details and everything people wrote, keeping the anonymous facts monitoring
+    needs. A policy without it keeps every record: nothing is erased.
+    """
+
+    closed_for: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2} (year|years|month|months)$")]
+    justification: Annotated[str, Field(min_length=20, max_length=2000)]
+
+    @property
+    def period(self) -> relativedelta:
+        number, unit = self.closed_for.split()
+        return (
+            relativedelta(years=int(number)) if unit.startswith("year") else relativedelta(months=int(number))
+        )
+
+    def cutoff(self, now: datetime) -> datetime:
+        """Challenges that ended before this instant have been closed longer than the period."""
+        instant: datetime = now - self.period
+        return instant
+
+
 class Policy(_Model):
     """One partnership's whole procedure; `stages` are in order, starting at 1."""
 
@@ -485,6 +510,8 @@ class Policy(_Model):
     stages: Annotated[tuple[Stage, ...], Field(min_length=1)]
     #: Told when one agency receives many challenges in a short time (the partnership's own numbers).
     pattern_alert: PatternAlert | None = None
+    #: How long ended challenges are kept before their words are erased; None keeps them (nothing erased).
+    retention: Retention | None = None
 
     @field_validator("closures", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from process.challenge import AuditEvent, Challenge, ChildDetails, Decision, Side, StageRecord, Status
 from process.directory import Contact
 from process.policy import RoleId
+from storage.chain import append_events
 from storage.clock import Clock, utc_now
 from storage.codec import (
     contact_columns,
@@ -139,8 +140,8 @@ class ChallengeRepository:
             )
             await conn.execute(child_details.insert().values(**_child_columns(challenge)))
             await _write_parties_and_stages(conn, challenge)
-            await _insert_events(conn, decision.events)
             await enqueue(conn, decision.notifications, now, version=challenge.version)
+            await append_events(conn, challenge.policy_id, challenge.id, decision.events, now)
         return decision
 
     async def save(self, decision: Decision, expected_version: int, mark: ChangeMark | None = None) -> None:
@@ -186,7 +187,6 @@ class ChallengeRepository:
                 delete(challenge_stages).where(challenge_stages.c.challenge_id == challenge.id)
             )
             await _write_parties_and_stages(conn, challenge)
-            await _insert_events(conn, decision.events)
             await enqueue(conn, decision.notifications, now, version=challenge.version)
             if mark is not None:
                 await conn.execute(
@@ -198,6 +198,8 @@ class ChallengeRepository:
                         digest=mark.digest,
                     )
                 )
+            # Last: the partnership's chain head stays locked only from here to the commit.
+            await append_events(conn, challenge.policy_id, challenge.id, decision.events, now)
 
     async def has_changed(self, challenge_id: str, actor_id: str) -> bool:
         """Whether `actor_id` made any change to the challenge (after raising it)."""
@@ -299,7 +301,7 @@ class ChallengeRepository:
             rows = await conn.execute(
                 select(audit_events)
                 .where(audit_events.c.challenge_id == challenge_id)
-                .order_by(audit_events.c.id)
+                .order_by(audit_events.c.seq)
             )
             return [
                 AuditEvent(
@@ -463,23 +465,6 @@ async def _write_parties_and_stages(conn: AsyncConnection, c: Challenge) -> None
         )
 
 
-async def _insert_events(conn: AsyncConnection, events: Iterable[AuditEvent]) -> None:
-    rows = [
-        {
-            "challenge_id": e.challenge_id,
-            "at": e.at,
-            "actor_id": e.actor_id,
-            "stage": e.stage,
-            "kind": e.kind,
-            "summary": e.summary,
-            "detail": dict(e.detail),
-        }
-        for e in events
-    ]
-    if rows:
-        await conn.execute(audit_events.insert(), rows)
-
-
 async def _load(
     conn: AsyncConnection,
     where: Sequence[ColumnElement[bool] | TextClause],
@@ -523,12 +508,20 @@ async def _load(
                     steps_done=stage.steps_done,
                 )
             )
-    return [_challenge(row, children[row.id], parties[row.id], stages[row.id]) for row in rows]
+    return [_challenge(row, children.get(row.id), parties[row.id], stages[row.id]) for row in rows]
 
 
 def _challenge(
-    row: Row[Any], child: Row[Any], parties: dict[RoleId, Contact], stages: list[StageRecord]
+    row: Row[Any], child: Row[Any] | None, parties: dict[RoleId, Contact], stages: list[StageRecord]
 ) -> Challenge:
+    # A challenge has its child's details until the retention purge erases them (`purged_at`).
+    details = (
+        ChildDetails(
+            name=child.name, date_of_birth=child.date_of_birth, agency_reference=child.agency_reference
+        )
+        if child is not None
+        else ChildDetails(name="")
+    )
     return Challenge(
         id=row.id,
         reference=row.reference,
@@ -540,9 +533,7 @@ def _challenge(
         raised_by=row.raised_by,
         raiser_agency_id=row.raiser_agency_id,
         challenged_agency_id=row.challenged_agency_id,
-        child=ChildDetails(
-            name=child.name, date_of_birth=child.date_of_birth, agency_reference=child.agency_reference
-        ),
+        child=details,
         issue_category=row.issue_category,
         concern=row.concern,
         desired_outcome=row.desired_outcome,
@@ -561,4 +552,5 @@ def _challenge(
         fields=text_map(row.fields),
         closed_at=row.closed_at,
         next_due_at=row.next_due_at,
+        purged_at=row.purged_at,
     )

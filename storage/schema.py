@@ -143,6 +143,8 @@ challenges = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # The raising form it was raised from: one challenge per draft, however often "Confirm" is pressed.
     Column("draft_id", String(64)),
+    #: When the retention purge erased its child's details and what people wrote (None: not erased).
+    Column("purged_at", UtcDateTime),
     CheckConstraint("status IN ('open', 'resolved', 'withdrawn', 'closed')", name="status"),
     CheckConstraint("version >= 1", name="version"),
 )
@@ -247,6 +249,9 @@ challenge_changes = Table(
     PrimaryKeyConstraint("challenge_id", "from_version"),
 )
 
+#: The chronology: appended, never changed (`storage/chain.py`). Each event is numbered in its challenge
+#: (`seq`) and hash-chained to the one before; `content_digest` commits to its words (summary, detail and
+#: `salt`), which the retention purge alone erases (words emptied, salt NULL), leaving the chain whole.
 audit_events = Table(
     "audit_events",
     metadata,
@@ -258,8 +263,40 @@ audit_events = Table(
     Column("kind", String(40), nullable=False),
     Column("summary", Text, nullable=False),
     Column("detail", _json(), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("salt", String(32)),
+    Column("content_digest", String(64), nullable=False),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64), nullable=False),
 )
 Index("ix_audit_events_challenge_id", audit_events.c.challenge_id, audit_events.c.id)
+Index("ix_audit_events_challenge_id_seq", audit_events.c.challenge_id, audit_events.c.seq, unique=True)
+
+#: Each partnership's chain of challenge heads: one row each time a challenge's chain grows, linked to the
+#: partnership's previous anchor. No foreign key: the anchors of a challenge deleted outright stay, and say so.
+audit_anchors = Table(
+    "audit_anchors",
+    metadata,
+    Column("partnership_id", String(32), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("challenge_id", String(64), nullable=False),
+    Column("event_seq", Integer, nullable=False),
+    Column("event_hash", String(64), nullable=False),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("partnership_id", "seq"),
+)
+Index("ix_audit_anchors_challenge_id", audit_anchors.c.challenge_id, audit_anchors.c.event_seq)
+
+#: The newest anchor of each partnership's chain; a change appending to the chain holds this row.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("partnership_id", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64)),
+)
 
 outbox = Table(
     "outbox",

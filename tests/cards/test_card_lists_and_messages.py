@@ -13,7 +13,7 @@ from cards.my_challenges import EMPTY_TEXT, my_challenges_card
 from cards.welcome import welcome_card
 from process.challenge import Challenge
 from process.engine import calendar_for
-from process.policy import Role
+from process.policy import Retention, Role
 from tests.cardcheck import assert_valid_card
 from tests.cards.scenarios import (
     DIRECTORY,
@@ -52,6 +52,31 @@ def test_welcome_for_one_partnership_speaks_of_its_procedure_only() -> None:
     words = readable(welcome_card([POLICIES["rochdale"]]))
     assert "Rochdale Borough Safeguarding Children Partnership" in words
     assert "Durham" not in words
+
+
+def test_welcome_says_how_long_records_are_kept_only_as_each_policy_says() -> None:
+    words = readable(welcome_card(BOTH))
+    # Neither shipped procedure sets a retention period, so the card says records are kept.
+    assert (
+        "DSCP: records are kept. No retention period is set by Durham Safeguarding Children Partnership's "
+        "procedure, so nothing is erased automatically."
+    ) in words
+    assert "RBSCP: records are kept." in words
+    own = POLICIES["rochdale"].model_copy(
+        update={
+            "retention": Retention(
+                closed_for="7 years", justification="Agreed by the RBSCP executive on 1 May 2026."
+            )
+        }
+    )
+    card = welcome_card([own])
+    assert_valid_card(card)
+    assert (
+        "RBSCP: a challenge's child details and everything written in it are erased 7 years after it ends. "
+        "Rochdale Borough Safeguarding Children Partnership's reason: Agreed by the RBSCP executive on 1 May "
+        "2026."
+    ) in readable(card)
+    assert "records are kept." not in readable(card)
 
 
 def test_help_lists_the_commands() -> None:

@@ -205,7 +205,7 @@ def test_an_action_card_updates_in_place_after_a_click(
     needs("told")
     before = megan.messages()
     megan.click("Open the challenge", within="DUR-")
-    megan.wait_text("History")
+    megan.wait_text("Chronology, newest first")
     opened = megan.messages()
     assert len(opened) == len(before), "the card was replaced in place, not posted again"
     assert "Whose move" in opened[-1] and "Whose move" not in before[-1]
@@ -295,10 +295,11 @@ def test_my_challenges_and_show_find_the_challenge(timed: None, bot: BotProcess,
     before = len(alex.messages())
     alex.send(f"show {reference}")
     shown = alex.wait_for_more_messages(before)[-1]
-    assert reference in shown and "Whose move" in shown and "History" in shown, shown
-    # The bot shares the trial's clock with `tick`: Alex's escalation is dated after the deadline it answers.
-    history = shown[shown.index("History") :]
-    assert history.index("Stage 1 deadline passed") < history.index("Escalated from stage 1 to stage 2"), (
+    assert reference in shown and "Whose move" in shown and "Chronology, newest first" in shown, shown
+    # The bot shares the trial's clock with `tick`: Alex's escalation is dated after the deadline it answers,
+    # and the chronology shows the newest first.
+    history = shown[shown.index("Chronology, newest first") :]
+    assert history.index("Escalated from stage 1 to stage 2") < history.index("Stage 1 deadline passed"), (
         history
     )
     alex.screenshot("07-show")

@@ -268,6 +268,36 @@ def test_the_command_says_no_problems_found_and_exits_0(capsys: pytest.CaptureFi
     assert out.startswith(f"{path}: no problems found (5 stages, ") and str(DEMO_DIRECTORY) in out
 
 
+def test_a_retention_period_must_be_a_period_and_be_justified(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = _write(
+        tmp_path, "durham", lambda d: d.update(retention={"closed_for": "six years", "justification": "x"})
+    )
+    problems = check_policy_file(bad)
+    assert [p.field for p in problems] == ["retention.closed_for", "retention.justification"]
+    assert "(got 'six years')" in problems[0].reason and "at least 20 characters" in problems[1].reason
+    unexplained = _write(
+        tmp_path, "durham", lambda d: d.update(retention={"closed_for": "6 years"}), "two.yaml"
+    )
+    assert [p.field for p in check_policy_file(unexplained)] == ["retention.justification"]
+    good = _write(
+        tmp_path,
+        "durham",
+        lambda d: d.update(
+            retention={
+                "closed_for": "75 years",
+                "justification": "Kept as long as the child's social care file.",
+            }
+        ),
+        "three.yaml",
+    )
+    assert main(["policy", "check", str(good)]) == 0
+    assert "records kept 75 years after a challenge ends, then erased" in capsys.readouterr().out
+    assert main(["policy", "check", "durham"]) == 0
+    assert "no retention period: records are kept, nothing is erased" in capsys.readouterr().out
+
+
 def test_the_command_runs_as_a_program(tmp_path: Path) -> None:
     path = _write(tmp_path, "rochdale", lambda d: d.update(nation="FRA", reference_prefix="x"))
     done = subprocess.run(

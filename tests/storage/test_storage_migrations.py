@@ -23,8 +23,10 @@ from tests.support.database import PostgresTarget, sqlite_url
 EXPECTED_TABLES = {
     "agencies",
     "agency_escalation_contacts",
+    "audit_anchors",
     "agency_team_contacts",
     "audit_events",
+    "audit_heads",
     "bot_state",
     "challenge_changes",
     "challenge_parties",

@@ -350,3 +350,18 @@ async def test_a_challenge_the_raiser_had_no_part_in_cannot_be_linked(runtime: R
             await runtime.service.raise_challenge("lynne", "durham", request)
         refusals.append(refused.value.reason)
     assert refusals[0] == refusals[1]
+
+
+async def test_show_gives_a_party_the_chronology_newest_first_and_a_stranger_nothing(
+    runtime: Runtime,
+) -> None:
+    raiser = alex(runtime)
+    card = await raise_durham(raiser)
+    await raiser.press_on(card, v.ESCALATE, reason="No response within 1 working day.")
+    shown = await raiser.say_card("show DUR-2026-0001")
+    assert_valid_card(shown)
+    words = texts(shown)
+    assert "Chronology, newest first" in words
+    assert words.index("Escalated from stage 1 to stage 2") < words.index("Challenge raised at stage 1")
+    stranger = await Person(runtime.bot, "Unknown Person", STRANGER).say_card("show DUR-2026-0001")
+    assert "Chronology" not in texts(stranger) and "Escalated" not in texts(stranger)

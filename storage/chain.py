@@ -1,0 +1,214 @@
+"""The chronology's hash chains: each challenge's events, and each partnership's chain of their heads.
+
+Every event of a challenge carries its number in the challenge (`seq`, from 1), the hash of the event before
+it (`prev_hash`, none for the first) and its own `hash`: SHA-256 over a canonical encoding of the challenge id,
+the number, the previous hash, the time (UTC), the actor, the stage, the kind, and `content_digest`, itself
+SHA-256 over the event's words (summary and detail) and a random `salt`. The digest is kept in its own column
+so that the retention purge can erase the words (and the salt, so the digest can no longer be matched against
+guesses) while the chain still verifies: the event's hash commits to the digest, not to the words. An event's
+words are accepted as erased only when a later purge event of the same chain says so.
+
+Each time a challenge's chain grows, in the same transaction, an anchor is appended to its partnership's chain
+(`audit_anchors`): the partnership's previous anchor hash, the challenge id, the number and hash of the
+challenge's new head. The partnership's head (`audit_heads`) is one row per partnership, locked while a change
+appends to it (an upsert that takes the row lock on PostgreSQL; SQLite writes one transaction at a time), so
+two challenges changing at once append one after the other: the chain never forks. Writers lock their
+challenge's row first and the head last, so they cannot deadlock over it.
+
+Nothing updates an event or an anchor except the purge, which erases an event's words and salt only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from process.challenge import AuditEvent
+from storage.db import upsert
+from storage.schema import audit_anchors, audit_events, audit_heads
+
+#: The encoding's version, hashed into every event and anchor; a new encoding would take the next number.
+VERSION = 1
+
+#: The kind of the event the retention purge appends; its detail says up to which event words were erased.
+PURGED = "purged"
+ERASED_THROUGH = "erased_through"
+
+
+def canonical(value: Any) -> bytes:
+    """The bytes a value is hashed as: JSON with sorted keys, no spaces, non-ASCII escaped (so any text,
+    a lone surrogate included, encodes one way only)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _sha256(value: Any) -> str:
+    return hashlib.sha256(canonical(value)).hexdigest()
+
+
+def instant(at: datetime) -> str:
+    """A time as hashed: UTC, to the microsecond (what both databases keep)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("the chronology hashes aware datetimes only")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def content_digest(salt: str, summary: str, detail: Mapping[str, Any]) -> str:
+    """The digest of an event's words."""
+    return _sha256({"v": VERSION, "salt": salt, "summary": summary, "detail": dict(detail)})
+
+
+def event_hash(
+    *,
+    challenge_id: str,
+    seq: int,
+    prev_hash: str | None,
+    at: datetime,
+    actor_id: str,
+    stage: int,
+    kind: str,
+    digest: str,
+) -> str:
+    return _sha256(
+        {
+            "v": VERSION,
+            "challenge": challenge_id,
+            "seq": seq,
+            "prev": prev_hash or "",
+            "at": instant(at),
+            "actor": actor_id,
+            "stage": stage,
+            "kind": kind,
+            "content": digest,
+        }
+    )
+
+
+def anchor_hash(
+    *, partnership_id: str, seq: int, prev_hash: str | None, challenge_id: str, event_seq: int, head: str
+) -> str:
+    return _sha256(
+        {
+            "v": VERSION,
+            "partnership": partnership_id,
+            "seq": seq,
+            "prev": prev_hash or "",
+            "challenge": challenge_id,
+            "event_seq": event_seq,
+            "head": head,
+        }
+    )
+
+
+def chained_rows(
+    events: Iterable[AuditEvent], *, after_seq: int, after_hash: str | None, salt: Callable[[], str] = new_salt
+) -> list[dict[str, Any]]:
+    """The `audit_events` rows of `events`, chained on after the event numbered `after_seq` with hash
+    `after_hash` (0 and None for a new chain)."""
+    rows = []
+    seq, prev = after_seq, after_hash
+    for e in events:
+        seq += 1
+        detail = dict(e.detail)
+        grain = salt()
+        digest = content_digest(grain, e.summary, detail)
+        own = event_hash(
+            challenge_id=e.challenge_id,
+            seq=seq,
+            prev_hash=prev,
+            at=e.at,
+            actor_id=e.actor_id,
+            stage=e.stage,
+            kind=e.kind,
+            digest=digest,
+        )
+        rows.append(
+            {
+                "challenge_id": e.challenge_id,
+                "seq": seq,
+                "at": e.at,
+                "actor_id": e.actor_id,
+                "stage": e.stage,
+                "kind": e.kind,
+                "summary": e.summary,
+                "detail": detail,
+                "salt": grain,
+                "content_digest": digest,
+                "prev_hash": prev,
+                "hash": own,
+            }
+        )
+        prev = own
+    return rows
+
+
+async def append_events(
+    conn: AsyncConnection, partnership_id: str, challenge_id: str, events: Iterable[AuditEvent], now: datetime
+) -> None:
+    """Append `events` to the challenge's chain and anchor its new head in the partnership's chain, inside
+    the caller's transaction, which must already hold the challenge's row (inserted or updated)."""
+    pending = list(events)
+    if not pending:
+        return
+    last = (
+        await conn.execute(
+            select(audit_events.c.seq, audit_events.c.hash)
+            .where(audit_events.c.challenge_id == challenge_id)
+            .order_by(audit_events.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    rows = chained_rows(pending, after_seq=last.seq if last else 0, after_hash=last.hash if last else None)
+    await conn.execute(audit_events.insert(), rows)
+    await anchor(conn, partnership_id, challenge_id, rows[-1]["seq"], rows[-1]["hash"], now)
+
+
+async def anchor(
+    conn: AsyncConnection, partnership_id: str, challenge_id: str, event_seq: int, head: str, now: datetime
+) -> None:
+    """Append the anchor of a challenge's new head to its partnership's chain (taking the partnership's head
+    row until the transaction ends)."""
+    locked = (
+        await conn.execute(
+            upsert(conn, audit_heads)
+            .values(partnership_id=partnership_id, seq=0, hash=None)
+            .on_conflict_do_update(
+                index_elements=[audit_heads.c.partnership_id], set_={"seq": audit_heads.c.seq}
+            )
+            .returning(audit_heads.c.seq, audit_heads.c.hash)
+        )
+    ).one()
+    seq = locked.seq + 1
+    own = anchor_hash(
+        partnership_id=partnership_id,
+        seq=seq,
+        prev_hash=locked.hash,
+        challenge_id=challenge_id,
+        event_seq=event_seq,
+        head=head,
+    )
+    await conn.execute(
+        audit_anchors.insert().values(
+            partnership_id=partnership_id,
+            seq=seq,
+            challenge_id=challenge_id,
+            event_seq=event_seq,
+            event_hash=head,
+            prev_hash=locked.hash,
+            hash=own,
+            at=now,
+        )
+    )
+    await conn.execute(
+        update(audit_heads).where(audit_heads.c.partnership_id == partnership_id).values(seq=seq, hash=own)
+    )

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from cards.report import MAX_ROWS, report_card
 from process.calendar import WorkingCalendar
 from process.directory import Agency, Directory
-from process.monitoring import ChallengeFacts, Period, StageSpan, compute
+from process.monitoring import ChallengeFacts, Period, StageSpan, Statistics, compute
 from process.policy import load_policy
 from tests.cardcheck import assert_valid_card
 from tests.teams.harness import texts, walk
@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 PERIOD = Period(date(2026, 1, 1), date(2026, 12, 1))
 
 
-def _stats(count: int, agencies: list[Agency]) -> object:
+def _stats(count: int, agencies: list[Agency]) -> Statistics:
     rows = []
     for i in range(count):
         raised = datetime(2026, 2, 2, 10, tzinfo=UTC) + timedelta(days=i)
@@ -50,7 +50,7 @@ def _stats(count: int, agencies: list[Agency]) -> object:
 
 def test_an_empty_partnership() -> None:
     stats = _stats(0, [Agency("a", "A", "durham")])
-    card = report_card(stats, partnerships=[("durham", DURHAM.partnership)], preset="12m")  # type: ignore[arg-type]
+    card = report_card(stats, partnerships=[("durham", DURHAM.partnership)], preset="12m")
     assert_valid_card(card)
     shown = texts(card)
     assert "Median time to resolution\nnone resolved" in shown and shown.count("None in this period.") == 4
@@ -60,7 +60,7 @@ def test_an_empty_partnership() -> None:
 def test_many_agencies_and_matters_are_cut_and_names_are_shown_as_typed() -> None:
     agencies = [Agency(f"a{i}", f"**Agency** [{i}](http://x)", "durham") for i in range(MAX_ROWS + 5)]
     stats = _stats(60, agencies)
-    card = report_card(  # type: ignore[arg-type]
+    card = report_card(
         stats, partnerships=[("durham", "Durham"), ("rochdale", "Rochdale")], preset="12m", notice="Heads up."
     )
     assert_valid_card(card)

@@ -11,7 +11,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -91,6 +91,22 @@ def _tick(args: argparse.Namespace) -> int:
         return 2
     print(report.summary())
     return 1 if report.delivery.failed else 0
+
+
+def _day(value: str) -> date:
+    """A date for `report --since/--until` (YYYY-MM-DD); a bad one is a usage error."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a date: give YYYY-MM-DD, e.g. 2026-04-01"
+        ) from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.report_csv import run_report
+
+    return run_report(args)
 
 
 def _manifest_build(args: argparse.Namespace) -> int:
@@ -271,6 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
         )
     people.set_defaults(handler=_playground_people)
     accounts.set_defaults(handler=_playground_write)
+
+    report = commands.add_parser(
+        "report", help="the partnerships' monitoring figures as CSV for spreadsheets"
+    )
+    report.add_argument("--since", type=_day, required=True, help="the first day of the period (YYYY-MM-DD)")
+    report.add_argument("--until", type=_day, help="the last day of the period (default: today)")
+    report.add_argument(
+        "--partnership", metavar="ID", help="one partnership's policy id (default: every one)"
+    )
+    report.add_argument("--csv", required=True, metavar="FILE", help="the CSV file to write (- for stdout)")
+    report.set_defaults(handler=_report)
 
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(

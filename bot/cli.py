@@ -335,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the website's host)",
     )
     build.add_argument("--accent-color", metavar="#RRGGBB", help="tile colour (env MANIFEST_ACCENT_COLOR)")
+    build.add_argument(
+        "--bot-host",
+        metavar="HOST",
+        help="the bot's public host name: adds the monitoring dashboard tab served from it, with SSO "
+        "(env MANIFEST_BOT_HOST)",
+    )
     build.set_defaults(handler=_manifest_build)
 
     return parser

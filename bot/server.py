@@ -189,8 +189,13 @@ async def build_application(settings: Settings) -> web.Application:
     """The served application: the runtime from `bot.wiring` (bot, readiness, resources) in `create_app`."""
     from bot.wiring import build_runtime
 
+    from bot.dashboard import add_dashboard
+    from dialogs.monitoring import Monitoring
+    from storage.monitoring import MonitoringStore
+
     runtime = await build_runtime(settings)
     app = create_app(settings, runtime.bot, ready_check=runtime.ready_check)
+    add_dashboard(app, settings, Monitoring(runtime.service, MonitoringStore(runtime.database)))
     app.cleanup_ctx.extend(runtime.cleanup_ctx)
     app.on_startup.extend(runtime.on_startup)
     return app

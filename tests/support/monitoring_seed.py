@@ -61,7 +61,7 @@ async def seed_challenges(
         while True:
             limit = policy.stage(stage).limit_working_days
             due = calendar.due_at(started, limit) if limit else None
-            took = timedelta(hours=rng.uniform(2, 24 * 5 * (limit or 6) / 3))
+            took = timedelta(hours=rng.uniform(2, 24 * 7 * (limit or 6) * 0.8))
             ended = started + took
             if ended >= now:
                 positions.append(_stage(challenge_id, len(positions), stage, started, due, None, None))

@@ -79,9 +79,10 @@ function fillFilters(body) {
   select.closest("label").hidden = body.partnerships.length < 2;
   const period = document.getElementById("period");
   if (!period.options.length) {
-    period.append(el("option", { value: "" }, "Dates below"));
+    period.append(el("option", { value: "" }, "The dates given"));
     for (const p of body.presets) period.append(el("option", { value: p.value }, p.title));
-    period.value = body.defaultPreset;
+    const asked = new URLSearchParams(location.search);
+    period.value = asked.get("since") ? "" : (body.presets.some(p => p.value === asked.get("period")) ? asked.get("period") : body.defaultPreset);
   }
   document.getElementById("local-mode").hidden = !body.local;
 }
@@ -112,6 +113,15 @@ function plot(id, traces, layout) {
   window.Plotly.react(node, traces, Object.assign({}, LAYOUT, layout || {}), CONFIG);
 }
 
+function short(text, limit) {
+  const value = String(text);
+  return value.length > limit ? value.slice(0, limit - 1) + "…" : value;
+}
+
+function day(iso) {
+  return new Date(iso + "T12:00:00Z").toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" });
+}
+
 function stageName(stats, n) {
   const stage = stats.stages.find(s => s.number === n);
   return stage ? n + ". " + stage.name : "Stage " + n;
@@ -120,8 +130,10 @@ function stageName(stats, n) {
 function render(stats) {
   document.getElementById("title").textContent = stats.partnership.name;
   document.getElementById("period-text").textContent =
-    "From " + stats.period.since + " to " + stats.period.until + "; open and overdue as at " +
+    "From " + day(stats.period.since) + " to " + day(stats.period.until) + "; open and overdue as at " +
     new Date(stats.asOf).toLocaleString("en-GB", { timeZone: "Europe/London", dateStyle: "medium", timeStyle: "short" }) + ".";
+  // Shown before drawing, so plotly measures the width the charts really have.
+  document.getElementById("content").hidden = false;
   const resolved = n => stats.ended.resolved[n] + stats.ended.closed[n];
   const totalEnded = key => Object.values(stats.ended[key]).reduce((a, b) => a + b, 0);
   const tiles = [
@@ -149,16 +161,18 @@ function render(stats) {
     ["Week starting", ...numbers.map(n => "Stage " + n), "Overdue"],
     stats.weeks.map(w => [w.starts, ...numbers.map(n => w.openByStage[String(n)]), w.overdue]), i => i > 0));
 
-  const names = numbers.map(n => label(stageName(stats, n)));
+  const names = numbers.map(n => "Stage " + n);
+  const hover = numbers.map(n => label(stageName(stats, n)));
   plot("chart-stages", [
-    { type: "bar", name: "Median working days in the stage", x: names, y: stats.stageTimes.map(t => t.medianWorkingDays), marker: { color: "#0e6e78" } },
-    { type: "bar", name: "Median working days to resolution, resolved at the stage", x: names, y: numbers.map(n => stats.resolutionByStage[String(n)]), marker: { color: "#e0a458" } },
-  ], { barmode: "group", hovermode: "closest", yaxis: { title: { text: "working days" }, rangemode: "tozero" }, xaxis: { automargin: true } });
+    { type: "bar", name: "Median working days in the stage", x: names, y: stats.stageTimes.map(t => t.medianWorkingDays), customdata: hover, hovertemplate: "%{customdata}: %{y}<extra></extra>", marker: { color: "#0e6e78" } },
+    { type: "bar", name: "Median working days from raising to resolution, for those resolved at the stage", x: names, y: numbers.map(n => stats.resolutionByStage[String(n)]), customdata: hover, hovertemplate: "%{customdata}: %{y}<extra></extra>", marker: { color: "#e0a458" } },
+  ], { barmode: "group", hovermode: "closest", yaxis: { title: { text: "working days" }, rangemode: "tozero" } });
   put("table-stages", table("Per stage, in the period", ["Stage", "Open", "Overdue", "Resolved", "Withdrawn", "Stages ended", "Median working days in stage", "Ended past due", "Median working days to resolution"],
     stats.stageTimes.map(t => [stageName(stats, t.stage), stats.open.byStage[String(t.stage)], stats.overdue.byStage[String(t.stage)], resolved(String(t.stage)), stats.ended.withdrawn[String(t.stage)], t.count, t.medianWorkingDays, t.pastDue, stats.resolutionByStage[String(t.stage)]]), i => i > 0));
 
   const bars = (id, rows, colour) => plot(id, [{ type: "bar", orientation: "h", x: rows.map(r => r.count).reverse(),
-    y: rows.map(r => label(r.name)).reverse(), marker: { color: colour } }],
+    y: rows.map(r => label(short(r.name, 34))).reverse(), customdata: rows.map(r => label(r.name)).reverse(),
+    hovertemplate: "%{customdata}: %{x}<extra></extra>", marker: { color: colour } }],
     { hovermode: "closest", margin: { l: 12, r: 12, t: 8, b: 30 }, yaxis: { automargin: true }, height: Math.max(300, 26 * rows.length + 60) });
   bars("chart-agency", stats.byAgency, "#0e6e78");
   put("table-agency", table("Challenges raised in the period", ["Agency", "Challenges"], stats.byAgency.map(r => [r.name, r.count]), i => i > 0));
@@ -167,7 +181,7 @@ function render(stats) {
 
   const repeated = stats.repeated;
   plot("chart-repeated", repeated.length ? [{
-    type: "heatmap", x: stats.months, y: repeated.map(r => label(r.agency)), z: repeated.map(r => stats.months.map(m => r.byMonth[m])),
+    type: "heatmap", x: stats.months, y: repeated.map(r => label(short(r.agency, 34))), z: repeated.map(r => stats.months.map(m => r.byMonth[m])),
     colorscale: [[0, "#f0f7f8"], [1, "#0e6e78"]], hovertemplate: "%{y}<br>%{x}: %{z}<extra></extra>",
   }] : [], { hovermode: "closest", margin: { l: 12, r: 12, t: 8, b: 40 }, yaxis: { automargin: true, autorange: "reversed" }, height: Math.max(300, 30 * repeated.length + 80) });
   put("table-repeated", table("Agencies challenged more than once in the period", ["Agency", "Challenges", ...stats.months],
@@ -209,7 +223,13 @@ async function start() {
     document.body.dataset.rendered = "error";
     return;
   }
-  refresh(new URLSearchParams());
+  // A link may choose the partnership and period (?partnership=...&period=...).
+  const initial = new URLSearchParams();
+  for (const [key, value] of new URLSearchParams(location.search)) {
+    if (["partnership", "period", "since", "until"].includes(key)) initial.set(key, value);
+  }
+  for (const key of ["since", "until"]) if (initial.get(key)) document.getElementById(key).value = initial.get(key);
+  refresh(initial);
 }
 
 document.addEventListener("DOMContentLoaded", start);

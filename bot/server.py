@@ -187,9 +187,8 @@ def run_server() -> int:
 
 async def build_application(settings: Settings) -> web.Application:
     """The served application: the runtime from `bot.wiring` (bot, readiness, resources) in `create_app`."""
-    from bot.wiring import build_runtime
-
     from bot.dashboard import add_dashboard
+    from bot.wiring import build_runtime
     from dialogs.monitoring import Monitoring
     from storage.monitoring import MonitoringStore
 

@@ -100,7 +100,9 @@ def test_bot_works_in_personal_chat_teams_and_group_chats_with_the_same_command_
     }
 
     assert sorted(bot["scopes"]) == ["groupChat", "personal", "team"]
-    assert menus == {scope: ["help", "raise", "my challenges", "report"] for scope in ("personal", "team", "groupChat")}
+    assert menus == {
+        scope: ["help", "raise", "my challenges", "report"] for scope in ("personal", "team", "groupChat")
+    }
     assert [c.title for c in COMMANDS] == ["help", "raise", "my challenges", "report"]
 
 
@@ -195,5 +197,5 @@ def test_with_the_bots_host_the_dashboard_is_a_personal_tab_with_sso(teams_schem
     assert "bot.northshire-scp.example" in manifest["validDomains"]
     assert "report" in [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
     assert "staticTabs" not in render_manifest(_config())  # no host, no tab: its address would be unknown
-    with pytest.raises(ValueError, match="bot host|valid domain"):
+    with pytest.raises(ValueError, match=r"valid domain"):
         _config(bot_host="https://bot.example/dashboard")

@@ -111,7 +111,9 @@ def report_card(
         choice_input(
             "period", "Period", list((title, value) for value, title in PRESETS), value=preset or ""
         ),
-        date_input("since", "Or from (first day)", value=since or None),
+        date_input(
+            "since", "Or from (first day; dates, when given, win over the period)", value=since or None
+        ),
         date_input("until", "To (last day; empty: today)", value=until or None),
     ]
     data = {} if len(partnerships) > 1 else {"partnership": stats.partnership_id}

@@ -6,7 +6,7 @@
 - `GET /dashboard/api/stats?partnership=&period=&since=&until=`: the figures (`process.monitoring`) of one
   partnership the viewer may see, as JSON, with the list of those partnerships. 401 without a valid Teams tab
   token (`bot.dashboard.auth`), 403 for someone who holds no partnership post, 400 for a period that cannot
-  be used, 503 while Microsoft's signing keys cannot be had; JSON error bodies, never a 500.
+  be used, 503 while Microsoft's signing keys or the figures cannot be had; JSON error bodies, never a 500.
 
 In local mode (no `MicrosoftAppId`) there is no token: the page says so and shows every partnership, to
 loopback peers only (the server listens on loopback then anyway; anyone else is refused with 403).
@@ -124,9 +124,13 @@ def add_dashboard(
     async def stats(request: web.Request) -> web.Response:
         try:
             return await _stats(request)
-        except Exception as error:  # a JSON answer whatever happens, never aiohttp's 500 page
+        except (
+            Exception
+        ) as error:  # a JSON answer whatever happens (the database gone, say), never a 500 page
             log.error("dashboard figures failed: %s", describe_exception(error))
-            return _error(500, "the figures could not be worked out; try again")
+            return _error(
+                503, "the figures cannot be had right now; try again shortly", {"Retry-After": "30"}
+            )
 
     async def _stats(request: web.Request) -> web.Response:
         if local:

@@ -147,3 +147,29 @@ async def test_while_the_keys_cannot_be_had_it_is_503_in_json(tmp_path: Path) ->
         assert response.status == 503 and response.headers["Retry-After"] == "30"
         assert (await response.json())["error"]
     await runtime.database.dispose()
+
+
+async def test_figures_that_cannot_be_had_are_503_in_json_not_a_500(
+    local: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _ = local
+
+    async def unreachable(*_: Any) -> None:
+        raise ConnectionRefusedError("the database is down")
+
+    monkeypatch.setattr(Monitoring, "statistics", unreachable)
+    response = await client.get("/dashboard/api/stats")
+    assert response.status == 503 and response.headers["Retry-After"] == "30"
+    assert "try again" in (await response.json())["error"]
+
+
+async def test_the_served_application_serves_the_dashboard(tmp_path: Path) -> None:
+    from bot.server import build_application
+
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", directory_file=DEMO_DIRECTORY
+    )
+    async with TestClient(TestServer(await build_application(settings), host="127.0.0.1")) as client:
+        assert (await client.get("/dashboard")).status == 200
+        body = await (await client.get("/dashboard/api/stats?period=3m")).json()
+        assert body["local"] is True and body["stats"]["raised"] == 0

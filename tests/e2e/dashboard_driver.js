@@ -2,7 +2,10 @@
 // it shows: the summary tiles, the tables, how many plotly charts were drawn, requests refused (anything off
 // loopback) and page errors (a Content Security Policy violation included). Takes a full-page screenshot.
 //
-// Usage: node dashboard_driver.js <url> <screenshot.png> [width] [height]   (prints one JSON object)
+// Usage: node dashboard_driver.js <url> <screenshot.png> [width] [height] [token]   (prints one JSON object)
+//
+// With a token, the page is given a stand-in for the Teams JavaScript library whose getAuthToken answers it,
+// as Teams would inside the tab.
 
 'use strict';
 
@@ -12,7 +15,7 @@ const { chromium } = require(path.join(__dirname, '..', 'node', 'node_modules', 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 async function main() {
-  const [url, shot, width = '1280', height = '900'] = process.argv.slice(2);
+  const [url, shot, width = '1280', height = '900', token = ''] = process.argv.slice(2);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
@@ -30,6 +33,14 @@ async function main() {
       blocked.push(target.origin);
       return route.abort();
     });
+    if (token) {
+      await page.addInitScript((t) => {
+        window.microsoftTeams = {
+          app: { initialize: async () => {} },
+          authentication: { getAuthToken: async () => t },
+        };
+      }, token);
+    }
     page.on('pageerror', (err) => errors.push(String(err)));
     page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
     const started = Date.now();

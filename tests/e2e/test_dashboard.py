@@ -92,7 +92,9 @@ async def dashboard(tmp_path: Path) -> AsyncIterator[tuple[str, Monitoring]]:
     await runtime.database.dispose()
 
 
-async def _open(url: str, shot: str, width: int = 1280) -> dict[str, Any]:
+async def _open(
+    url: str, shot: str, width: int = 1280, token: str = "", refused: bool = False
+) -> dict[str, Any]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     process = await asyncio.create_subprocess_exec(
         "node",
@@ -101,13 +103,18 @@ async def _open(url: str, shot: str, width: int = 1280) -> dict[str, Any]:
         str(ARTIFACTS / shot),
         str(width),
         "900",
+        token,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, err.decode()
     report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    assert report["blocked"] == [] and report["errors"] == [], report
+    assert report["blocked"] == [], report
+    if refused:  # the browser logs the refused request itself
+        assert all("status of 40" in e for e in report["errors"]), report
+    else:
+        assert report["errors"] == [], report
     return report
 
 
@@ -155,3 +162,60 @@ async def test_an_empty_partnership(dashboard: tuple[str, Monitoring]) -> None:
     assert report["tables"]["table-agency"] == [] or _rows(report, "table-agency") == []
     for chart in ("chart-trend", "chart-stages", "chart-agency"):
         assert report["charts"][chart]["svg"] >= 1, chart
+
+
+@pytest.fixture
+async def in_teams(tmp_path: Path) -> AsyncIterator[str]:
+    """The dashboard as deployed (an app id): figures only for a valid tab token, checked against local keys."""
+    from bot.dashboard.auth import TabTokens
+    from bot.signing_keys import SigningKeyCache
+    from process.directory_file import DEMO_DIRECTORY
+    from tests.bot.test_dashboard_auth import APP_ID, PUBLISHED, TENANT, jwk
+
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        directory_file=DEMO_DIRECTORY,
+        app_id=APP_ID,
+        app_password="secret",
+        app_tenant_id=TENANT,
+    )
+    runtime = await build_runtime(settings)
+    runtime.service.clock = lambda: NOW
+
+    async def keys() -> list[dict[str, Any]]:
+        return [jwk(PUBLISHED, "k1")]
+
+    app = web.Application()
+    tokens = TabTokens(APP_ID, TENANT, SigningKeyCache(keys))
+    add_dashboard(app, settings, Monitoring(runtime.service, MonitoringStore(runtime.database)), tokens)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}/dashboard?inTeams=1"
+    await runner.cleanup()
+    await runtime.database.dispose()
+
+
+async def test_in_teams_the_page_sends_the_tabs_token_and_the_server_decides(in_teams: str) -> None:
+    from tests.bot.test_dashboard_auth import token
+
+    carla = await _open(
+        in_teams, "dashboard-teams.png", token=token(oid="00000000-0000-0000-0000-0000000000029")
+    )
+    assert carla["rendered"] == "true" and carla["localMode"] is False
+    assert carla["title"] == "Rochdale Borough Safeguarding Children Partnership"
+    assert carla["partnerships"] == ["rochdale"]
+    alex = await _open(
+        in_teams,
+        "dashboard-teams-refused.png",
+        token=token(oid="00000000-0000-0000-0000-0000000000020"),
+        refused=True,
+    )
+    assert (
+        alex["rendered"] == "error"
+        and alex["status"] == "This dashboard is for the partnership's business unit."
+    )
+    assert alex["tiles"] == {} and alex["title"] == ""
+    expired = await _open(in_teams, "dashboard-teams-expired.png", token=token(exp=1), refused=True)
+    assert expired["rendered"] == "error" and "signed in with your work account" in expired["status"]

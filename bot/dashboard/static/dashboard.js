@@ -85,6 +85,7 @@ function fillFilters(body) {
     period.value = asked.get("since") ? "" : (body.presets.some(p => p.value === asked.get("period")) ? asked.get("period") : body.defaultPreset);
   }
   document.getElementById("local-mode").hidden = !body.local;
+  document.getElementById("filters").hidden = false;
 }
 
 function table(caption, head, rows, numeric) {
@@ -108,8 +109,19 @@ const LAYOUT = {
 };
 const CONFIG = { displayModeBar: false, responsive: true };
 
-function plot(id, traces, layout) {
+const NOTHING = {
+  xaxis: { visible: false }, yaxis: { visible: false }, height: 140, margin: { l: 0, r: 0, t: 0, b: 0 },
+  annotations: [{ text: "None in this period", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+    font: { size: 14, color: "#52606d" } }],
+};
+
+function plot(id, traces, layout, empty) {
   const node = document.getElementById(id);
+  node.classList.toggle("empty-chart", Boolean(empty));
+  if (empty) {
+    window.Plotly.react(node, [], Object.assign({}, LAYOUT, NOTHING), CONFIG);
+    return;
+  }
   window.Plotly.react(node, traces, Object.assign({}, LAYOUT, layout || {}), CONFIG);
 }
 
@@ -166,14 +178,16 @@ function render(stats) {
   plot("chart-stages", [
     { type: "bar", name: "Median working days in the stage", x: names, y: stats.stageTimes.map(t => t.medianWorkingDays), customdata: hover, hovertemplate: "%{customdata}: %{y}<extra></extra>", marker: { color: "#0e6e78" } },
     { type: "bar", name: "Median working days from raising to resolution, for those resolved at the stage", x: names, y: numbers.map(n => stats.resolutionByStage[String(n)]), customdata: hover, hovertemplate: "%{customdata}: %{y}<extra></extra>", marker: { color: "#e0a458" } },
-  ], { barmode: "group", hovermode: "closest", yaxis: { title: { text: "working days" }, rangemode: "tozero" } });
+  ], { barmode: "group", hovermode: "closest", yaxis: { title: { text: "working days" }, rangemode: "tozero" } },
+  stats.stageTimes.every(t => t.count === 0));
   put("table-stages", table("Per stage, in the period", ["Stage", "Open", "Overdue", "Resolved", "Withdrawn", "Stages ended", "Median working days in stage", "Ended past due", "Median working days to resolution"],
     stats.stageTimes.map(t => [stageName(stats, t.stage), stats.open.byStage[String(t.stage)], stats.overdue.byStage[String(t.stage)], resolved(String(t.stage)), stats.ended.withdrawn[String(t.stage)], t.count, t.medianWorkingDays, t.pastDue, stats.resolutionByStage[String(t.stage)]]), i => i > 0));
 
   const bars = (id, rows, colour) => plot(id, [{ type: "bar", orientation: "h", x: rows.map(r => r.count).reverse(),
     y: rows.map(r => label(short(r.name, 34))).reverse(), customdata: rows.map(r => label(r.name)).reverse(),
     hovertemplate: "%{customdata}: %{x}<extra></extra>", marker: { color: colour } }],
-    { hovermode: "closest", margin: { l: 12, r: 12, t: 8, b: 30 }, yaxis: { automargin: true }, height: Math.max(300, 26 * rows.length + 60) });
+    { hovermode: "closest", margin: { l: 12, r: 12, t: 8, b: 30 }, yaxis: { automargin: true }, height: Math.max(300, 26 * rows.length + 60) },
+    rows.length === 0);
   bars("chart-agency", stats.byAgency, "#0e6e78");
   put("table-agency", table("Challenges raised in the period", ["Agency", "Challenges"], stats.byAgency.map(r => [r.name, r.count]), i => i > 0));
   bars("chart-category", stats.byCategory, "#3e9bb0");
@@ -183,7 +197,8 @@ function render(stats) {
   plot("chart-repeated", repeated.length ? [{
     type: "heatmap", x: stats.months, y: repeated.map(r => label(short(r.agency, 34))), z: repeated.map(r => stats.months.map(m => r.byMonth[m])),
     colorscale: [[0, "#f0f7f8"], [1, "#0e6e78"]], hovertemplate: "%{y}<br>%{x}: %{z}<extra></extra>",
-  }] : [], { hovermode: "closest", margin: { l: 12, r: 12, t: 8, b: 40 }, yaxis: { automargin: true, autorange: "reversed" }, height: Math.max(300, 30 * repeated.length + 80) });
+  }] : [], { hovermode: "closest", margin: { l: 12, r: 12, t: 8, b: 40 }, yaxis: { automargin: true, autorange: "reversed" }, height: Math.max(300, 30 * repeated.length + 80) },
+  repeated.length === 0);
   put("table-repeated", table("Agencies challenged more than once in the period", ["Agency", "Challenges", ...stats.months],
     repeated.map(r => [r.agency, r.count, ...stats.months.map(m => r.byMonth[m])]), i => i > 0));
   put("table-serious", table("Challenges at Stage 3 or beyond during the period", ["Reference", "Status", "Stage now", "Highest stage", "Agency", "Issue category", "Raised"],

@@ -95,3 +95,26 @@ async def test_in_a_group_the_report_is_only_in_the_1_to_1_chat(runtime: Runtime
     # Someone without a post is answered as for any words the bot does not know, here too.
     other = await alex(runtime, **WHERE[where]).say_card("report")
     assert "I didn't understand 'report'" in texts(other)
+
+
+async def test_the_same_refresh_twice_and_an_old_card_after_the_post_was_given_up(runtime: Runtime) -> None:
+    from dataclasses import replace
+
+    from storage.directory import DirectoryStore
+
+    manager = patti(runtime)
+    first = await manager.press(v.REPORT_REFRESH, {}, partnership="rochdale", period="6m")
+    again = await manager.press(v.REPORT_REFRESH, {}, partnership="rochdale", period="6m")
+    assert first == again
+    # Patti hands the business manager's post to someone else: her old card shows her nothing more.
+    directory = await runtime.service.directory()
+    roles = {
+        key: tuple(c for c in contacts if c.person_id != "patti")
+        for key, contacts in directory.partnership_roles.items()
+    }
+    await DirectoryStore(runtime.database).replace_all(replace(directory, partnership_roles=roles))
+    await runtime.service.reload_directory()
+    stale = await manager.press(v.REPORT_REFRESH, {}, partnership="rochdale", period="6m")
+    assert "Monitoring" not in texts(stale)
+    typed = await manager.say_card("Report")
+    assert "I didn't understand 'Report'" in texts(typed)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar as month_calendar
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
@@ -453,7 +453,7 @@ def _highest_before(f: ChallengeFacts, end: datetime) -> int:
     return max((s.number for s in f.stages if s.started_at < end), default=f.stage)
 
 
-def _agency_names(directory: Directory) -> Any:
+def _agency_names(directory: Directory) -> Callable[[str], str]:
     def name(agency_id: str) -> str:
         agency = directory.agency(agency_id)
         return agency.name if agency is not None else agency_id

@@ -11,7 +11,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -153,6 +153,22 @@ def _retention_purge(args: argparse.Namespace) -> int:
     return asyncio.run(
         retention_purge(Settings.from_env(), dry_run=args.dry_run, now=args.now or datetime.now(UTC))
     )
+
+
+def _day(value: str) -> date:
+    """A date for `report --since/--until` (YYYY-MM-DD); a bad one is a usage error."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a date: give YYYY-MM-DD, e.g. 2026-04-01"
+        ) from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.report_csv import run_report
+
+    return run_report(args)
 
 
 def _manifest_build(args: argparse.Namespace) -> int:
@@ -395,6 +411,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     directory_import.set_defaults(handler=_directory_import)
 
+    report = commands.add_parser(
+        "report", help="the partnerships' monitoring figures as CSV for spreadsheets"
+    )
+    report.add_argument("--since", type=_day, required=True, help="the first day of the period (YYYY-MM-DD)")
+    report.add_argument("--until", type=_day, help="the last day of the period (default: today)")
+    report.add_argument(
+        "--partnership", metavar="ID", help="one partnership's policy id (default: every one)"
+    )
+    report.add_argument("--csv", required=True, metavar="FILE", help="the CSV file to write (- for stdout)")
+    report.set_defaults(handler=_report)
+
     manifest = commands.add_parser("manifest", help="the Teams app package")
     manifest_commands = manifest.add_subparsers(
         title="manifest commands", metavar="MANIFEST_COMMAND", required=True
@@ -431,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the website's host)",
     )
     build.add_argument("--accent-color", metavar="#RRGGBB", help="tile colour (env MANIFEST_ACCENT_COLOR)")
+    build.add_argument(
+        "--bot-host",
+        metavar="HOST",
+        help="the bot's public host name: adds the monitoring dashboard tab served from it, with SSO "
+        "(env MANIFEST_BOT_HOST)",
+    )
     build.set_defaults(handler=_manifest_build)
 
     return parser

@@ -186,11 +186,15 @@ def run_server() -> int:
 
 
 async def build_application(settings: Settings) -> web.Application:
-    """The served application: the runtime from `bot.wiring` (bot, readiness, resources) in `create_app`."""
+    """The served application: the runtime from `bot.wiring` (bot, readiness, resources) in `create_app`,
+    and the monitoring dashboard."""
+    from bot.dashboard import add_dashboard
     from bot.wiring import build_runtime
 
     runtime = await build_runtime(settings)
     app = create_app(settings, runtime.bot, ready_check=runtime.ready_check)
+    if runtime.monitoring is not None:
+        add_dashboard(app, settings, runtime.monitoring)
     app.cleanup_ctx.extend(runtime.cleanup_ctx)
     app.on_startup.extend(runtime.on_startup)
     return app

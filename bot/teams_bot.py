@@ -25,16 +25,20 @@ from cards.describe import whose_move
 from cards.errors import chat_card, message_card, not_found_card
 from cards.help import help_card
 from cards.my_challenges import my_challenges_card
+from cards.report import report_card
 from cards.welcome import welcome_card
 from dialogs.challenge_actions import action_from
+from dialogs.monitoring import Monitoring
 from dialogs.raise_challenge import RaiseChallengeFlow
 from dialogs.replies import card_action, is_card_action, show_card, shown_card
 from dialogs.service import ChallengeService
 from dialogs.views import Audience, challenge_view
 from process.challenge import Challenge, Refused
 from process.directory import Person
+from process.monitoring import DEFAULT_PRESET, PeriodError, parse_period, preset_period
 from storage.drafts import DraftStore
 from storage.errors import StateConflictError
+from storage.monitoring import MonitoringStore
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,7 @@ def without_mentions(text: str | None) -> str:
 def command_of(text: str | None) -> tuple[str, str]:
     """Split typed text into a command and its argument: 'show DUR-2026-0001' -> ('show', 'DUR-2026-0001')."""
     words = _SPACES.sub(" ", (text or "").strip()).lower()
-    for command in ("my challenges", "help", "raise", "show", "cancel"):
+    for command in ("my challenges", "help", "raise", "show", "cancel", "report"):
         if words == command or words.startswith(command + " "):
             return command, (text or "").strip()[len(command) :].strip() if command == "show" else ""
     return "", words
@@ -73,8 +77,10 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         *,
         drafts: DraftStore,
         draft_ttl: timedelta,
+        monitoring: Monitoring | None = None,
     ) -> None:
         self.service = service
+        self.monitoring = monitoring or Monitoring(service, MonitoringStore(service.repository.db))
         self.conversation_state = conversation_state
         self.remember_conversation = remember_conversation
         self.raising = RaiseChallengeFlow(service, drafts, draft_ttl)
@@ -115,6 +121,11 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             return
         command, argument = command_of(text)
         person = await self._person(turn_context)
+        partnerships = await self.monitoring.partnerships_for(person)
+        if command == "report" and not partnerships:
+            # Only the partnership's post holders know of the report: anyone else is answered as for any
+            # words the bot does not know.
+            command, argument = "", text
         if chat_link is not None:
             await self._in_group(turn_context, person, command, argument, text, chat_link)
             return
@@ -133,6 +144,8 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             await self._my_challenges(turn_context, person)
         elif command == "show":
             await self._show(turn_context, person, argument)
+        elif command == "report":
+            await self._report(turn_context, partnerships, {})
         elif not await self._to_form(turn_context, person, text.strip()):
             await show_card(turn_context, help_card(self._policies(), unknown=text.strip() or None))
 
@@ -148,7 +161,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         """A group chat or channel: help is answered here; raising, the raising form, a person's list of
         challenges and any challenge itself belong to their 1:1 chat, which the answer links to. Not even a
         challenge's summary is shown where people with no part in it can read it."""
-        if command in ("raise", "my challenges", "cancel", "show"):
+        if command in ("raise", "my challenges", "cancel", "show", "report"):
             await show_card(turn_context, _to_one_to_one(command, chat_link))
         else:
             unknown = None if command == "help" else text.strip() or None
@@ -194,6 +207,38 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         card = await challenge_view(self.service, challenge, person, audience=self._audience(turn_context))
         await show_card(turn_context, card)
 
+    async def _report(self, turn_context: TurnContext, partnerships: tuple[str, ...], data: Any) -> None:
+        """The monitoring report of one of `partnerships` (those whose post the person holds) for the period
+        chosen on the card: a preset, or dates; a period that cannot be used is said so above the default."""
+
+        def chosen(key: str) -> str:
+            value = data.get(key) if isinstance(data, dict) else None
+            return value.strip()[:40] if isinstance(value, str) else ""
+
+        partnership = chosen("partnership")
+        if partnership not in partnerships:
+            partnership = partnerships[0]
+        preset, since, until = chosen("period"), chosen("since"), chosen("until")
+        today = self.monitoring.today()
+        notice = None
+        try:
+            period = parse_period(preset, since, until, today)
+        except PeriodError as refused:
+            notice = f"{refused} Showing the last 12 months instead."
+            preset, since, until = DEFAULT_PRESET, "", ""
+            period = preset_period(DEFAULT_PRESET, today)
+        stats = await self.monitoring.statistics(partnership, period)
+        names = [(p, self.service.policy(p).partnership) for p in partnerships]
+        card = report_card(
+            stats,
+            partnerships=names,
+            preset=None if since else preset or DEFAULT_PRESET,
+            since=since,
+            until=until,
+            notice=notice,
+        )
+        await show_card(turn_context, card)
+
     # ----- card buttons -----------------------------------------------------------------------------------
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
@@ -214,7 +259,13 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         if person is None:
             return _card_response(self._not_in_directory())
         chat_link = self._chat_link(turn_context)
-        if action.verb.startswith("raise."):
+        partnerships = await self.monitoring.partnerships_for(person)
+        if action.verb == verbs.REPORT_REFRESH and partnerships:
+            if chat_link is not None:
+                await show_card(turn_context, _to_one_to_one("report", chat_link))
+            else:
+                await self._report(turn_context, partnerships, action.data)
+        elif action.verb.startswith("raise."):
             if chat_link is not None:
                 # The pressed card is replaced by the answer: give back the welcome card (with its
                 # immediate-risk guidance), its button now opening the person's 1:1 chat.
@@ -314,6 +365,8 @@ _ONE_TO_ONE_ONLY = {
     "cancel": "A challenge being raised is in your 1:1 chat with me: type cancel there.",
     "show": "Challenges are shown in your 1:1 chat with me, never where people with no part in them can read "
     "them: type show and the reference there.",
+    "report": "The partnership's monitoring report is shown in your 1:1 chat with me, not where others can "
+    "read it: type report there.",
 }
 
 

@@ -30,6 +30,7 @@ from bot.notifier import Notifier, ProactiveAdapter, TeamsChannel
 from bot.scheduler import Scheduler, TickReport
 from bot.server import ADAPTER_KEY, build_adapter
 from bot.teams_bot import ChallengeBot, reference_of
+from dialogs.monitoring import Monitoring
 from dialogs.service import ChallengeService, Clock, utc_now
 from process.directory import Directory
 from process.directory_file import load_directory_file
@@ -42,6 +43,7 @@ from storage.db import Database
 from storage.directory import DirectoryStore
 from storage.drafts import DraftStore
 from storage.migrate import ensure_schema
+from storage.monitoring import MonitoringStore
 from storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class Runtime:
     conversations: ConversationStore
     on_startup: list[AppHook] = field(default_factory=list)
     cleanup_ctx: list[CleanupContext] = field(default_factory=list)
+    #: The monitoring figures the dashboard serves (`bot.dashboard`); None: no dashboard.
+    monitoring: Monitoring | None = None
 
 
 def load_policies(settings: Settings) -> list[Policy]:
@@ -186,12 +190,14 @@ async def build_runtime(settings: Settings) -> Runtime:
     service = make_service(settings, database, make_clock(settings))
     conversations = ConversationStore(database)
     drafts = DraftStore(database)
+    monitoring = Monitoring(service, MonitoringStore(database))
     bot = ChallengeBot(
         service,
         ConversationState(SqlStorage(database)),
         conversation_recorder(conversations),
         drafts=drafts,
         draft_ttl=settings.draft_ttl,
+        monitoring=monitoring,
     )
 
     async def deadline_clock(app: web.Application) -> AsyncIterator[None]:
@@ -221,6 +227,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         database=database,
         conversations=conversations,
         cleanup_ctx=[close_database, deadline_clock],
+        monitoring=monitoring,
     )
 
 

@@ -51,3 +51,6 @@ ACTION_VERBS: dict[ActionKind, str] = {
     ActionKind.HAND_OVER: HAND_OVER,
     ActionKind.CLOSE: CLOSE,
 }
+
+#: The monitoring report's Refresh: its data and inputs carry the partnership, the period preset and dates.
+REPORT_REFRESH: Final = "report.refresh"

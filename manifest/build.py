@@ -39,6 +39,7 @@ COMMANDS: tuple[BotCommand, ...] = (
     BotCommand("help", "What this bot does and how the professional challenge process works"),
     BotCommand("raise", "Raise a professional challenge about another agency's decision or response"),
     BotCommand("my challenges", "The challenges you raised or must answer, with their stage and due date"),
+    BotCommand("report", "The partnership's monitoring figures (partnership roles only)"),
 )
 """The same commands in every scope: the bot understands each of them wherever it is installed."""
 
@@ -74,7 +75,32 @@ def render_manifest(config: ManifestConfig) -> dict[str, Any]:
         "commands": [{"title": c.title, "description": c.description} for c in COMMANDS],
     }
     manifest: dict[str, Any] = _fill(_template(), values)
+    if config.bot_host is not None:
+        manifest.update(dashboard_tab(config.app_id, config.bot_host))
     return manifest
+
+
+#: The dashboard tab's entity id and the path the bot serves it on.
+DASHBOARD_ENTITY = "monitoring"
+DASHBOARD_PATH = "/dashboard"
+
+
+def dashboard_tab(app_id: str, host: str) -> dict[str, Any]:
+    """The monitoring dashboard as a personal tab on the bot's host, and the app's SSO resource
+    (`api://<host>/<app id>`, the Application ID URI to set on the bot's Entra app registration) so the tab
+    can get a token for it."""
+    return {
+        "staticTabs": [
+            {
+                "entityId": DASHBOARD_ENTITY,
+                "name": "Monitoring",
+                "contentUrl": f"https://{host}{DASHBOARD_PATH}?inTeams=1",
+                "websiteUrl": f"https://{host}{DASHBOARD_PATH}",
+                "scopes": ["personal"],
+            }
+        ],
+        "webApplicationInfo": {"id": app_id, "resource": f"api://{host}/{app_id}"},
+    }
 
 
 def build_package(config: ManifestConfig) -> bytes:
@@ -120,6 +146,7 @@ def options_from_args(args: argparse.Namespace) -> ManifestOptions:
         terms_url=args.terms_url,
         valid_domains=args.valid_domain or (),
         accent_color=args.accent_color,
+        bot_host=getattr(args, "bot_host", None),
     )
 
 

@@ -31,6 +31,7 @@ ENV_PRIVACY_URL = "MANIFEST_PRIVACY_URL"
 ENV_TERMS_URL = "MANIFEST_TERMS_URL"
 ENV_VALID_DOMAINS = "MANIFEST_VALID_DOMAINS"
 ENV_ACCENT_COLOR = "MANIFEST_ACCENT_COLOR"
+ENV_BOT_HOST = "MANIFEST_BOT_HOST"
 
 # Limits and patterns from the Teams manifest schema, so a bad value is refused here with a clear message
 # rather than by Teams at upload time.
@@ -68,6 +69,9 @@ class ManifestConfig:
     valid_domains: tuple[str, ...]
     accent_color: str
     defaults_used: tuple[str, ...] = ()
+    #: The bot's public host name (where Teams posts activities): with it, the package installs the monitoring
+    #: dashboard as a personal tab served from that host, with single sign-on for its token.
+    bot_host: str | None = None
     """Which publisher details fell back to the example defaults, so the builder can say so."""
 
 
@@ -85,6 +89,7 @@ class ManifestOptions:
     terms_url: str | None = None
     valid_domains: Sequence[str] = ()
     accent_color: str | None = None
+    bot_host: str | None = None
 
 
 def _pick(option: str | None, environ: Mapping[str, str], name: str) -> str | None:
@@ -203,6 +208,12 @@ def resolve_config(options: ManifestOptions, environ: Mapping[str, str]) -> Mani
     if not _HEX_COLOR.match(accent_color):
         problems.append(f"accent colour {accent_color!r} must look like #0E6E78")
 
+    bot_host = _pick(options.bot_host, environ, ENV_BOT_HOST)
+    if bot_host is not None:
+        bot_host = _check_domain(bot_host, problems)
+        if bot_host not in valid_domains:
+            valid_domains = (*valid_domains, bot_host)
+
     if problems:
         raise ManifestConfigError(problems)
     return ManifestConfig(
@@ -217,4 +228,5 @@ def resolve_config(options: ManifestOptions, environ: Mapping[str, str]) -> Mani
         valid_domains=valid_domains,
         accent_color=accent_color.upper(),
         defaults_used=tuple(defaults_used),
+        bot_host=bot_host,
     )

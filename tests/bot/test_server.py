@@ -388,7 +388,7 @@ async def test_served_application_runs_the_runtimes_hooks_and_readiness(
 
     async def build_runtime(settings: Settings) -> SimpleNamespace:
         return SimpleNamespace(
-            bot=EchoBot(), ready_check=ready, on_startup=[on_startup], cleanup_ctx=[resource]
+            bot=EchoBot(), ready_check=ready, on_startup=[on_startup], cleanup_ctx=[resource], monitoring=None
         )
 
     monkeypatch.setitem(sys.modules, "bot.wiring", SimpleNamespace(build_runtime=build_runtime))

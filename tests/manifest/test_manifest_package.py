@@ -100,8 +100,10 @@ def test_bot_works_in_personal_chat_teams_and_group_chats_with_the_same_command_
     }
 
     assert sorted(bot["scopes"]) == ["groupChat", "personal", "team"]
-    assert menus == {scope: ["help", "raise", "my challenges"] for scope in ("personal", "team", "groupChat")}
-    assert [c.title for c in COMMANDS] == ["help", "raise", "my challenges"]
+    assert menus == {
+        scope: ["help", "raise", "my challenges", "report"] for scope in ("personal", "team", "groupChat")
+    }
+    assert [c.title for c in COMMANDS] == ["help", "raise", "my challenges", "report"]
 
 
 def test_partnership_details_come_from_configuration(package: dict[str, bytes]) -> None:
@@ -179,3 +181,21 @@ def test_python_m_bot_manifest_build_writes_the_package(tmp_path: Any, teams_sch
         manifest = json.loads(archive.read("manifest.json"))
     assert manifest["id"] == APP_ID
     assert _errors(teams_schemas.manifest_validator(manifest["manifestVersion"]), manifest) == []
+
+
+def test_with_the_bots_host_the_dashboard_is_a_personal_tab_with_sso(teams_schemas: TeamsSchemas) -> None:
+    manifest = render_manifest(_config(bot_host="bot.northshire-scp.example"))
+    validator = teams_schemas.manifest_validator(manifest["manifestVersion"])
+    assert _errors(validator, manifest) == []
+    (tab,) = manifest["staticTabs"]
+    assert tab["contentUrl"] == "https://bot.northshire-scp.example/dashboard?inTeams=1"
+    assert tab["scopes"] == ["personal"]
+    assert manifest["webApplicationInfo"] == {
+        "id": APP_ID,
+        "resource": f"api://bot.northshire-scp.example/{APP_ID}",
+    }
+    assert "bot.northshire-scp.example" in manifest["validDomains"]
+    assert "report" in [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
+    assert "staticTabs" not in render_manifest(_config())  # no host, no tab: its address would be unknown
+    with pytest.raises(ValueError, match=r"valid domain"):
+        _config(bot_host="https://bot.example/dashboard")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from cards.layout import Card, card, facts, heading, section, text
+from cards.layout import Card, Element, card, facts, heading, section, text
 from cards.text import plain
 from cards.times import DEFAULT_ZONE, day, moment
 from process.policy import Policy
@@ -28,6 +28,14 @@ def _words(policy: Policy, agency_name: str, count: int, start: datetime, end: d
     return subject, happened
 
 
+def _guidance(policy: Policy) -> list[Element]:
+    """What the procedure says happens next, as its own words, when the policy gives them."""
+    setting = policy.pattern_alert
+    if setting is None or setting.guidance is None:
+        return []
+    return [section("What the procedure says"), text(plain(setting.guidance))]
+
+
 def pattern_alert_card(
     policy: Policy,
     agency_name: str,
@@ -43,6 +51,7 @@ def pattern_alert_card(
             text(happened),
             section("The challenges"),
             facts([(str(i), plain(ref)) for i, ref in enumerate(references, start=1)]),
+            *_guidance(policy),
             text(
                 "Type show and a reference to see a challenge you take part in. You are told of this pattern "
                 "once; a further alert comes only if as many more challenges follow.",
@@ -68,6 +77,11 @@ def pattern_alert_text(
         "The challenges:",
         *(f"  {ref}" for ref in references),
         "",
+        *(
+            [f"What the procedure says: {setting.guidance}", ""]
+            if (setting := policy.pattern_alert) is not None and setting.guidance is not None
+            else []
+        ),
         "You are told of this pattern once; a further alert comes only if as many more challenges follow.",
     ]
     return subject, "\n".join(lines) + "\n"

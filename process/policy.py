@@ -272,6 +272,9 @@ class PatternAlert(_Model):
     within_days: Annotated[int, Field(ge=1, le=3660)]
     tell: Annotated[tuple[RoleId, ...], Field(min_length=1)]
     count_withdrawn: bool = False
+    #: What the procedure says happens next, in its own words, shown on the alert (Durham 5.5: "the IRO
+    #: Service Manager would consider escalating the issue to the DSCP Business Manager").
+    guidance: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
 
 
 class Priority(_Model):

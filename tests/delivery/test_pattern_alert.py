@@ -1,7 +1,9 @@
 """Pattern alerts (Durham 5.5): when one agency receives the policy's number of challenges within its days, the
-partnership's business manager is told once, with the references only, by the deadline clock's pass.
+posts the policy names are told once, with the references only, by the deadline clock's pass.
 
-Durham's shipped setting (the partnership's, not the procedure's words) is 3 challenges within 90 days.
+Durham's shipped setting (the partnership's, not the procedure's words) is 3 challenges within 90 days, told to
+the Business Manager for QRT and the IRO Service Manager (5.5). `role_directory()` holds only the first, so these
+tests follow one recipient; the `tick` test, on the demo directory, both.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from tests.fakes.connector import FakeConnector
 from tests.support.people import INVENTED_CHILD, holder, raise_request, role_directory
 
 RAISER = holder("durham", Role.RAISER)
-BM = holder("durham", Role.BUSINESS_MANAGER)
+TOLD = holder("durham", Role.QRT_BUSINESS_MANAGER)
+TOLD_EMAIL = "qrt@durham.example"
 DURHAM = load_policy("durham")
 assert DURHAM.pattern_alert is not None and DURHAM.pattern_alert.challenges == 3
+assert DURHAM.pattern_alert.tell == (Role.QRT_BUSINESS_MANAGER, "iro_service_manager")
 
 
 async def raise_some(d: Delivery, times: int, *, every: timedelta = timedelta(hours=1)) -> list[str]:
@@ -57,20 +61,22 @@ async def alerts(d: Delivery) -> list[OutboxItem]:
 
 
 def emails_to(smtp: SmtpServer, address: str) -> list[tuple[str, str]]:
+    """The pattern alerts emailed to `address` (the Business Manager for QRT is also copied in on each raise)."""
     return [
         (str(m["Subject"]), m.get_payload(decode=True).decode())  # type: ignore[union-attr]
         for rcpts, m in smtp.messages
-        if address in rcpts
+        if address in rcpts and " challenges to " in str(m["Subject"])
     ]
 
 
-def with_business_manager(contacts: tuple[Contact, ...], directory: Directory | None = None) -> Directory:
+def with_told(contacts: tuple[Contact, ...], directory: Directory | None = None) -> Directory:
+    """The directory with `contacts` as Durham's Business Manager for QRT (nobody, if none)."""
     base = directory or role_directory()
     posts = dict(base.partnership_roles)
     if contacts:
-        posts[("durham", Role.BUSINESS_MANAGER)] = contacts
+        posts[("durham", Role.QRT_BUSINESS_MANAGER)] = contacts
     else:
-        posts.pop(("durham", Role.BUSINESS_MANAGER), None)
+        posts.pop(("durham", Role.QRT_BUSINESS_MANAGER), None)
     return Directory(base.people, base.agencies, posts)
 
 
@@ -87,9 +93,9 @@ async def test_two_challenges_no_alert_the_third_alerts_once_and_a_second_pass_a
     assert report.patterns == 1 and not report.patterns_untold
     assert "patterns=1 patterns_untold=0" in report.summary()
     (row,) = await alerts(d)
-    assert row.notification.recipient.person_id == BM
+    assert row.notification.recipient.person_id == TOLD
     assert row.status is DeliveryStatus.DELIVERED and row.channel == "email"  # no Teams identity: email
-    ((subject, body),) = emails_to(smtp_server, "bm@durham.example")
+    ((subject, body),) = emails_to(smtp_server, TOLD_EMAIL)
     assert subject.startswith("DSCP: 3 challenges to ")
     for reference in [*first_two, *third]:
         assert reference in body
@@ -98,7 +104,7 @@ async def test_two_challenges_no_alert_the_third_alerts_once_and_a_second_pass_a
 
     again = await d.scheduler.run_once()
     assert again.patterns == 0 and len(await alerts(d)) == 1
-    assert len(emails_to(smtp_server, "bm@durham.example")) == 1
+    assert len(emails_to(smtp_server, TOLD_EMAIL)) == 1
 
     # A further three make a new pattern, with those three only.
     more = await raise_some(d, 3)
@@ -141,7 +147,7 @@ async def test_a_business_manager_who_is_a_mailbox_is_emailed(
     d = build_delivery(
         database,
         MovableClock(),
-        directory=with_business_manager((mailbox,)),
+        directory=with_told((mailbox,)),
         mailer=Mailer(smtp_server.settings()),
         teams_adapter=build_adapter(Settings()),
     )
@@ -158,7 +164,7 @@ async def test_a_business_manager_in_teams_gets_a_card_in_their_personal_chat(
 ) -> None:
     base = role_directory()
     people = dict(base.people)
-    people[BM] = replace(people[BM], aad_object_id="aad-durham-bm", tenant_id="tenant-1")
+    people[TOLD] = replace(people[TOLD], aad_object_id="aad-durham-bm", tenant_id="tenant-1")
     directory = Directory(people, base.agencies, base.partnership_roles)
     d = build_delivery(
         database,
@@ -178,25 +184,26 @@ async def test_a_business_manager_in_teams_gets_a_card_in_their_personal_chat(
         if activity.get("conversation", {}).get("id") == "a:bm"
         for a in activity.get("attachments") or []
     ]
-    (card,) = cards
+    (card,) = [c for c in cards if "Repeated challenges to" in str(c)]  # also copied in on each raise
     words = str(card)
     assert "Repeated challenges to" in words and all(reference in words for reference in refs)
+    assert "the IRO Service Manager would consider escalating the issue" in words  # the policy's guidance
     assert INVENTED_CHILD.name not in words
-    assert emails_to(smtp_server, "bm@durham.example") == []
+    assert emails_to(smtp_server, TOLD_EMAIL) == []
 
 
 async def test_no_business_manager_recorded_is_reported_truthfully_once(
     database: Database, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     d = build_delivery(
-        database, MovableClock(), directory=with_business_manager(()), mailer=Mailer(smtp_server.settings())
+        database, MovableClock(), directory=with_told(()), mailer=Mailer(smtp_server.settings())
     )
     await raise_some(d, 3)
     report = await d.scheduler.run_once()
     assert report.patterns == 0
     assert report.patterns_untold == [
-        "durham: 3 challenges to durham_b: nobody could be told: the directory has nobody as DSCP Business "
-        "Manager"
+        "durham: 3 challenges to durham_b: nobody could be told: the directory has nobody as Business Manager "
+        "for QRT, IRO Service Manager"
     ]
     assert "nobody could be told" in caplog.text
     (pattern,) = await PatternStore(database).all()
@@ -218,11 +225,12 @@ async def test_racing_passes_tell_a_pattern_once(
     assert len(await alerts(d)) == 1
 
 
-async def test_tick_tells_the_business_manager_once(
+async def test_tick_tells_the_posts_the_policy_names_once(
     tmp_path: Path, fake_connector: FakeConnector, smtp_server: SmtpServer
 ) -> None:
-    """Through `challenge-bot tick`: the demo directory's Durham business manager (Patti Fernandez) has no chat
-    with the bot and no service URL for her tenant, so she is emailed; a second tick tells nobody again."""
+    """Through `challenge-bot tick`: the demo directory's Business Manager for QRT is a mailbox and its IRO
+    Service Manager (Lynne Robbins) has no chat with the bot, so both are emailed; a second tick tells nobody
+    again."""
     from process.directory_file import load_directory_file
     from storage.migrate import upgrade_database
 
@@ -244,12 +252,15 @@ async def test_tick_tells_the_business_manager_once(
     code, out, err = await _run_tick(env, "--now", "2026-11-23T12:00:00+00:00")
     assert code == 0, err
     assert "patterns=1 patterns_untold=0" in out
-    ((subject, body),) = emails_to(smtp_server, "pattif@example.com")
-    assert "Health Visiting Service" in subject and all(reference in body for reference in refs)
+    for address in ("qrt.business@example.org", "lynner@example.com"):
+        ((subject, body),) = emails_to(smtp_server, address)
+        assert "Health Visiting Service" in subject and all(reference in body for reference in refs)
+        assert "What the procedure says: Where patterns are identified the IRO Service Manager" in body
+    assert emails_to(smtp_server, "pattif@example.com") == []  # the DSCP Business Manager: if Lynne escalates
 
     code, out, err = await _run_tick(env, "--now", "2026-11-23T13:00:00+00:00")
     assert code == 0, err
-    assert "patterns=" not in out and len(emails_to(smtp_server, "pattif@example.com")) == 1
+    assert "patterns=" not in out and len(emails_to(smtp_server, "lynner@example.com")) == 1
 
 
 def test_summary_names_patterns() -> None:

@@ -353,6 +353,7 @@ PROCEDURE_ROLE_TITLES = {
         "DSCP Business Manager",
         "Business Manager for QRT",
         "DSCP Executive",
+        "IRO Service Manager",  # 5.5: "the IRO Service Manager would consider escalating the issue"
     },
 }
 

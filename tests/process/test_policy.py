@@ -312,4 +312,4 @@ def test_a_pattern_alert_is_optional_and_rochdale_sets_none() -> None:
     assert load_policy("rochdale").pattern_alert is None
     durham = load_policy("durham").pattern_alert
     assert durham is not None and (durham.challenges, durham.within_days) == (3, 90)
-    assert durham.tell == ("partnership_business_manager",) and not durham.count_withdrawn
+    assert durham.tell == ("qrt_business_manager", "iro_service_manager") and not durham.count_withdrawn

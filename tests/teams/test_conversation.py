@@ -19,6 +19,8 @@ from process.challenge import (
     RaiseRequest,
     Refused,
 )
+from process.directory import Directory
+from storage.directory import DirectoryStore
 from tests.cardcheck import assert_valid_card
 from tests.teams.harness import CHILD, Person, fill_rochdale_form_up_to_urgency, texts, verbs
 
@@ -331,9 +333,16 @@ async def test_a_reoccurring_issue_is_raised_at_stage_3_linked_to_the_iros_resol
 
 
 async def test_a_challenge_the_raiser_had_no_part_in_cannot_be_linked(runtime: Runtime) -> None:
-    await resolved_durham(runtime)
     # Lynne is an IRO too, with no part in DUR-2026-0001: linking to it is refused exactly as linking to a
-    # reference that does not exist, so she learns nothing about it.
+    # reference that does not exist, so she learns nothing about it. (The demo directory also makes her
+    # Durham's IRO Service Manager, a partnership post with a part in every Durham challenge: not here.)
+    demo = await runtime.service.directory()
+    posts = {key: holders for key, holders in demo.partnership_roles.items() if key[1] != "iro_service_manager"}
+    await DirectoryStore(runtime.database).replace_all(
+        Directory.build(demo.people.values(), demo.agencies.values(), posts)
+    )
+    await runtime.service.reload_directory()
+    await resolved_durham(runtime)
     refusals = []
     for reference in ("DUR-2026-0001", "DUR-2026-0999"):
         request = RaiseRequest(

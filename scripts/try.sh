@@ -196,7 +196,9 @@ echo "  Who is who: each address is one person's Teams (a browser window or tab 
 printf '%s\n' "${WINDOWS[@]}"
 cat <<EOF
 
-  Type "help", "raise", "my challenges" or "show <reference>" in the chat.
+  Type "help", "raise", "my challenges" or "show <reference>" in the chat; a partnership's post holder (e.g.
+  --as patti, the business manager) can also type "report".
+  The monitoring dashboard (local mode, this computer only): http://127.0.0.1:$BOT_PORT/dashboard
   Move the trial's clock forward (reminders, deadlines) from any folder; the bot shares this clock:
       env \$(cat $RUN_DIR/env) $REPO/.venv/bin/challenge-bot tick --advance 1d
   (or --now 2026-12-31T10:00:00+00:00 for an instant; the clock never moves back.)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -266,9 +266,11 @@ def _read_context(context: Any) -> tuple[str, Format, int, datetime, int] | None
         return None
     try:
         when = datetime.fromisoformat(at)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
+        # Dated in the partnership's time zone on the form: a time no calendar can show (year 1 at +14:00)
+        # is not one this bot wrote.
+        if when.tzinfo is None or not 2000 <= when.astimezone(UTC).year <= 9998:
+            return None
+    except (ValueError, OverflowError):
         return None
     return challenge_id, cast(Format, format), version, when, size
 

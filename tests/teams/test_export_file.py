@@ -233,6 +233,10 @@ async def test_forged_or_misplaced_accepts_upload_nothing(
             {**context, "version": "1"},
             {**context, "at": "yesterday"},
             {**context, "at": "2026-11-23T10:00:00"},
+            # Times that no calendar can show (the form is dated in the partnership's time zone).
+            {**context, "at": "0001-01-01T00:00:00+14:00"},
+            {**context, "at": "9999-12-31T23:59:59-14:00"},
+            {**context, "at": "9999-12-31T23:00:00+00:00"},
             {**context, "challengeId": ""},
             {**context, "size": True},
         ]

@@ -11,8 +11,9 @@ and could be forged, so the person accepting must be a party who may see the cha
 from a 1:1 chat, and the context's format, version and time must make sense. The context carries no child data
 (the challenge id, the format, the version shown, when the export was asked for and the file's size); the file
 is made again from the record on accept, at the version and time the consent card was made for, so the size
-Teams was told is the size uploaded. A consent card is used at most once: a second accept of it (at once or
-later) uploads nothing.
+Teams was told is the size uploaded. A consent card is answered at most once: a second accept of it (at once
+or later) uploads nothing, an accept after a decline uploads nothing, and a decline after an accept changes
+nothing.
 """
 
 from __future__ import annotations
@@ -131,6 +132,16 @@ class FormExporter:
         if not personal or person is None or answer not in ("accept", "decline"):
             return InvokeResponse(status=200)
         if answer == "decline":
+            # A consent card is answered once: a decline after an accept (or a second decline) changes
+            # nothing and must not say that nothing was uploaded; an accept after a decline uploads nothing.
+            upload_info = value.get("uploadInfo")
+            if not await claim_once(
+                self.service.repository.db,
+                _consent_key(turn_context, upload_info if isinstance(upload_info, dict) else {}),
+                clock=self.service.clock,
+            ):
+                log.info("a file consent card was declined after it had been answered; nothing changed")
+                return InvokeResponse(status=200)
             await self._replace_consent(
                 turn_context, "The form was not sent", "You declined the file, so nothing was uploaded."
             )

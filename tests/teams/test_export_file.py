@@ -307,3 +307,21 @@ async def test_a_malformed_file_consent_invoke_is_answered_200_and_uploads_nothi
     responses = [a for a in raiser.adapter.activity_buffer if a.type == ActivityTypes.invoke_response]
     assert len(responses) == 1 and responses[0].value.status == 200
     assert connector.uploads() == []
+
+
+async def test_a_consent_card_answered_once_is_not_answered_again_the_other_way(
+    everyone: Runtime, connector: FakeConnector
+) -> None:
+    """Accepted, then declined (the same card pressed twice, at once or later): the decline must not say
+    that nothing was uploaded. Declined, then accepted: nothing is uploaded."""
+    challenge = await _raised(everyone)
+    raiser = _person(everyone, "rochdale_raiser")
+    _, consent = await _export(raiser, challenge)
+    await _answer_consent(raiser, consent, connector, reply_to="card-a")
+    assert len(connector.uploads()) == 1
+    later = await _answer_consent(raiser, consent, connector, action="decline", reply_to="card-a")
+    assert "You declined the file" not in _card_words(later)
+    _, second = await _export(raiser, challenge)
+    await _answer_consent(raiser, second, connector, action="decline", reply_to="card-b")
+    again = await _answer_consent(raiser, second, connector, reply_to="card-b")
+    assert not _attachments(again, FILE_INFO) and len(connector.uploads()) == 1

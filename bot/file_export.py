@@ -134,8 +134,9 @@ class FormExporter:
         if answer == "decline":
             # A consent card is answered once: a decline after an accept (or a second decline) changes
             # nothing and must not say that nothing was uploaded; an accept after a decline uploads nothing.
+            # (Only a decline that names its card is claimed: without one the key would be the whole chat's.)
             upload_info = value.get("uploadInfo")
-            if not await claim_once(
+            if turn_context.activity.reply_to_id and not await claim_once(
                 self.service.repository.db,
                 _consent_key(turn_context, upload_info if isinstance(upload_info, dict) else {}),
                 clock=self.service.clock,

@@ -325,3 +325,7 @@ async def test_a_consent_card_answered_once_is_not_answered_again_the_other_way(
     await _answer_consent(raiser, second, connector, action="decline", reply_to="card-b")
     again = await _answer_consent(raiser, second, connector, reply_to="card-b")
     assert not _attachments(again, FILE_INFO) and len(connector.uploads()) == 1
+    # A decline that does not name its card claims nothing: two of them both say what became of the card.
+    for _ in range(2):
+        unnamed = await _answer_consent(raiser, second, connector, action="decline", reply_to="")
+        assert "You declined the file" in _card_words(unnamed)

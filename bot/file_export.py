@@ -11,15 +11,16 @@ and could be forged, so the person accepting must be a party who may see the cha
 from a 1:1 chat, and the context's format, version and time must make sense. The context carries no child data
 (the challenge id, the format, the version shown, when the export was asked for and the file's size); the file
 is made again from the record on accept, at the version and time the consent card was made for, so the size
-Teams was told is the size uploaded. A consent card is used at most once: a second accept of it (at once or
-later) uploads nothing.
+Teams was told is the size uploaded. A consent card is answered at most once: a second accept of it (at once
+or later) uploads nothing, an accept after a decline uploads nothing, and a decline after an accept changes
+nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -131,6 +132,17 @@ class FormExporter:
         if not personal or person is None or answer not in ("accept", "decline"):
             return InvokeResponse(status=200)
         if answer == "decline":
+            # A consent card is answered once: a decline after an accept (or a second decline) changes
+            # nothing and must not say that nothing was uploaded; an accept after a decline uploads nothing.
+            # (Only a decline that names its card is claimed: without one the key would be the whole chat's.)
+            upload_info = value.get("uploadInfo")
+            if turn_context.activity.reply_to_id and not await claim_once(
+                self.service.repository.db,
+                _consent_key(turn_context, upload_info if isinstance(upload_info, dict) else {}),
+                clock=self.service.clock,
+            ):
+                log.info("a file consent card was declined after it had been answered; nothing changed")
+                return InvokeResponse(status=200)
             await self._replace_consent(
                 turn_context, "The form was not sent", "You declined the file, so nothing was uploaded."
             )
@@ -266,9 +278,11 @@ def _read_context(context: Any) -> tuple[str, Format, int, datetime, int] | None
         return None
     try:
         when = datetime.fromisoformat(at)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
+        # Dated in the partnership's time zone on the form: a time no calendar can show (year 1 at +14:00)
+        # is not one this bot wrote.
+        if when.tzinfo is None or not 2000 <= when.astimezone(UTC).year <= 9998:
+            return None
+    except (ValueError, OverflowError):
         return None
     return challenge_id, cast(Format, format), version, when, size
 

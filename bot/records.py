@@ -81,7 +81,7 @@ async def retention_purge(settings: Settings, *, dry_run: bool, now: datetime) -
             due = await purgeable(database, policy.id, cutoff)
             print(f"  challenges that ended before {moment(cutoff)}: {len(due)}")
             why = (
-                f"{policy.short_name} keeps records {policy.retention.closed_for} after a challenge ends "
+                f"{policy.short_name} keeps records {policy.retention.said} after a challenge ends "
                 f"({policy.retention.justification})"
             )
             for item in due:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cards import inputs as ids
 from cards import verbs
@@ -95,6 +95,7 @@ class _Limits:
     current: int | None
     case: int | None
     history: int
+    written: int | None = None  # how many of the latest entries, and of the latest meetings, are shown
 
 
 #: Tried in turn until the card fits the budget: long writing at earlier stages goes first, then the
@@ -102,9 +103,10 @@ class _Limits:
 _LEVELS = (
     _Limits(earlier=1000, current=None, case=None, history=40),
     _Limits(earlier=300, current=1500, case=None, history=30),
-    _Limits(earlier=120, current=500, case=1500, history=20),
-    _Limits(earlier=80, current=200, case=600, history=10),
+    _Limits(earlier=120, current=500, case=1500, history=20, written=30),
+    _Limits(earlier=80, current=200, case=600, history=10, written=12),
 )
+_T = TypeVar("_T")
 SHORTENED_NOTE = "Some long texts are shortened here so that the card fits in Teams."
 
 _ENTRY_TITLES = {
@@ -457,7 +459,9 @@ class _PartyView:
         if not self.challenge.entries:
             return []
         out: list[Element] = [section("What has been written")]
-        for entry in self.challenge.entries:
+        entries = self._latest(self.challenge.entries)
+        out += self._earlier_note(len(self.challenge.entries) - len(entries))
+        for entry in entries:
             current = entry.stage == self.challenge.stage
             body = _cut(entry.text, self.limits.current if current else self.limits.earlier)
             out.append(
@@ -479,19 +483,23 @@ class _PartyView:
         return _ENTRY_TITLES.get(entry.kind, entry.kind.replace("_", " ").capitalize())
 
     def _meetings(self) -> list[Element]:
-        out: list[Element] = []
-        for meeting in self.challenge.meetings:
+        meetings = self._latest(self.challenge.meetings)
+        out: list[Element] = self._earlier_note(
+            len(self.challenge.meetings) - len(meetings), "meeting", "meetings"
+        )
+        for meeting in meetings:
             stage = self.policy.stage(meeting.stage)
+            limit = self.limits.current if meeting.stage == self.challenge.stage else self.limits.earlier
             name = stage.meeting.name if stage.meeting else "Meeting"
             out.append(section(plain(f"{name} (stage {meeting.stage}), held {day(meeting.held_on)}")))
             lines = [
-                ("Attendees", plain(meeting.attendees)),
-                ("Key points", plain(meeting.key_points)),
+                ("Attendees", plain(_cut(meeting.attendees, limit))),
+                ("Key points", plain(_cut(meeting.key_points, limit))),
             ]
             if meeting.actions_agreed:
-                lines.append(("Actions agreed", plain(meeting.actions_agreed)))
+                lines.append(("Actions agreed", plain(_cut(meeting.actions_agreed, limit))))
             if meeting.timescales:
-                lines.append(("Timescales", plain(meeting.timescales)))
+                lines.append(("Timescales", plain(_cut(meeting.timescales, limit))))
             lines.append(
                 (
                     "Recorded",
@@ -500,6 +508,23 @@ class _PartyView:
             )
             out.append(facts(lines))
         return out
+
+    def _latest(self, items: Sequence[_T]) -> Sequence[_T]:
+        """The latest of `items` (oldest first) that the card has room for."""
+        limit = self.limits.written
+        return items if limit is None or len(items) <= limit else items[-limit:]
+
+    @staticmethod
+    def _earlier_note(hidden: int, one: str = "entry", many: str = "entries") -> list[Element]:
+        if hidden <= 0:
+            return []
+        return [
+            text(
+                f"{hidden} earlier {one + ' is' if hidden == 1 else many + ' are'} kept in the challenge's "
+                "record (too many to show here).",
+                subtle=True,
+            )
+        ]
 
 
 def _cut(value: str, limit: int | None) -> str:

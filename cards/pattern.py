@@ -53,7 +53,7 @@ def pattern_alert_card(
             facts([(str(i), plain(ref)) for i, ref in enumerate(references, start=1)]),
             *_guidance(policy),
             text(
-                "Type show and a reference to see a challenge you take part in. You are told of this pattern "
+                "Type show and a reference in your 1:1 chat with me to see any of them. You are told of this pattern "
                 "once; a further alert comes only if as many more challenges follow.",
                 subtle=True,
                 size="Small",

@@ -38,6 +38,7 @@ def report_card(
 ) -> Card:
     """`stats` as a card; `partnerships` are the (id, name) pairs the person may choose from."""
     period = stats.period
+    as_of = stats.as_of.astimezone(LONDON)
     body: list[Element] = []
     if notice:
         body.append(text(plain(notice), weight="Bolder", color="Attention"))
@@ -45,7 +46,7 @@ def report_card(
         heading(f"Monitoring: {plain(stats.partnership)}", size="Medium"),
         text(
             f"{_date(period.since)} to {_date(period.last_day)}; open and overdue as at "
-            f"{stats.as_of.astimezone(LONDON).strftime('%d %b %Y %H:%M')}. No child's details are shown.",
+            f"{_date(as_of.date())}, {as_of.strftime('%H:%M')}. No child's details are shown.",
             subtle=True,
         ),
         facts(

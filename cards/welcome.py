@@ -41,7 +41,7 @@ def retention_text(policy: Policy) -> str:
     reason = policy.retention.justification.strip()
     return (
         f"{policy.short_name}: a challenge's child details and everything written in it are erased "
-        f"{policy.retention.closed_for} after it ends. {policy.partnership}'s reason: "
+        f"{policy.retention.said} after it ends. {policy.partnership}'s reason: "
         f"{reason}{'' if reason.endswith(('.', '!', '?')) else '.'}"
     )
 

@@ -484,7 +484,7 @@ def summary(policy: Policy, directory: str | Path | None = None) -> str:
     for start in policy.later_starts:
         parts.append(f"{'urgent' if start.when == 'urgent' else 'reoccurring'} start at stage {start.stage}")
     parts.append(
-        f"records kept {policy.retention.closed_for} after a challenge ends, then erased"
+        f"records kept {policy.retention.said} after a challenge ends, then erased"
         if policy.retention is not None
         else "no retention period: records are kept, nothing is erased"
     )

@@ -463,6 +463,12 @@ class Retention(_Model):
     justification: Annotated[str, Field(min_length=20, max_length=2000)]
 
     @property
+    def said(self) -> str:
+        """`closed_for` as a sentence says it, whether the policy wrote "1 years" or "6 month"."""
+        number, unit = self.closed_for.split()
+        return f"{number} {unit.rstrip('s')}{'' if number == '1' else 's'}"
+
+    @property
     def period(self) -> relativedelta:
         number, unit = self.closed_for.split()
         return (

@@ -350,3 +350,25 @@ def test_a_challenge_full_of_the_longest_texts_still_fits_on_one_card() -> None:
     assert SHORTENED_NOTE in readable(card)
     assert_valid_card(card)
     assert SHORTENED_NOTE not in readable(party_card(raised("rochdale"), walk.by(Role.RAISER)))
+
+
+def test_a_challenge_with_very_many_entries_and_meetings_still_fits_on_one_card() -> None:
+    """However many times the sides have written, and however many long meeting notes there are, the card
+    keeps within Teams' size: the latest entries are shown, and the card says the rest are in the record."""
+    from process.challenge import RecordMeeting
+
+    walk = escalated_to("rochdale", 3)
+    stage = walk.policy.stage(3)
+    for n in range(150):
+        walk = walk.then(Respond(f"Reply {n} 🙂 **not bold** Diolch."), walk.by(stage.challenged_side[0]))
+    long = "Cyfarfod " + "y" * (MAX_TEXT - 9)
+    for _ in range(6):
+        walk = walk.then(
+            RecordMeeting(walk.now.date(), long, long, long, long), walk.by(stage.raiser_side[0])
+        )
+    card = party_card(walk, walk.by(Role.RAISER_SENIOR_MANAGER))
+    assert len(everything(card)) <= CARD_BUDGET
+    shown = readable(card)
+    assert SHORTENED_NOTE in shown and "Reply 149 🙂" in shown and "Reply 0 🙂" not in shown
+    assert "earlier entries are kept in the challenge's record" in shown
+    assert_valid_card(card)

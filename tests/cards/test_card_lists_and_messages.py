@@ -176,3 +176,20 @@ def test_words_the_procedure_does_not_contain_are_marked_as_this_services_own() 
     assert " ".join(rochdale.immediate_risk.split()) + " (This service" not in words
     # Durham's complaints line is the procedure's (section 3); Rochdale's is not.
     assert "This service's guidance: the RBSCP procedure does not say this." in words
+
+
+def test_the_retention_period_is_said_in_good_english_however_the_policy_spells_it() -> None:
+    # The policy's pattern lets "1 years" and "6 month" through: the card says "1 year" and "6 months".
+    for written, said in (
+        ("1 years", "1 year after"),
+        ("6 month", "6 months after"),
+        ("1 month", "1 month after"),
+    ):
+        own = POLICIES["rochdale"].model_copy(
+            update={
+                "retention": Retention(
+                    closed_for=written, justification="Agreed by the RBSCP executive on 1 May 2026."
+                )
+            }
+        )
+        assert f"erased {said} it ends" in readable(welcome_card([own]))

@@ -37,3 +37,11 @@ def test_an_agency_name_with_markdown_shows_as_written_on_the_card() -> None:
     card = pattern_alert_card(DURHAM, "**Bold** [link](https://example.org)", REFERENCES, START, END)
     assert_valid_card(card)
     assert "**Bold**" not in json.dumps(card) and "\\\\*\\\\*Bold" in json.dumps(card)
+
+
+def test_the_card_says_the_post_holder_may_open_every_challenge_it_lists() -> None:
+    # Only the partnership's posts are told (the policy refuses any other role), and they may see every
+    # challenge of their partnership: the card must not suggest they can open only those they take part in.
+    words = json.dumps(pattern_alert_card(DURHAM, "Health Visiting Service", REFERENCES, START, END))
+    assert "Type show and a reference in your 1:1 chat with me to see any of them." in words
+    assert "take part in" not in words

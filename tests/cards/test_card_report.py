@@ -70,3 +70,14 @@ def test_many_agencies_and_matters_are_cut_and_names_are_shown_as_typed() -> Non
     assert "DUR-2026-0059" in shown and "DUR-2026-0049" not in shown
     assert "3. DSCP Business Manager and Agency Safeguarding Lead" in shown
     assert shown.startswith("Heads up.")
+
+
+def test_the_moment_of_the_figures_is_written_as_the_period_is_in_london_time() -> None:
+    directory = Directory.build([], [Agency("a", "A", "durham")])
+    for now, said in (
+        (datetime(2026, 11, 3, 9, 5, tzinfo=UTC), "as at 3 Nov 2026, 09:05."),
+        (datetime(2026, 7, 3, 9, 5, tzinfo=UTC), "as at 3 Jul 2026, 10:05."),  # British Summer Time
+    ):
+        stats = compute([], DURHAM, WorkingCalendar("ENG"), directory, PERIOD, now)
+        shown = texts(report_card(stats, partnerships=[("durham", DURHAM.partnership)], preset="12m"))
+        assert f"1 Jan 2026 to 30 Nov 2026; open and overdue {said}" in shown

@@ -233,6 +233,10 @@ async def test_forged_or_misplaced_accepts_upload_nothing(
             {**context, "version": "1"},
             {**context, "at": "yesterday"},
             {**context, "at": "2026-11-23T10:00:00"},
+            # Times that no calendar can show (the form is dated in the partnership's time zone).
+            {**context, "at": "0001-01-01T00:00:00+14:00"},
+            {**context, "at": "9999-12-31T23:59:59-14:00"},
+            {**context, "at": "9999-12-31T23:00:00+00:00"},
             {**context, "challengeId": ""},
             {**context, "size": True},
         ]
@@ -303,3 +307,25 @@ async def test_a_malformed_file_consent_invoke_is_answered_200_and_uploads_nothi
     responses = [a for a in raiser.adapter.activity_buffer if a.type == ActivityTypes.invoke_response]
     assert len(responses) == 1 and responses[0].value.status == 200
     assert connector.uploads() == []
+
+
+async def test_a_consent_card_answered_once_is_not_answered_again_the_other_way(
+    everyone: Runtime, connector: FakeConnector
+) -> None:
+    """Accepted, then declined (the same card pressed twice, at once or later): the decline must not say
+    that nothing was uploaded. Declined, then accepted: nothing is uploaded."""
+    challenge = await _raised(everyone)
+    raiser = _person(everyone, "rochdale_raiser")
+    _, consent = await _export(raiser, challenge)
+    await _answer_consent(raiser, consent, connector, reply_to="card-a")
+    assert len(connector.uploads()) == 1
+    later = await _answer_consent(raiser, consent, connector, action="decline", reply_to="card-a")
+    assert "You declined the file" not in _card_words(later)
+    _, second = await _export(raiser, challenge)
+    await _answer_consent(raiser, second, connector, action="decline", reply_to="card-b")
+    again = await _answer_consent(raiser, second, connector, reply_to="card-b")
+    assert not _attachments(again, FILE_INFO) and len(connector.uploads()) == 1
+    # A decline that does not name its card claims nothing: two of them both say what became of the card.
+    for _ in range(2):
+        unnamed = await _answer_consent(raiser, second, connector, action="decline", reply_to="")
+        assert "You declined the file" in _card_words(unnamed)

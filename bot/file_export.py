@@ -29,6 +29,7 @@ from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
 from botbuilder.schema import ActivityTypes, Attachment
 
 from bot.errors import CHALLENGE_ID_TURN_STATE_KEY
+from bot.named import named_challenge
 from cards.errors import message_card, not_found_card
 from cards.export import consent_answered, file_consent, file_info
 from dialogs.export import ExportedForm, export_form
@@ -82,12 +83,9 @@ class FormExporter:
         self, turn_context: TurnContext, person: Person, action: CardAction, audience: Audience
     ) -> None:
         """The Export button, pressed in a 1:1 chat (group chats and channels are answered before this)."""
-        challenge_id = action.text("challengeId")
-        challenge = await self.service.visible(challenge_id, person) if challenge_id else None
+        challenge = await named_challenge(self.service, turn_context, person, action.text("challengeId"))
         if challenge is None:
-            await show_card(turn_context, not_found_card())
             return
-        turn_context.turn_state[CHALLENGE_ID_TURN_STATE_KEY] = challenge.id
         if audience != "party" or not is_party(
             challenge, person, await self.service.engine(challenge.policy_id)
         ):

@@ -17,12 +17,12 @@ from urllib.parse import quote
 from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 
-from bot.errors import CHALLENGE_ID_TURN_STATE_KEY
 from bot.file_export import FormExporter, is_file_consent
+from bot.named import named_challenge
 from cards import verbs
 from cards.commands import show_usage
 from cards.describe import whose_move
-from cards.errors import chat_card, message_card, not_found_card
+from cards.errors import chat_card, message_card
 from cards.help import help_card
 from cards.my_challenges import my_challenges_card
 from cards.report import report_card
@@ -199,11 +199,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         if not reference.strip():
             await show_card(turn_context, message_card("Which challenge?", show_usage(self._policies())))
             return
-        challenge = await self.service.visible(reference, person)
+        challenge = await named_challenge(self.service, turn_context, person, reference)
         if challenge is None:
-            await show_card(turn_context, not_found_card())
             return
-        turn_context.turn_state[CHALLENGE_ID_TURN_STATE_KEY] = challenge.id
         card = await challenge_view(self.service, challenge, person, audience=self._audience(turn_context))
         await show_card(turn_context, card)
 
@@ -245,7 +243,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         if is_file_consent(turn_context):
             # The answer to a file consent card (an exported form): checked again from the activity.
             personal = self._audience(turn_context) == "party"
-            return await self.exporter.on_file_consent(turn_context, await self._person(turn_context), personal)
+            return await self.exporter.on_file_consent(
+                turn_context, await self._person(turn_context), personal
+            )
         if not is_card_action(turn_context):
             # The manifest declares no message extension, task module, sign-in or health check, so Teams
             # sends no other invoke; anything else gets Teams' empty 200 instead of the SDK's 501.
@@ -285,12 +285,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         return _card_response(shown_card(turn_context) or message_card("Done", "Nothing more to show."))
 
     async def _challenge_action(self, turn_context: TurnContext, person: Person, action: Any) -> None:
-        challenge_id = action.text("challengeId")
-        challenge = await self.service.visible(challenge_id, person) if challenge_id else None
+        challenge = await named_challenge(self.service, turn_context, person, action.text("challengeId"))
         if challenge is None:
-            await show_card(turn_context, not_found_card())
             return
-        turn_context.turn_state[CHALLENGE_ID_TURN_STATE_KEY] = challenge.id
         audience = self._audience(turn_context)
 
         async def answer(shown: Challenge, notice: str | None = None) -> None:

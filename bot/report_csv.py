@@ -103,7 +103,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     try:
-        require_existing_database(settings.database_url)
+        require_existing_database(settings.database_url, can_create=False)
     except TickError as error:
         print(f"challenge-bot report: {error}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ code. A policy that declares no roles gets `STANDARD_ROLES`, the parts both ship
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -456,8 +457,15 @@ class Retention(_Model):
     needs. A policy without it keeps every record: nothing is erased.
     """
 
-    closed_for: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2} (year|years|month|months)$")]
+    closed_for: str
     justification: Annotated[str, Field(min_length=20, max_length=2000)]
+
+    @field_validator("closed_for")
+    @classmethod
+    def _a_period(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]{0,2} (year|years|month|months)", value):
+            raise ValueError("give a whole number of years or months, e.g. '6 years' or '18 months'")
+        return value
 
     @property
     def period(self) -> relativedelta:

@@ -198,6 +198,27 @@ async def test_every_problem_is_listed_with_its_row_and_column_and_nothing_is_wr
     assert await store.load() == Directory.build([], []) and await store.generation() == 0
 
 
+async def test_an_agency_row_in_error_is_reported_once_not_on_every_row_naming_it(
+    database: Database, tmp_path: Path
+) -> None:
+    """A partnership mistyped on an agency's row: its people and contacts are not told the agency is missing
+    from the file, which it is not, and which would send a business manager looking for the wrong row."""
+    text = csv_text(
+        {"kind": "agency", "id": "a1", "name": "Agency One", "partnership": "rochdale"},
+        {"kind": "agency", "id": "a2", "name": "Agency Two", "partnership": "rochdal"},  # row 3
+        {"kind": "person", "id": "p1", "name": "Pat", "agency": "a1"},
+        {"kind": "person", "id": "p2", "name": "Bo", "agency": "a2"},  # row 5
+        {"kind": "contact", "agency": "a2", "stage": "1", "person": "p1"},  # row 6
+        {"kind": "person", "id": "p3", "name": "Cy", "agency": "a9"},  # row 7: truly missing
+    )
+    out = await run(database, write(tmp_path, "bad.csv", text))
+    assert out == [
+        "row 3, column partnership: 'rochdal' is not a partnership this bot serves (durham, rochdale)",
+        "row 7, column agency: agency 'a9' is not on the file's agency rows",
+        "2 problems: nothing was written",
+    ]
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -577,7 +577,17 @@ def plan_import(table: Table, stored: Directory, policies: Sequence[Policy]) -> 
         [*agencies, *kept_agencies.values()],
         {**kept_posts, **{k: tuple(v) for k, v in posts.items()}},
     )
-    return Plan(directory, frozenset(named), tuple(problems))
+    return Plan(directory, frozenset(named), tuple(sorted(problems, key=_in_file_order)))
+
+
+def _in_file_order(problem: str) -> tuple[int, int]:
+    """Problems as one reads the file: the file's own first, then by sheet (in `SHEETS` order) and row."""
+    found = re.match(r"(?:sheet (\w+), )?row (\d+)", problem)
+    if found is None:
+        return (-1, 0)
+    sheets = [name.capitalize() for name in SHEETS]
+    sheet = sheets.index(found[1]) if found[1] in sheets else 0
+    return (sheet, int(found[2]))
 
 
 def known_job_roles(policy: Policy) -> frozenset[str]:

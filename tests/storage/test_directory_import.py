@@ -194,6 +194,9 @@ async def test_every_problem_is_listed_with_its_row_and_column_and_nothing_is_wr
     ]
     for pattern in expected:
         assert any(re.match(pattern, line) for line in out), (pattern, out)
+    # In the file's order, so they can be fixed from the top down.
+    rows = [int(m[1]) for line in out if (m := re.match(r"row (\d+),", line))]
+    assert rows == sorted(rows) and len(rows) >= len(expected)
     assert out[-1] == f"{len(out) - 1} problems: nothing was written"
     assert await store.load() == Directory.build([], []) and await store.generation() == 0
 
@@ -263,8 +266,12 @@ async def test_formula_cells_in_a_workbook_are_refused(database: Database, tmp_p
     workbook["People"]["A5"] = None  # an empty cell first in its row
     workbook.save(path)
     out = await run(database, path)
-    assert out[0].startswith("sheet People, row 3, column email (D3): a formula (=LOWER(")
+    assert any(line.startswith("sheet People, row 3, column email (D3): a formula (=LOWER(") for line in out)
     assert "sheet People, row 5, column id (A5): empty: a person needs its id" in out
+    # Sheet by sheet (Agencies, People, Contacts, Posts), row by row.
+    assert out[0].startswith("sheet Agencies, row 2, column safeguarding_lead (D2): no person")
+    people = [line for line in out if line.startswith("sheet People")]
+    assert people.index(next(p for p in people if "row 3" in p)) < people.index(next(p for p in people if "row 5" in p))
     assert await DirectoryStore(database).generation() == 0
 
 

@@ -136,7 +136,9 @@ def run_report(args: argparse.Namespace) -> int:
             with Path(args.csv).open("w", encoding="utf-8-sig", newline="") as out:
                 count = write_csv(out, statistics)
         except OSError as error:
-            print(f"challenge-bot report: cannot write {args.csv}: {error.strerror or error}", file=sys.stderr)
+            print(
+                f"challenge-bot report: cannot write {args.csv}: {error.strerror or error}", file=sys.stderr
+            )
             return 2
         print(f"wrote {count} rows to {args.csv}", file=sys.stderr)
     return 0

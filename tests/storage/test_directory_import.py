@@ -271,7 +271,9 @@ async def test_formula_cells_in_a_workbook_are_refused(database: Database, tmp_p
     # Sheet by sheet (Agencies, People, Contacts, Posts), row by row.
     assert out[0].startswith("sheet Agencies, row 2, column safeguarding_lead (D2): no person")
     people = [line for line in out if line.startswith("sheet People")]
-    assert people.index(next(p for p in people if "row 3" in p)) < people.index(next(p for p in people if "row 5" in p))
+    assert people.index(next(p for p in people if "row 3" in p)) < people.index(
+        next(p for p in people if "row 5" in p)
+    )
     assert await DirectoryStore(database).generation() == 0
 
 

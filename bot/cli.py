@@ -116,9 +116,17 @@ def _directory_import(args: argparse.Namespace) -> int:
     for line in report.lines(dry_run=args.dry_run):
         print(line, file=sys.stderr if failed else sys.stdout)
     if settings.directory_file is not None and not failed:
+        import os
+
+        why = (
+            f"DIRECTORY_FILE is set ({settings.directory_file.name})"
+            if os.environ.get("DIRECTORY_FILE", "").strip()
+            else f"DIRECTORY_FILE is not set, so a bot in local mode loads the demo directory "
+            f"({settings.directory_file.name})"
+        )
         print(
-            f"note: DIRECTORY_FILE is set ({settings.directory_file.name}): the bot replaces the whole directory "
-            "with that file whenever it starts; set DIRECTORY_FILE=none to keep imported directories",
+            f"note: {why}: the bot replaces the whole directory with that file whenever it starts; set "
+            "DIRECTORY_FILE=none to keep imported directories",
             file=sys.stderr,
         )
     return 1 if failed else 0

@@ -371,6 +371,7 @@ def _whole_file_error(reason: str, data: dict[str, Any]) -> tuple[str, str]:
     """A check of the whole file (roles used where they are declared...) reported at the field its message
     starts with (`pattern_alert.tell.0 names role 'x', ...`), else at the top level."""
     head, _, rest = reason.partition(" ")
+    head = head.removesuffix(":")
     if "." in head and head.split(".")[0] in data and rest:
         return head, rest
     return TOP_LEVEL, reason

@@ -749,6 +749,7 @@ def _problem(error: Any, data: dict[str, Any]) -> str:
     where = ".".join(str(p) for p in error["loc"])
     if not where:
         head, _, rest = reason.partition(" ")
+        head = head.removesuffix(":")
         if "." in head and head.split(".")[0] in data and rest:
             return f"field {head}: {rest}"
         where = "(top level)"

@@ -258,6 +258,17 @@ def test_files_that_are_not_utf8_or_hold_impossible_dates_are_refused_clearly(tm
     from process.check import check_policy_file
     from process.simulate import ScenarioError, load_scenario
 
+    unknown = _write(
+        tmp_path,
+        lambda d: d.update(
+            export_form={"sections": [{"rows": [{"label": "Child", "source": "child.nickname"}]}]}
+        ),
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_policy(unknown)
+    assert f"{unknown}: field export_form.sections.0.rows.0.source: unknown source 'child.nickname'" in str(
+        raised.value
+    )
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"id: x\n\xff\n")
     with pytest.raises(PolicyError):
@@ -331,6 +342,17 @@ def test_a_file_that_cannot_be_loaded_says_which_field_and_why_in_plain_words(tm
     assert str(raised.value) == (
         f"{path}: field pattern_alert.tell.0: names role 'nobody_declared', which the policy does not "
         "declare in roles"
+    )
+    unknown = _write(
+        tmp_path,
+        lambda d: d.update(
+            export_form={"sections": [{"rows": [{"label": "Child", "source": "child.nickname"}]}]}
+        ),
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_policy(unknown)
+    assert f"{unknown}: field export_form.sections.0.rows.0.source: unknown source 'child.nickname'" in str(
+        raised.value
     )
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("id: durham\npartnership: Caf\u00e9\n".encode("latin-1"))

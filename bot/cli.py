@@ -116,9 +116,17 @@ def _directory_import(args: argparse.Namespace) -> int:
     for line in report.lines(dry_run=args.dry_run):
         print(line, file=sys.stderr if failed else sys.stdout)
     if settings.directory_file is not None and not failed:
+        import os
+
+        why = (
+            f"DIRECTORY_FILE is set ({settings.directory_file.name})"
+            if os.environ.get("DIRECTORY_FILE", "").strip()
+            else f"DIRECTORY_FILE is not set, so a bot in local mode loads the demo directory "
+            f"({settings.directory_file.name})"
+        )
         print(
-            f"note: DIRECTORY_FILE is set ({settings.directory_file.name}): the bot replaces the whole directory "
-            "with that file whenever it starts; set DIRECTORY_FILE=none to keep imported directories",
+            f"note: {why}: the bot replaces the whole directory with that file whenever it starts; set "
+            "DIRECTORY_FILE=none to keep imported directories",
             file=sys.stderr,
         )
     return 1 if failed else 0
@@ -473,4 +481,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` (default: the process arguments) and run the chosen command."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     handler: Handler = args.handler
-    return handler(args)
+    if handler is _serve:
+        return handler(args)
+    try:
+        return handler(args)
+    except Exception as error:
+        explained = _operator_error(error)
+        if explained is None:
+            raise
+        print(f"challenge-bot: {explained}", file=sys.stderr)
+        return 2
+
+
+def _operator_error(error: Exception) -> str | None:
+    """What an operator can act on, for an error of the configuration or the database connection (a bad
+    `DATABASE_URL`, a database server that is down or has no such database); None for anything else."""
+    import socket
+
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.config import ConfigError
+
+    if isinstance(error, ConfigError):
+        return str(error)
+    if isinstance(error, DBAPIError | ConnectionError | socket.gaierror | TimeoutError):
+        reason = getattr(error, "orig", None) or error
+        return f"cannot use the database in DATABASE_URL: {reason}"
+    return None

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 
+from storage.db import parse_url
+
 DEFAULT_PORT = 3978
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_POLICIES = ("durham", "rochdale")
@@ -172,11 +174,17 @@ class Settings:
             text("TRIAL_CLOCK_FILE"), local=app_id is None, problems=problems
         )
 
+        database_url = text("DATABASE_URL") or default_database_url()
+        try:
+            parse_url(database_url)
+        except ValueError as error:
+            problems.append(str(error))
+
         if problems:
             raise ConfigError(problems)
         return cls(
             port=port,
-            database_url=text("DATABASE_URL") or default_database_url(),
+            database_url=database_url,
             app_id=app_id,
             app_password=app_password,
             app_type=app_type,

@@ -18,7 +18,7 @@ from storage.verify import Verification, verify
 
 async def _database(settings: Settings) -> Database:
     """The configured database, which must exist and be at the newest schema (`TickError` says what to do)."""
-    require_existing_database(settings.database_url)
+    require_existing_database(settings.database_url, can_create=False)
     try:
         return await open_database(replace(settings, directory_file=None))
     except SchemaNotCurrent as error:

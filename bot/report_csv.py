@@ -103,7 +103,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     try:
-        require_existing_database(settings.database_url)
+        require_existing_database(settings.database_url, can_create=False)
     except TickError as error:
         print(f"challenge-bot report: {error}", file=sys.stderr)
         return 2
@@ -132,7 +132,13 @@ def run_report(args: argparse.Namespace) -> int:
     if args.csv == "-":
         count = write_csv(sys.stdout, statistics)
     else:
-        with Path(args.csv).open("w", encoding="utf-8-sig", newline="") as out:
-            count = write_csv(out, statistics)
+        try:
+            with Path(args.csv).open("w", encoding="utf-8-sig", newline="") as out:
+                count = write_csv(out, statistics)
+        except OSError as error:
+            print(
+                f"challenge-bot report: cannot write {args.csv}: {error.strerror or error}", file=sys.stderr
+            )
+            return 2
         print(f"wrote {count} rows to {args.csv}", file=sys.stderr)
     return 0

@@ -235,7 +235,7 @@ class TickError(Exception):
     """`challenge-bot tick` was asked for something it must not do; the message says why and what to do."""
 
 
-def require_existing_database(database_url: str) -> None:
+def require_existing_database(database_url: str, *, can_create: bool = True) -> None:
     """Refuse a SQLite database that does not exist or holds no tables (`TickError`), rather than make one.
 
     Run from the wrong folder, the default SQLite path names a file nobody made: a tick there would create
@@ -244,9 +244,8 @@ def require_existing_database(database_url: str) -> None:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         return
-    hint = (
-        "Set DATABASE_URL to the running bot's database (scripts/try.sh writes it to var/try/env), "
-        "or pass --create-database to make a new one"
+    hint = "Set DATABASE_URL to the running bot's database (scripts/try.sh writes it to var/try/env)" + (
+        ", or pass --create-database to make a new one" if can_create else ""
     )
     if not url.database or url.database == ":memory:":
         raise TickError(f"an in-memory SQLite database holds no challenges to tick. {hint}.")

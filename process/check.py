@@ -360,11 +360,21 @@ def _duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> Itera
 
 
 def _schema_reason(error: Any) -> str:
-    message = str(error["msg"])
+    message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
     if error["type"] != "missing" and isinstance(value, str | int | float | bool):
         return f"{message} (got {value!r})"
     return message
+
+
+def _whole_file_error(reason: str, data: dict[str, Any]) -> tuple[str, str]:
+    """A check of the whole file (roles used where they are declared...) reported at the field its message
+    starts with (`pattern_alert.tell.0 names role 'x', ...`), else at the top level."""
+    head, _, rest = reason.partition(" ")
+    head = head.removesuffix(":")
+    if "." in head and head.split(".")[0] in data and rest:
+        return head, rest
+    return TOP_LEVEL, reason
 
 
 def _export_form_findings(data: dict[str, Any]) -> list[Finding] | None:
@@ -430,8 +440,11 @@ def check_policy(path: str | Path, directory: Directory | str | Path | None = No
             loc = error["loc"]
             if error["type"] == "too_short" and any(e["loc"][: len(loc)] == loc != e["loc"] for e in errors):
                 continue  # a list left empty only because its items are wrong: the items are reported
-            field = _join(*loc) if loc else TOP_LEVEL
-            problems.append(problem(field, _schema_reason(error), lines.of(loc) if loc else None))
+            if not loc:
+                field, reason = _whole_file_error(_schema_reason(error), data)
+                problems.append(problem(field, reason, lines.of_field(field)))
+                continue
+            problems.append(problem(_join(*loc), _schema_reason(error), lines.of(loc)))
         return CheckResult(file, tuple(problems), None)
     loaded: Directory | None
     if isinstance(directory, str | Path):

@@ -340,11 +340,15 @@ def plan_import(table: Table, stored: Directory, policies: Sequence[Policy]) -> 
     kept_people = {p.id: p for p in stored.people.values() if p.agency_id in kept_agencies}
 
     agency_rows: dict[str, Row] = {}
+    #: Agencies whose own row is refused (its problem is listed there): rows naming them are not told again
+    #: that the agency is not on the file.
+    refused_agencies: set[str] = set()
     for row in by_kind["agency"]:
         agency_id, name = need(row, "id"), need(row, "name")
         owner = partnership(row)
         if agency_id is None:
             continue
+        refused_agencies.add(agency_id)
         if agency_id in agency_rows:
             problems.append(
                 f"{row.at('id')}: agency {agency_id!r} is already on {agency_rows[agency_id].at()}"
@@ -358,6 +362,7 @@ def plan_import(table: Table, stored: Directory, policies: Sequence[Policy]) -> 
             continue
         if name is not None and owner is not None:
             agency_rows[agency_id] = row
+    refused_agencies -= set(agency_rows)
 
     person_rows: dict[str, Row] = {}
     for row in by_kind["person"]:
@@ -377,7 +382,7 @@ def plan_import(table: Table, stored: Directory, policies: Sequence[Policy]) -> 
                 f"{kept_people[person_id].agency_id!r}, which this file does not name"
             )
             continue
-        if agency_id is not None and agency_id not in agency_rows:
+        if agency_id is not None and agency_id not in agency_rows and agency_id not in refused_agencies:
             problems.append(f"{row.at('agency')}: agency {agency_id!r} is not on the file's agency rows")
         person_rows[person_id] = row
 
@@ -495,7 +500,8 @@ def plan_import(table: Table, stored: Directory, policies: Sequence[Policy]) -> 
         agency_id = need(row, "agency")
         stage_text = need(row, "stage")
         if agency_id is not None and agency_id not in agency_rows:
-            problems.append(f"{row.at('agency')}: agency {agency_id!r} is not on the file's agency rows")
+            if agency_id not in refused_agencies:
+                problems.append(f"{row.at('agency')}: agency {agency_id!r} is not on the file's agency rows")
             agency_id = None
         stage = _stage_of(stage_text or "")
         policy = policy_of_agency(agency_id)
@@ -571,7 +577,17 @@ def plan_import(table: Table, stored: Directory, policies: Sequence[Policy]) -> 
         [*agencies, *kept_agencies.values()],
         {**kept_posts, **{k: tuple(v) for k, v in posts.items()}},
     )
-    return Plan(directory, frozenset(named), tuple(problems))
+    return Plan(directory, frozenset(named), tuple(sorted(problems, key=_in_file_order)))
+
+
+def _in_file_order(problem: str) -> tuple[int, int]:
+    """Problems as one reads the file: the file's own first, then by sheet (in `SHEETS` order) and row."""
+    found = re.match(r"(?:sheet (\w+), )?row (\d+)", problem)
+    if found is None:
+        return (-1, 0)
+    sheets = [name.capitalize() for name in SHEETS]
+    sheet = sheets.index(found[1]) if found[1] in sheets else 0
+    return (sheet, int(found[2]))
 
 
 def known_job_roles(policy: Policy) -> frozenset[str]:

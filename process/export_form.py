@@ -577,7 +577,13 @@ def build_document(
         title=form.title or policy.form.title,
         subtitle=form.subtitle,
         notice=form.notice,
-        byline=f"{challenge.reference} · {policy.partnership} · exported {fill.local_moment(now)}",
+        byline=f"{challenge.reference} · {policy.partnership} · exported {fill.local_moment(now)}"
+        + (
+            f" · the child's details and everything written were erased on {fill.local_day(challenge.purged_at)}"
+            " at the end of the retention period"
+            if challenge.purged_at is not None
+            else ""
+        ),
         reference=challenge.reference,
         exported_at=now,
         sections=tuple(sections),

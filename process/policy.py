@@ -11,6 +11,7 @@ code. A policy that declares no roles gets `STANDARD_ROLES`, the parts both ship
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -459,8 +460,15 @@ class Retention(_Model):
     needs. A policy without it keeps every record: nothing is erased.
     """
 
-    closed_for: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2} (year|years|month|months)$")]
+    closed_for: str
     justification: Annotated[str, Field(min_length=20, max_length=2000)]
+
+    @field_validator("closed_for")
+    @classmethod
+    def _a_period(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]{0,2} (year|years|month|months)", value):
+            raise ValueError("give a whole number of years or months, e.g. '6 years' or '18 months'")
+        return value
 
     @property
     def said(self) -> str:
@@ -730,18 +738,31 @@ def load_policy(name_or_path: str | Path) -> Policy:
         raise PolicyError(f"{path}: no such policy file (shipped policies: {known})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: not UTF-8, or a date like 2026-02-30
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date like 2026-02-30
         raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: expected a mapping of policy fields at the top level")
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"field {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err, data) for err in exc.errors())
         raise PolicyError(f"{path}: {problems}") from exc
+
+
+def _problem(error: Any, data: dict[str, Any]) -> str:
+    """One schema error as `field PATH: reason`; a check of the whole file whose message starts with the
+    field it is about (`pattern_alert.tell.0 names role ...`) is put at that field."""
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in error["loc"])
+    if not where:
+        head, _, rest = reason.partition(" ")
+        head = head.removesuffix(":")
+        if "." in head and head.split(".")[0] in data and rest:
+            return f"field {head}: {rest}"
+        where = "(top level)"
+    return f"field {where}: {reason}"
 
 
 def shipped_policies() -> tuple[str, ...]:

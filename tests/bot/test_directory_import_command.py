@@ -48,3 +48,33 @@ def test_a_file_with_problems_exits_1_listing_them_on_stderr(
     ]
     assert main(["directory", "import", str(tmp_path / "missing.xlsx")]) == 1
     assert "cannot be read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("directory_file", "said"),
+    [
+        (
+            None,
+            "note: DIRECTORY_FILE is not set, so a bot in local mode loads the demo directory (demo.yaml): ",
+        ),
+        ("own.yaml", "note: DIRECTORY_FILE is set (own.yaml): "),
+    ],
+)
+def test_the_note_on_a_directory_file_says_why_the_bot_would_load_one(
+    directory_file: str | None,
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.delenv("MicrosoftAppId", raising=False)
+    if directory_file is None:
+        monkeypatch.delenv("DIRECTORY_FILE", raising=False)
+    else:
+        own = tmp_path / directory_file
+        own.write_text((Path(__file__).resolve().parents[2] / "process/directories/demo.yaml").read_text())
+        monkeypatch.setenv("DIRECTORY_FILE", str(own))
+    assert main(["directory", "import", str(EXAMPLE), "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(said) and "set DIRECTORY_FILE=none to keep imported directories" in err

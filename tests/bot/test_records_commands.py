@@ -95,7 +95,42 @@ def test_audit_verify_refuses_a_database_that_is_not_there(
     url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["audit", "verify"]) == 2
-    assert "there is no database" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "there is no database" in err
+    assert "--create-database" not in err  # an option of tick only
+    assert main(["retention", "purge"]) == 2
+    assert "--create-database" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["retention", "purge"], ["tick"]])
+@pytest.mark.parametrize(
+    ("database_url", "said"),
+    [
+        ("mysql://root@127.0.0.1/bot", "unsupported database driver 'mysql'"),
+        ("not a database", "DATABASE_URL is not a database URL"),
+        # A port nothing listens on: the server is down.
+        ("postgresql+asyncpg://postgres:secret@127.0.0.1:9/bot", "cannot use the database in DATABASE_URL"),
+    ],
+)
+def test_a_database_url_that_cannot_be_used_is_said_so_without_a_traceback(
+    command: list[str],
+    database_url: str,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("challenge-bot: ") and said in err and "secret" not in err
+
+
+def test_a_bad_setting_is_listed_not_a_traceback(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DRAFT_TTL_HOURS", "0")
+    assert main(["audit", "verify"]) == 2
+    assert "DRAFT_TTL_HOURS=0 must be between 1 and 720" in capsys.readouterr().err
 
 
 def test_without_a_retention_period_nothing_is_purged_and_the_output_says_so(

@@ -9,6 +9,7 @@ LibreOffice that part skips and says why, except under CI=true, where it must ru
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -215,6 +216,20 @@ def test_a_form_with_nothing_yet_recorded_leaves_its_boxes_empty() -> None:
         assert render(document, format)
     text, _ = _pdf_text_and_images(render(document, "pdf"), "rochdale-raised-pdf")
     assert "Date Outcome Resolved" in text and "Nebula" not in text
+
+
+def test_a_form_whose_words_retention_erased_says_so_rather_than_look_never_filled() -> None:
+    policy, challenge, directory = s.full("durham")
+    kept = build_document(policy, challenge, directory, now=NOW)
+    assert "erased" not in kept.byline
+    purged = dataclasses.replace(challenge, purged_at=datetime(2033, 2, 1, 3, 0, tzinfo=UTC))
+    document = build_document(policy, purged, directory, now=NOW)
+    assert document.byline.endswith(
+        " · the child's details and everything written were erased on 1 February 2033 at the end of the "
+        "retention period"
+    )
+    text, _ = _pdf_text_and_images(render(document, "pdf"), "durham-purged-pdf")
+    assert "retention period" in _squash(text)
 
 
 def test_text_no_file_can_hold_is_replaced_not_fatal() -> None:

@@ -99,6 +99,9 @@ def test_bad_dates_and_unknown_partnerships_are_usage_errors(
     assert "no partnership 'nowhere'" in capsys.readouterr().err
     assert main(["report", "--since", "2026-04-01", "--until", "2026-03-01", "--csv", "-"]) == 2
     assert "must end after it starts" in capsys.readouterr().err
+    for unwritable in (tmp_path / "no-such-folder" / "figures.csv", tmp_path):
+        assert main(["report", "--since", "2026-04-01", "--csv", str(unwritable)]) == 2
+        assert f"cannot write {unwritable}" in capsys.readouterr().err
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'none.db'}")
     assert main(["report", "--since", "2026-04-01", "--csv", "-"]) == 2
     assert not (tmp_path / "none.db").exists()

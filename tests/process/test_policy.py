@@ -102,7 +102,11 @@ def _write(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
     [
         (lambda d: d["stages"][1].update(limit_working_days="ten"), "stages.1.limit_working_days", "integer"),
         (lambda d: d.update(nation="FRA"), "nation", "ENG"),
-        (lambda d: d["stages"][0].update(raiser_side=["boss"]), "(top level)", "names role 'boss'"),
+        (
+            lambda d: d["stages"][0].update(raiser_side=["boss"]),
+            "stages.0.raiser_side.0",
+            "names role 'boss'",
+        ),
         (
             lambda d: d["stages"][0].update(challenged_side=["raiser"]),
             "stages.0",
@@ -254,6 +258,17 @@ def test_files_that_are_not_utf8_or_hold_impossible_dates_are_refused_clearly(tm
     from process.check import check_policy_file
     from process.simulate import ScenarioError, load_scenario
 
+    unknown = _write(
+        tmp_path,
+        lambda d: d.update(
+            export_form={"sections": [{"rows": [{"label": "Child", "source": "child.nickname"}]}]}
+        ),
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_policy(unknown)
+    assert f"{unknown}: field export_form.sections.0.rows.0.source: unknown source 'child.nickname'" in str(
+        raised.value
+    )
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"id: x\n\xff\n")
     with pytest.raises(PolicyError):
@@ -295,7 +310,7 @@ def test_a_directory_giving_one_person_id_twice_is_refused(tmp_path: Path) -> No
         ({"challenges": 3, "within_days": 30, "tell": []}, "at least 1 item"),
         (
             {"challenges": 3, "within_days": 30, "tell": ["nobody_declared"]},
-            "pattern_alert.tell.0 names role",
+            "field pattern_alert.tell.0: names role",
         ),
         ({"challenges": 3, "within_days": 30, "tell": ["raiser"]}, "told to the partnership's own posts"),
     ],
@@ -313,3 +328,33 @@ def test_a_pattern_alert_is_optional_and_rochdale_sets_none() -> None:
     durham = load_policy("durham").pattern_alert
     assert durham is not None and (durham.challenges, durham.within_days) == (3, 90)
     assert durham.tell == ("qrt_business_manager", "iro_service_manager") and not durham.count_withdrawn
+
+
+def test_a_file_that_cannot_be_loaded_says_which_field_and_why_in_plain_words(tmp_path: Path) -> None:
+    """What the bot (at start-up) and `policy simulate` say: the field a whole-file check is about, without
+    pydantic's "Value error" prefix, and a file that is not UTF-8 said so."""
+    path = _write(
+        tmp_path,
+        lambda d: d.update(pattern_alert={"challenges": 3, "within_days": 30, "tell": ["nobody_declared"]}),
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_policy(path)
+    assert str(raised.value) == (
+        f"{path}: field pattern_alert.tell.0: names role 'nobody_declared', which the policy does not "
+        "declare in roles"
+    )
+    unknown = _write(
+        tmp_path,
+        lambda d: d.update(
+            export_form={"sections": [{"rows": [{"label": "Child", "source": "child.nickname"}]}]}
+        ),
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_policy(unknown)
+    assert f"{unknown}: field export_form.sections.0.rows.0.source: unknown source 'child.nickname'" in str(
+        raised.value
+    )
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("id: durham\npartnership: Caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(PolicyError, match=r"latin.yaml: not UTF-8 text \(byte 27\); save it as UTF-8$"):
+        load_policy(latin)

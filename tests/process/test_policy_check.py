@@ -277,6 +277,8 @@ def test_a_retention_period_must_be_a_period_and_be_justified(
     problems = check_policy_file(bad)
     assert [p.field for p in problems] == ["retention.closed_for", "retention.justification"]
     assert "(got 'six years')" in problems[0].reason and "at least 20 characters" in problems[1].reason
+    assert "give a whole number of years or months, e.g. '6 years'" in problems[0].reason
+    assert "pattern" not in problems[0].reason  # not the regular expression
     unexplained = _write(
         tmp_path, "durham", lambda d: d.update(retention={"closed_for": "6 years"}), "two.yaml"
     )
@@ -330,3 +332,20 @@ def test_a_pattern_alert_told_to_a_post_nobody_holds_is_a_problem(tmp_path: Path
     assert any(
         "nobody could fill qrt_business_manager" in p and "pattern_alert.tell.1" in p for p in problems
     ), problems
+
+
+@pytest.mark.parametrize(
+    ("tell", "reason"),
+    [
+        (["chief_executive"], "names role 'chief_executive', which the policy does not declare in roles"),
+        (["raiser"], "names the raiser-side role 'raiser': a pattern is told to the partnership's own posts"),
+    ],
+)
+def test_a_pattern_alert_telling_a_role_it_cannot_is_reported_at_its_field_and_line(
+    tmp_path: Path, tell: list[str], reason: str
+) -> None:
+    path = _write(tmp_path, "durham", lambda d: d["pattern_alert"].update(tell=tell))
+    problems = check_policy_file(path)
+    assert [(p.field, p.reason.split(" (line ")[0]) for p in problems] == [("pattern_alert.tell.0", reason)]
+    line = int(problems[0].reason.rsplit("(line ", 1)[1].rstrip(")"))
+    assert tell[0] in path.read_text().splitlines()[line - 1]

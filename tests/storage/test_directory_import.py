@@ -194,8 +194,32 @@ async def test_every_problem_is_listed_with_its_row_and_column_and_nothing_is_wr
     ]
     for pattern in expected:
         assert any(re.match(pattern, line) for line in out), (pattern, out)
+    # In the file's order, so they can be fixed from the top down.
+    rows = [int(m[1]) for line in out if (m := re.match(r"row (\d+),", line))]
+    assert rows == sorted(rows) and len(rows) >= len(expected)
     assert out[-1] == f"{len(out) - 1} problems: nothing was written"
     assert await store.load() == Directory.build([], []) and await store.generation() == 0
+
+
+async def test_an_agency_row_in_error_is_reported_once_not_on_every_row_naming_it(
+    database: Database, tmp_path: Path
+) -> None:
+    """A partnership mistyped on an agency's row: its people and contacts are not told the agency is missing
+    from the file, which it is not, and which would send a business manager looking for the wrong row."""
+    text = csv_text(
+        {"kind": "agency", "id": "a1", "name": "Agency One", "partnership": "rochdale"},
+        {"kind": "agency", "id": "a2", "name": "Agency Two", "partnership": "rochdal"},  # row 3
+        {"kind": "person", "id": "p1", "name": "Pat", "agency": "a1"},
+        {"kind": "person", "id": "p2", "name": "Bo", "agency": "a2"},  # row 5
+        {"kind": "contact", "agency": "a2", "stage": "1", "person": "p1"},  # row 6
+        {"kind": "person", "id": "p3", "name": "Cy", "agency": "a9"},  # row 7: truly missing
+    )
+    out = await run(database, write(tmp_path, "bad.csv", text))
+    assert out == [
+        "row 3, column partnership: 'rochdal' is not a partnership this bot serves (durham, rochdale)",
+        "row 7, column agency: agency 'a9' is not on the file's agency rows",
+        "2 problems: nothing was written",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -242,8 +266,14 @@ async def test_formula_cells_in_a_workbook_are_refused(database: Database, tmp_p
     workbook["People"]["A5"] = None  # an empty cell first in its row
     workbook.save(path)
     out = await run(database, path)
-    assert out[0].startswith("sheet People, row 3, column email (D3): a formula (=LOWER(")
+    assert any(line.startswith("sheet People, row 3, column email (D3): a formula (=LOWER(") for line in out)
     assert "sheet People, row 5, column id (A5): empty: a person needs its id" in out
+    # Sheet by sheet (Agencies, People, Contacts, Posts), row by row.
+    assert out[0].startswith("sheet Agencies, row 2, column safeguarding_lead (D2): no person")
+    people = [line for line in out if line.startswith("sheet People")]
+    assert people.index(next(p for p in people if "row 3" in p)) < people.index(
+        next(p for p in people if "row 5" in p)
+    )
     assert await DirectoryStore(database).generation() == 0
 
 

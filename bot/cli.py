@@ -143,7 +143,7 @@ def _export(args: argparse.Namespace) -> int:
     except ExportError as error:
         print(f"challenge-bot export: {error}", file=sys.stderr)
         return 2
-    print(f"{args.reference}: {exported.title} written to {args.out} ({args.format}, {len(exported.content)} bytes)")
+    print(f"{exported.reference}: {exported.title} written to {args.out} ({args.format}, {len(exported.content)} bytes)")
     return 0
 
 

@@ -80,7 +80,12 @@ async def import_directory(
     for person_id in sorted(set(stored.people) - set(plan.directory.people)):
         held = parts.get(person_id)
         if held:
-            what = ", ".join(f"{reference} ({role.replace('_', ' ')})" for reference, role in held)
+            roles_by_reference: dict[str, list[str]] = {}
+            for reference, role in held:
+                roles_by_reference.setdefault(reference, []).append(role.replace("_", " "))
+            what = ", ".join(
+                f"{reference} ({', '.join(roles)})" for reference, roles in roles_by_reference.items()
+            )
             report.problems.append(
                 f"person {person_id!r} ({stored.people[person_id].name}) is not in the file but holds a part "
                 f"in open challenges: {what}; hand their part over first, or keep them in the file"

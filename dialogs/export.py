@@ -21,6 +21,7 @@ class ExportedForm:
     media_type: str
     content: bytes
     title: str
+    reference: str
 
 
 async def export_form(
@@ -37,5 +38,9 @@ async def export_form(
         zone=service.calendar(policy.id).timezone,
     )
     return ExportedForm(
-        file_name(document, format), MEDIA_TYPES[format], render(document, format), document.title
+        file_name(document, format),
+        MEDIA_TYPES[format],
+        render(document, format),
+        document.title,
+        challenge.reference,
     )

@@ -496,6 +496,13 @@ def summary(policy: Policy, directory: str | Path | None = None) -> str:
     parts.append(f"raised by {', '.join(policy.raised_by)}" if policy.raised_by else "raised by anyone")
     for start in policy.later_starts:
         parts.append(f"{'urgent' if start.when == 'urgent' else 'reoccurring'} start at stage {start.stage}")
+    alert = policy.pattern_alert
+    parts.append(
+        f"pattern alert: {alert.challenges} challenges to one agency within {alert.within_days} days, told to "
+        + ", ".join(policy.role_title(role) for role in alert.tell)
+        if alert is not None
+        else "no pattern alert"
+    )
     parts.append(
         f"records kept {policy.retention.said} after a challenge ends, then erased"
         if policy.retention is not None

@@ -75,7 +75,8 @@ def test_export_writes_the_challenges_form_and_refuses_what_does_not_exist(tmp_p
     assert reference in text and "Compliance Challenge Form" in text and "Megan Bowen" in text
 
     word = tmp_path / "form.docx"
-    assert _export(url, reference, "--format", "docx", "--out", str(word)).returncode == 0
+    lower = _export(url, reference.lower(), "--format", "docx", "--out", str(word))
+    assert lower.returncode == 0 and lower.stdout.startswith(f"{reference}: ")  # as stored, whatever was typed
     cells = [
         c.text for t in docx.Document(io.BytesIO(word.read_bytes())).tables for r in t.rows for c in r.cells
     ]

@@ -297,7 +297,14 @@ def test_a_retention_period_must_be_a_period_and_be_justified(
     assert main(["policy", "check", str(good)]) == 0
     assert "records kept 75 years after a challenge ends, then erased" in capsys.readouterr().out
     assert main(["policy", "check", "durham"]) == 0
-    assert "no retention period: records are kept, nothing is erased" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "no retention period: records are kept, nothing is erased" in said
+    assert (
+        "pattern alert: 3 challenges to one agency within 90 days, told to Business Manager for QRT, "
+        "IRO Service Manager" in said
+    )
+    assert main(["policy", "check", "rochdale"]) == 0
+    assert "no pattern alert" in capsys.readouterr().out
 
 
 def test_the_command_runs_as_a_program(tmp_path: Path) -> None:

@@ -327,6 +327,19 @@ async def test_a_person_with_a_part_in_an_open_challenge_is_not_removed(
         f"{raised.reference} (challenged professional); hand their part over first, or keep them in the file"
     )
     assert (await run(database, path))[-1].endswith("nothing was written")
+    # Someone with two parts in one challenge: the reference once, with both parts.
+    stored = await service.find(raised.id)
+    assert stored is not None
+    ids = [p.person_id for p in stored.parties.values() if p.person_id]
+    holder = next(i for i in ids if ids.count(i) > 1)
+    lines = [
+        line.replace(f",{holder},", ",,") if line.split(",")[0] == "person" else line
+        for line in example_lines(without=(holder,))
+        if not (line.split(",")[0] == "contact" and holder in line.split(","))
+    ]
+    out = await run(database, write(tmp_path, "two.csv", "\n".join(lines) + "\n"), dry_run=True)
+    (line,) = [line for line in out if line.startswith(f"person {holder!r}")]
+    assert line.count(raised.reference) == 1, line
     no_school = [
         line for line in example_lines() if ",school," not in line and "school" not in line.split(",")[1]
     ]

@@ -541,6 +541,14 @@ class _Filler:
         return "\n".join(lines)
 
 
+#: The mark on a row the policy says is not on the partnership's form (`deployment: true`), and what it means.
+DEPLOYMENT_MARK = "†"
+DEPLOYMENT_NOTE = (
+    f"{DEPLOYMENT_MARK} Not on the partnership's form: a row added when the form is filled from the record, so "
+    "that nothing recorded at that point is left out. Its label is not the procedure's words."
+)
+
+
 def _style(row: ExportRow, value: Value) -> Literal["line", "box"]:
     if row.style is not None:
         return row.style
@@ -571,8 +579,11 @@ def build_document(
         rows = []
         for row in section.rows:
             value = fill.value(row.source or "", row)
-            rows.append(Row(row.label, value, _style(row, value)))
+            label = f"{row.label} {DEPLOYMENT_MARK}" if row.deployment and row.label else row.label
+            rows.append(Row(label, value, _style(row, value)))
         sections.append(Section(section.heading, section.note, rows=tuple(rows)))
+    marked = any(row.deployment and row.label for section in form.sections for row in section.rows)
+    footer = "\n\n".join(part for part in (form.footer, DEPLOYMENT_NOTE if marked else None) if part)
     return FormDocument(
         title=form.title or policy.form.title,
         subtitle=form.subtitle,
@@ -587,7 +598,7 @@ def build_document(
         reference=challenge.reference,
         exported_at=now,
         sections=tuple(sections),
-        footer=form.footer,
+        footer=footer or None,
     )
 
 

@@ -418,6 +418,9 @@ class ExportRow(_Model):
     cells: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = ()
     style: Literal["line", "box"] | None = None
     stages: tuple[Annotated[int, Field(ge=1)], ...] = ()
+    #: The row is not on the partnership's form: its label is this deployment's own words (marked as such on
+    #: the exported form), added so that something the record holds is not left out.
+    deployment: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> ExportRow:

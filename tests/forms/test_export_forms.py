@@ -56,12 +56,16 @@ EXPECTED = {
         "Stage 4 Date Resolved/ Progressed",
         "Stage 5 Date escalated",
         "IRO signature",
-        "Compliance Challenge Process",
+        # Rows the form does not have are marked, and the mark explained.
+        "Agency Safeguarding Lead's response †",
+        "† Not on the partnership's form",
         # Stage 2 started on Tuesday 24 November (the day after raising); its response was due on the 27th.
         "24 November 2026",
         "27 November 2026, 17:00",
     ],
     "rochdale": [
+        "Evidence given when the challenge was raised †",
+        "† Not on the partnership's form",
         "THIS DOCUMENT MUST BE SENT/STORED SECURELY",
         "APPENDIX 1",
         "RBSCP Resolution Notice",
@@ -207,7 +211,7 @@ def test_a_form_with_nothing_yet_recorded_leaves_its_boxes_empty() -> None:
     walk = raised("rochdale")
     document = build_document(walk.policy, walk.challenge, DIRECTORY, now=NOW)
     rows = {row.label: row.value for section in document.sections for row in section.rows}
-    assert rows["Evidence given when the challenge was raised"] == ""
+    assert rows["Evidence given when the challenge was raised †"] == ""
     assert rows["Steps taken at Stage 3"] == ""
     assert rows["Stage of Challenge"] == Ticks((("Stage 3", False), ("Stage 4", False)))
     grid = next(section for section in document.sections if section.columns)

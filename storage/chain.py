@@ -11,9 +11,10 @@ words are accepted as erased only when a later purge event of the same chain say
 Each time a challenge's chain grows, in the same transaction, an anchor is appended to its partnership's chain
 (`audit_anchors`): the partnership's previous anchor hash, the challenge id, the number and hash of the
 challenge's new head, and the seal of the challenge's stored record after the change (`storage/seal.py`: the
-digests of its row, stages, parties and child's details), so the record cannot be edited unnoticed either. The partnership's head (`audit_heads`) is one row per partnership, locked while a change
-appends to it (an upsert that takes the row lock on PostgreSQL; SQLite writes one transaction at a time), so
-two challenges changing at once append one after the other: the chain never forks. Writers lock their
+digests of its row, stages, parties and child's details), so the record cannot be edited unnoticed either.
+The partnership's head (`audit_heads`) is one row per partnership, locked while a change appends to it (an
+upsert that takes the row lock on PostgreSQL; SQLite writes one transaction at a time), so two challenges
+changing at once append one after the other: the chain never forks. Writers lock their
 challenge's row first and the head last, so they cannot deadlock over it.
 
 Nothing updates an event or an anchor except the purge, which erases an event's words and salt only.

@@ -68,9 +68,23 @@ ROW_COLUMNS = (
 )
 #: The challenge row's columns outside the record, and why (see the module's docstring).
 OPERATIONAL = ("due_claimed_by", "due_claimed_until", "updated_at", "draft_id", "seal_salt")
-STAGE_COLUMNS = tuple(c.name for c in challenge_stages.c if c.name != "challenge_id")
-PARTY_COLUMNS = tuple(c.name for c in challenge_parties.c if c.name != "challenge_id")
-CHILD_COLUMNS = tuple(c.name for c in child_details.c if c.name != "challenge_id")
+#: The other parts' columns (all but the challenge id, named by the row). Each list is fixed, not read from the
+#: schema: a column added later changes no seal already written until it is put here (with the anchors resealed).
+STAGE_COLUMNS = (
+    "position",
+    "number",
+    "started_at",
+    "due_at",
+    "timescale_working_days",
+    "ended_at",
+    "outcome",
+    "reason",
+    "reminded",
+    "breached",
+    "steps_done",
+)
+PARTY_COLUMNS = ("role", "person_id", "name", "email", "phone", "note")
+CHILD_COLUMNS = ("name", "date_of_birth", "agency_reference")
 
 #: The parts, in the order a difference is named, and how it is named.
 PARTS = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -43,8 +43,18 @@ from storage.schema import (
     challenge_parties,
     challenge_stages,
     challenges,
+    child_details,
 )
-from storage.seal import OPERATIONAL, PARTS, ROW_COLUMNS
+from storage.seal import (
+    CHILD_COLUMNS,
+    OPERATIONAL,
+    PARTS,
+    PARTY_COLUMNS,
+    ROW_COLUMNS,
+    STAGE_COLUMNS,
+    Record,
+    record_of,
+)
 from storage.verify import (
     ANCHOR_MISMATCH,
     CONTENT_CHANGED,
@@ -437,10 +447,45 @@ async def test_an_edit_of_the_record_itself_is_found_and_the_part_named(database
     assert (await verify(database, made[0].reference)).ok
 
 
-def test_every_column_of_the_challenge_row_is_sealed_or_operational() -> None:
-    """A column added to `challenges` must be put in the record or named operational, not left out unseen."""
+def test_every_column_of_the_record_is_sealed_or_operational() -> None:
+    """A column added to the record's tables must be put in the seal or named operational, not left out unseen."""
     assert sorted(c.name for c in challenges.c) == sorted((*ROW_COLUMNS, *OPERATIONAL))
     assert not set(ROW_COLUMNS) & set(OPERATIONAL)
+    for table, sealed in (
+        (challenge_stages, STAGE_COLUMNS),
+        (challenge_parties, PARTY_COLUMNS),
+        (child_details, CHILD_COLUMNS),
+    ):
+        assert sorted(c.name for c in table.c) == sorted(("challenge_id", *sealed)), table.name
+
+
+def test_the_seal_encoding_is_fixed() -> None:
+    """A seal written today must verify in ten years: the digests of a fixed record are fixed, and an instant
+    digests the same in any time zone (PostgreSQL and SQLite read back UTC)."""
+    at = datetime.fromisoformat("2026-11-23T10:00:00+00:00")
+    row = {name: None for name in ROW_COLUMNS} | {"id": "c", "raised_at": at, "entries": [{"text": "é"}]}
+    stage = {name: None for name in STAGE_COLUMNS} | {
+        "position": 0,
+        "number": 1,
+        "started_at": at,
+        "timescale_working_days": 5,
+        "reminded": False,
+        "breached": False,
+        "steps_done": 0,
+    }
+    party = {"role": "raiser", "person_id": "p", "name": "A", "email": None, "phone": None, "note": None}
+    child = {"name": "Robin", "date_of_birth": date(2018, 6, 1), "agency_reference": None}
+    sealed = record_of("00" * 16, row, [stage], [party], child)
+    assert sealed == Record(
+        row="82ba89a901b465f3bc60ae1c99f4caad3e769519adcaff7ce581a18a6c1c4733",
+        stages="f639d5b98d92d3258c05aa0bc58ce7a52580223bae23b2fa55b7e9ea46dec45f",
+        parties="6ddf774031e6c1916fd2bdb01ed771a11525ba66a02e65b87bc9109602e6ca51",
+        child="01d3c315faf435a66ca5517965ce6760fc38a63e1b61cc406744c18b4f4fff78",
+    )
+    london = at.astimezone(timezone(timedelta(hours=1)))
+    assert record_of("00" * 16, row | {"raised_at": london}, [stage], [party], child) == sealed
+    assert record_of("01" * 16, row, [stage], [party], child).child != sealed.child
+    assert record_of("00" * 16, row, [stage], [party], None).child is None
 
 
 @pytest.mark.parametrize("how", list(TAMPERING))

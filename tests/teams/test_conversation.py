@@ -337,9 +337,7 @@ async def test_a_challenge_the_raiser_had_no_part_in_cannot_be_linked(runtime: R
     # reference that does not exist, so she learns nothing about it. (The demo directory also makes her
     # Durham's IRO Service Manager, a partnership post with a part in every Durham challenge: not here.)
     demo = await runtime.service.directory()
-    posts = {
-        key: holders for key, holders in demo.partnership_roles.items() if key[1] != "iro_service_manager"
-    }
+    posts = {key: holders for key, holders in demo.partnership_roles.items() if key[1] != "iro_service_manager"}
     await DirectoryStore(runtime.database).replace_all(
         Directory.build(demo.people.values(), demo.agencies.values(), posts)
     )

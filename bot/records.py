@@ -50,7 +50,8 @@ def verification_text(result: Verification) -> str:
         for partnership, (anchors, head) in sorted(result.partnerships.items())
     )
     counts = (
-        f"{result.challenges} challenge{'' if result.challenges == 1 else 's'}, {result.events} events "
+        f"{result.challenges} challenge{'' if result.challenges == 1 else 's'}, "
+        f"{result.records} record{'' if result.records == 1 else 's'} against their seal, {result.events} events "
         f"({result.erased_events} with words erased by retention), {len(result.partnerships)} partnership "
         f"chain{'' if len(result.partnerships) == 1 else 's'}" + (f" ({chains})" if chains else "")
     )

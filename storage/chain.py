@@ -10,9 +10,11 @@ words are accepted as erased only when a later purge event of the same chain say
 
 Each time a challenge's chain grows, in the same transaction, an anchor is appended to its partnership's chain
 (`audit_anchors`): the partnership's previous anchor hash, the challenge id, the number and hash of the
-challenge's new head. The partnership's head (`audit_heads`) is one row per partnership, locked while a change
-appends to it (an upsert that takes the row lock on PostgreSQL; SQLite writes one transaction at a time), so
-two challenges changing at once append one after the other: the chain never forks. Writers lock their
+challenge's new head, and the seal of the challenge's stored record after the change (`storage/seal.py`: the
+digests of its row, stages, parties and child's details), so the record cannot be edited unnoticed either.
+The partnership's head (`audit_heads`) is one row per partnership, locked while a change appends to it (an
+upsert that takes the row lock on PostgreSQL; SQLite writes one transaction at a time), so two challenges
+changing at once append one after the other: the chain never forks. Writers lock their
 challenge's row first and the head last, so they cannot deadlock over it.
 
 Nothing updates an event or an anchor except the purge, which erases an event's words and salt only.
@@ -25,7 +27,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from process.challenge import AuditEvent
 from storage.db import upsert
 from storage.schema import audit_anchors, audit_events, audit_heads
+
+if TYPE_CHECKING:
+    from storage.seal import Record
 
 #: The encoding's version, hashed into every event and anchor; a new encoding would take the next number.
 VERSION = 1
@@ -95,7 +100,14 @@ def event_hash(
 
 
 def anchor_hash(
-    *, partnership_id: str, seq: int, prev_hash: str | None, challenge_id: str, event_seq: int, head: str
+    *,
+    partnership_id: str,
+    seq: int,
+    prev_hash: str | None,
+    challenge_id: str,
+    event_seq: int,
+    head: str,
+    record: Mapping[str, str],
 ) -> str:
     return _sha256(
         {
@@ -106,12 +118,17 @@ def anchor_hash(
             "challenge": challenge_id,
             "event_seq": event_seq,
             "head": head,
+            "record": dict(record),
         }
     )
 
 
 def chained_rows(
-    events: Iterable[AuditEvent], *, after_seq: int, after_hash: str | None, salt: Callable[[], str] = new_salt
+    events: Iterable[AuditEvent],
+    *,
+    after_seq: int,
+    after_hash: str | None,
+    salt: Callable[[], str] = new_salt,
 ) -> list[dict[str, Any]]:
     """The `audit_events` rows of `events`, chained on after the event numbered `after_seq` with hash
     `after_hash` (0 and None for a new chain)."""
@@ -153,13 +170,18 @@ def chained_rows(
 
 
 async def append_events(
-    conn: AsyncConnection, partnership_id: str, challenge_id: str, events: Iterable[AuditEvent], now: datetime
+    conn: AsyncConnection,
+    partnership_id: str,
+    challenge_id: str,
+    events: Iterable[AuditEvent],
+    now: datetime,
+    record: Record,
 ) -> None:
-    """Append `events` to the challenge's chain and anchor its new head in the partnership's chain, inside
-    the caller's transaction, which must already hold the challenge's row (inserted or updated)."""
+    """Append `events` to the challenge's chain and anchor its new head in the partnership's chain with
+    `record`, the seal of the challenge's record as the caller's transaction stored it; that transaction must
+    already hold the challenge's row (inserted or updated). A change with no event (the engine's always have
+    one) still anchors the chain's head again with its new seal, once the challenge has a chain."""
     pending = list(events)
-    if not pending:
-        return
     last = (
         await conn.execute(
             select(audit_events.c.seq, audit_events.c.hash)
@@ -168,13 +190,23 @@ async def append_events(
             .limit(1)
         )
     ).first()
+    if not pending:
+        if last is not None:
+            await anchor(conn, partnership_id, challenge_id, last.seq, last.hash, now, record)
+        return
     rows = chained_rows(pending, after_seq=last.seq if last else 0, after_hash=last.hash if last else None)
     await conn.execute(audit_events.insert(), rows)
-    await anchor(conn, partnership_id, challenge_id, rows[-1]["seq"], rows[-1]["hash"], now)
+    await anchor(conn, partnership_id, challenge_id, rows[-1]["seq"], rows[-1]["hash"], now, record)
 
 
 async def anchor(
-    conn: AsyncConnection, partnership_id: str, challenge_id: str, event_seq: int, head: str, now: datetime
+    conn: AsyncConnection,
+    partnership_id: str,
+    challenge_id: str,
+    event_seq: int,
+    head: str,
+    now: datetime,
+    record: Record,
 ) -> None:
     """Append the anchor of a challenge's new head to its partnership's chain (taking the partnership's head
     row until the transaction ends)."""
@@ -196,6 +228,7 @@ async def anchor(
         challenge_id=challenge_id,
         event_seq=event_seq,
         head=head,
+        record=record.as_hashed(),
     )
     await conn.execute(
         audit_anchors.insert().values(
@@ -207,6 +240,10 @@ async def anchor(
             prev_hash=locked.hash,
             hash=own,
             at=now,
+            row_digest=record.row,
+            stages_digest=record.stages,
+            parties_digest=record.parties,
+            child_digest=record.child,
         )
     )
     await conn.execute(

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from process.challenge import AuditEvent, Challenge, ChildDetails, Decision, Side, StageRecord, Status
 from process.directory import Contact
 from process.policy import RoleId
-from storage.chain import append_events
+from storage.chain import append_events, new_salt
 from storage.clock import Clock, utc_now
 from storage.codec import (
     contact_columns,
@@ -51,6 +51,7 @@ from storage.schema import (
     raise_drafts,
     reference_counters,
 )
+from storage.seal import record_of
 
 _PREFIX = re.compile(r"^[A-Z]{2,5}$")
 
@@ -135,13 +136,17 @@ class ChallengeRepository:
                 raise ValueError(f"build() must use the reference it was given ({reference})")
             _check_decision(decision)
             now = self.clock()
+            salt = new_salt()
+            row = _columns(challenge)
             await conn.execute(
-                challenges.insert().values(**_columns(challenge), updated_at=now, draft_id=draft_id)
+                challenges.insert().values(**row, updated_at=now, draft_id=draft_id, seal_salt=salt)
             )
-            await conn.execute(child_details.insert().values(**_child_columns(challenge)))
-            await _write_parties_and_stages(conn, challenge)
+            child = _child_columns(challenge)
+            await conn.execute(child_details.insert().values(**child))
+            parties, stages = await _write_parties_and_stages(conn, challenge)
             await enqueue(conn, decision.notifications, now, version=challenge.version)
-            await append_events(conn, challenge.policy_id, challenge.id, decision.events, now)
+            record = record_of(salt, {**row, "purged_at": None}, stages, parties, child)
+            await append_events(conn, challenge.policy_id, challenge.id, decision.events, now, record)
         return decision
 
     async def save(self, decision: Decision, expected_version: int, mark: ChangeMark | None = None) -> None:
@@ -158,13 +163,18 @@ class ChallengeRepository:
             )
         _check_decision(decision)
         now = self.clock()
+        row = _columns(challenge)
         async with self.db.transaction() as conn:
-            result = await conn.execute(
-                update(challenges)
-                .where(challenges.c.id == challenge.id, challenges.c.version == expected_version)
-                .values(**_columns(challenge), updated_at=now, due_claimed_by=None, due_claimed_until=None)
-            )
-            if result.rowcount != 1:
+            # What the update leaves as it was, and the seal needs, comes back with it.
+            kept = (
+                await conn.execute(
+                    update(challenges)
+                    .where(challenges.c.id == challenge.id, challenges.c.version == expected_version)
+                    .values(**row, updated_at=now, due_claimed_by=None, due_claimed_until=None)
+                    .returning(challenges.c.purged_at, challenges.c.seal_salt)
+                )
+            ).first()
+            if kept is None:
                 current = (
                     await conn.execute(
                         select(challenges.c.reference, challenges.c.version).where(
@@ -175,10 +185,9 @@ class ChallengeRepository:
                 if current is None:
                     raise NotFound(f"Challenge {challenge.id} is not stored.")
                 raise ConflictError(challenge.id, current.reference, current.version)
-            await conn.execute(
-                update(child_details)
-                .where(child_details.c.challenge_id == challenge.id)
-                .values(**_child_columns(challenge))
+            child = _child_columns(challenge)
+            held = await conn.execute(
+                update(child_details).where(child_details.c.challenge_id == challenge.id).values(**child)
             )
             await conn.execute(
                 delete(challenge_parties).where(challenge_parties.c.challenge_id == challenge.id)
@@ -186,7 +195,7 @@ class ChallengeRepository:
             await conn.execute(
                 delete(challenge_stages).where(challenge_stages.c.challenge_id == challenge.id)
             )
-            await _write_parties_and_stages(conn, challenge)
+            parties, stages = await _write_parties_and_stages(conn, challenge)
             await enqueue(conn, decision.notifications, now, version=challenge.version)
             if mark is not None:
                 await conn.execute(
@@ -198,8 +207,15 @@ class ChallengeRepository:
                         digest=mark.digest,
                     )
                 )
+            record = record_of(
+                kept.seal_salt,
+                {**row, "purged_at": kept.purged_at},
+                stages,
+                parties,
+                child if held.rowcount == 1 else None,
+            )
             # Last: the partnership's chain head stays locked only from here to the commit.
-            await append_events(conn, challenge.policy_id, challenge.id, decision.events, now)
+            await append_events(conn, challenge.policy_id, challenge.id, decision.events, now, record)
 
     async def has_changed(self, challenge_id: str, actor_id: str) -> bool:
         """Whether `actor_id` made any change to the challenge (after raising it)."""
@@ -433,36 +449,36 @@ def _child_columns(c: Challenge) -> dict[str, Any]:
     }
 
 
-async def _write_parties_and_stages(conn: AsyncConnection, c: Challenge) -> None:
-    if c.parties:
-        await conn.execute(
-            challenge_parties.insert(),
-            [
-                {"challenge_id": c.id, "role": role, **contact_columns(contact)}
-                for role, contact in c.parties.items()
-            ],
-        )
-    if c.stages:
-        await conn.execute(
-            challenge_stages.insert(),
-            [
-                {
-                    "challenge_id": c.id,
-                    "position": position,
-                    "number": s.number,
-                    "started_at": s.started_at,
-                    "due_at": s.due_at,
-                    "timescale_working_days": s.timescale_working_days,
-                    "ended_at": s.ended_at,
-                    "outcome": s.outcome,
-                    "reason": s.reason,
-                    "reminded": s.reminded,
-                    "breached": s.breached,
-                    "steps_done": s.steps_done,
-                }
-                for position, s in enumerate(c.stages)
-            ],
-        )
+async def _write_parties_and_stages(
+    conn: AsyncConnection, c: Challenge
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Insert the challenge's parties and stages; the rows written."""
+    parties = [
+        {"challenge_id": c.id, "role": role, **contact_columns(contact)}
+        for role, contact in c.parties.items()
+    ]
+    stages = [
+        {
+            "challenge_id": c.id,
+            "position": position,
+            "number": s.number,
+            "started_at": s.started_at,
+            "due_at": s.due_at,
+            "timescale_working_days": s.timescale_working_days,
+            "ended_at": s.ended_at,
+            "outcome": s.outcome,
+            "reason": s.reason,
+            "reminded": s.reminded,
+            "breached": s.breached,
+            "steps_done": s.steps_done,
+        }
+        for position, s in enumerate(c.stages)
+    ]
+    if parties:
+        await conn.execute(challenge_parties.insert(), parties)
+    if stages:
+        await conn.execute(challenge_stages.insert(), stages)
+    return parties, stages
 
 
 async def _load(

@@ -8,7 +8,8 @@ words of every event of the chronology (summary, detail and the salt of their di
 each change's author typed (`challenge_changes`). Kept: the reference,
 partnership, agencies, issue category, urgency and priority, status, the stages with their dates, limits and
 outcomes, who held each part, who wrote at which stage and when, and the chronology's chain, which records the
-purge as its own event and still verifies (`storage/chain.py`).
+purge as its own event and still verifies (`storage/chain.py`); that event's anchor seals the purged record
+(`storage/seal.py`), unsalted.
 
 Each challenge is purged in one transaction that first marks it (`purged_at`), so a second run, or two at
 once, purge it once.
@@ -27,6 +28,7 @@ from storage.chain import ERASED_THROUGH, PURGED, append_events
 from storage.codec import entries_from_json, entries_to_json, meetings_from_json, meetings_to_json
 from storage.db import Database
 from storage.schema import audit_events, challenge_changes, challenge_stages, challenges, child_details
+from storage.seal import stored_records
 
 ENDED = (Status.RESOLVED.value, Status.WITHDRAWN.value, Status.CLOSED.value)
 
@@ -107,6 +109,7 @@ async def _erase(
             proposal=None,
             timescale_proposal=None,
             agreed_outcome=None,
+            seal_salt=None,
             meetings=meetings_to_json(
                 [
                     replace(m, attendees="", key_points="", actions_agreed="", timescales="")
@@ -143,5 +146,7 @@ async def _erase(
         summary=f"The child's details and everything written were erased: {why}",
         detail={ERASED_THROUGH: str(through)},
     )
-    await append_events(conn, policy_id, challenge_id, [event], now)
+    # The purge writes only some columns: the seal is computed from the record as the transaction holds it.
+    record = (await stored_records(conn, [challenge_id]))[challenge_id]
+    await append_events(conn, policy_id, challenge_id, [event], now, record)
     return int(erased.rowcount)

@@ -145,6 +145,8 @@ challenges = Table(
     Column("draft_id", String(64)),
     #: When the retention purge erased its child's details and what people wrote (None: not erased).
     Column("purged_at", UtcDateTime),
+    #: The random salt of its record's seal (`storage/seal.py`); the purge erases it (None: purged).
+    Column("seal_salt", String(32)),
     CheckConstraint("status IN ('open', 'resolved', 'withdrawn', 'closed')", name="status"),
     CheckConstraint("version >= 1", name="version"),
 )
@@ -285,6 +287,12 @@ audit_anchors = Table(
     Column("prev_hash", String(64)),
     Column("hash", String(64), nullable=False),
     Column("at", UtcDateTime, nullable=False),
+    # The seal of the challenge's record after the change (`storage/seal.py`); child_digest NULL: no child's
+    # details stored (purged).
+    Column("row_digest", String(64), nullable=False),
+    Column("stages_digest", String(64), nullable=False),
+    Column("parties_digest", String(64), nullable=False),
+    Column("child_digest", String(64)),
     PrimaryKeyConstraint("partnership_id", "seq"),
 )
 Index("ix_audit_anchors_challenge_id", audit_anchors.c.challenge_id, audit_anchors.c.event_seq)

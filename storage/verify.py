@@ -5,7 +5,9 @@ one before (else an event is missing), the event names the hash of the one befor
 or, when it names another event of the challenge, the order was changed), its words match its content digest
 (unless a purge of the chain erased them), its own hash is what its recorded facts give, and it was stored
 after the event before it. Then the challenge's anchors: each must name an event of the chain with its hash,
-and the newest must name the chain's last event. Each partnership's chain of anchors is checked the same way,
+and the newest must name the chain's last event. Last, the challenge's record as stored now (its row, stages,
+parties and child's details) must digest to the seal the newest anchor keeps (`storage/seal.py`): else the
+record was changed since its last event, and the parts that differ are named. Each partnership's chain of anchors is checked the same way,
 up to its head, and every challenge it names must still exist.
 """
 
@@ -24,11 +26,13 @@ from storage.chain import ERASED_THROUGH, PURGED, anchor_hash, content_digest, e
 from storage.db import Database, could_be_key
 from storage.errors import NotFound
 from storage.schema import audit_anchors, audit_events, audit_heads, challenges
+from storage.seal import Record, stored_records
 
 CONTENT_CHANGED = "content changed"
 EVENT_MISSING = "event missing"
 ORDER_CHANGED = "order changed"
 ANCHOR_MISMATCH = "anchor mismatch"
+RECORD_CHANGED = "record changed"
 
 #: How many events are read from the database at a time.
 _PARTITION = 2000
@@ -63,13 +67,14 @@ class StoredAnchor:
     event_hash: str
     prev_hash: str | None
     hash: str
+    record: Record
 
 
 @dataclass(frozen=True)
 class Break:
     """The first thing wrong with a chain: whose (a challenge's reference, or a partnership's chain), at which
-    number (an event's, or an anchor's), what (`content changed`, `event missing`, `order changed`, `anchor
-    mismatch`) and how."""
+    number (an event's, or an anchor's; for `record changed`, the last event's), what (`content changed`,
+    `event missing`, `order changed`, `anchor mismatch`, `record changed`) and how."""
 
     where: str
     seq: int
@@ -78,6 +83,8 @@ class Break:
     partnership_chain: bool = False
 
     def __str__(self) -> str:
+        if self.what == RECORD_CHANGED:
+            return f"{self.where}: {self.what} since its last event (event {self.seq}): {self.how}"
         item = "anchor" if self.partnership_chain else "event"
         return f"{self.where} {item} {self.seq}: {self.what}: {self.how}"
 
@@ -87,6 +94,8 @@ class Verification:
     """What `verify` checked and the breaks it found (each chain's first)."""
 
     challenges: int = 0
+    #: How many challenges' stored records were checked against their seal.
+    records: int = 0
     events: int = 0
     erased_events: int = 0
     #: Each partnership's chain: how many anchors, and its head hash (None for an empty chain).
@@ -99,10 +108,15 @@ class Verification:
 
 
 def check_challenge(
-    challenge_id: str, reference: str, events: Sequence[StoredEvent], anchors: Sequence[StoredAnchor]
+    challenge_id: str,
+    reference: str,
+    events: Sequence[StoredEvent],
+    anchors: Sequence[StoredAnchor],
+    record: Record | None = None,
 ) -> Break | None:
     """The first break in one challenge's chain (events in the order of their numbers, its anchors in the
-    order of the partnership's chain), or None."""
+    order of the partnership's chain), then in its `record` as stored now against the newest anchor's seal
+    (not checked when None), or None."""
 
     def broken(seq: int, what: str, how: str) -> Break:
         return Break(reference, seq, what, how)
@@ -175,6 +189,10 @@ def check_challenge(
             ANCHOR_MISMATCH,
             "the partnership's chain does not record it as the chronology's newest event",
         )
+    if record is not None:
+        changed = anchors[-1].record.changed(record)
+        if changed:
+            return broken(last, RECORD_CHANGED, ", ".join(changed))
     return None
 
 
@@ -205,6 +223,7 @@ def check_partnership(
             challenge_id=a.challenge_id,
             event_seq=a.event_seq,
             head=a.event_hash,
+            record=a.record.as_hashed(),
         )
         if recomputed != a.hash:
             return broken(a.seq, ANCHOR_MISMATCH, "it differs from what was recorded")
@@ -268,6 +287,8 @@ async def verify(db: Database, reference: str | None = None) -> Verification:
             for a in chain:
                 own[(a.partnership_id, a.challenge_id)].append(a)
         wanted = {row.id: row for row in chosen}
+        records = await stored_records(conn, list(wanted))
+        result.records = len(records)
         breaks: list[tuple[str, Break]] = []
         seen: set[str] = set()
         async for challenge_id, events in _events_by_challenge(conn, list(wanted) if reference else None):
@@ -278,7 +299,13 @@ async def verify(db: Database, reference: str | None = None) -> Verification:
             result.challenges += 1
             result.events += len(events)
             result.erased_events += sum(1 for e in events if e.salt is None)
-            found = check_challenge(challenge_id, row.reference, events, own[(row.policy_id, challenge_id)])
+            found = check_challenge(
+                challenge_id,
+                row.reference,
+                events,
+                own[(row.policy_id, challenge_id)],
+                records.get(challenge_id),
+            )
             if found is not None:
                 breaks.append((row.reference, found))
         for challenge_id, row in wanted.items():
@@ -315,6 +342,12 @@ async def _anchors(conn: AsyncConnection, partnerships: Iterable[str]) -> dict[s
                 event_hash=row.event_hash,
                 prev_hash=row.prev_hash,
                 hash=row.hash,
+                record=Record(
+                    row=row.row_digest,
+                    stages=row.stages_digest,
+                    parties=row.parties_digest,
+                    child=row.child_digest,
+                ),
             )
         )
     return out

@@ -70,7 +70,8 @@ def test_audit_verify_says_ok_names_the_first_broken_event_and_refuses_an_unknow
     assert main(["audit", "verify"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(
-        "OK: 3 challenges, 8 events (0 with words erased by retention), 1 partnership chain"
+        "OK: 3 challenges, 3 records against their seal, 8 events (0 with words erased by retention), "
+        "1 partnership chain"
     )
     assert main(["audit", "verify", references[1].lower()]) == 0
     capsys.readouterr()
@@ -89,6 +90,14 @@ def test_audit_verify_says_ok_names_the_first_broken_event_and_refuses_an_unknow
     assert out[0].startswith("BROKEN: DUR-2026-0002 event 2: content changed: ")
     assert out[-1].startswith("Checked 3 challenges") and out[-1].endswith("1 broken chain.")
     assert main(["audit", "verify", "DUR-2026-0001"]) == 0
+    capsys.readouterr()
+
+    # The exported form is filled from the challenge's own row: an edit there is found too.
+    run_async(lambda: _sql(url, "UPDATE challenges SET concern = 'Edited' WHERE reference = 'DUR-2026-0003'"))
+    assert main(["audit", "verify", "DUR-2026-0003"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("BROKEN: DUR-2026-0003: record changed since its last event (event ")
+    assert out[0].endswith("): the challenge's row")
 
 
 def test_audit_verify_refuses_a_database_that_is_not_there(

@@ -1,13 +1,14 @@
 """The chronology proves itself: normal use verifies, and each way of tampering with the database directly
-(changing what an event says, deleting one, reordering them, deleting a whole challenge or an anchor) is
-found and the first broken event named, on SQLite and PostgreSQL."""
+(changing what an event says, deleting one, reordering them, deleting a whole challenge or an anchor, or
+editing the challenge's record itself: its row, stages, parties, child's details) is found and the first
+broken event or the changed part named, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import storage.chain
+from bot.notifier import Notifier
+from bot.scheduler import Scheduler
 from dialogs.service import ChallengeService
 from process.challenge import (
     Challenge,
@@ -32,17 +35,37 @@ from storage.challenges import ChallengeRepository
 from storage.db import Database
 from storage.errors import NotFound
 from storage.migrate import alembic_config
-from storage.schema import audit_anchors, audit_events, audit_heads
+from storage.outbox import Outbox
+from storage.schema import (
+    audit_anchors,
+    audit_events,
+    audit_heads,
+    challenge_parties,
+    challenge_stages,
+    challenges,
+    child_details,
+)
+from storage.seal import (
+    CHILD_COLUMNS,
+    OPERATIONAL,
+    PARTS,
+    PARTY_COLUMNS,
+    ROW_COLUMNS,
+    STAGE_COLUMNS,
+    Record,
+    record_of,
+)
 from storage.verify import (
     ANCHOR_MISMATCH,
     CONTENT_CHANGED,
     EVENT_MISSING,
     ORDER_CHANGED,
+    RECORD_CHANGED,
     Verification,
     verify,
 )
 from tests.support.clock import FakeClock
-from tests.support.directory import MONDAY, engine_for, holder, invented_directory, raise_form, raising
+from tests.support.directory import CHILD, MONDAY, engine_for, holder, invented_directory, raise_form, raising
 
 
 def _service(database: Database, clock: FakeClock) -> ChallengeService:
@@ -108,6 +131,45 @@ async def test_normal_use_through_the_service_verifies_clean(database: Database)
     assert (anchors[-1].event_seq, anchors[-1].event_hash) == (rows[-1].seq, rows[-1].hash)
     assert (head.partnership_id, head.seq, head.hash) == ("durham", 5, anchors[-1].hash)
     assert (await verify(database, c.reference.lower())).ok
+
+
+async def test_the_deadline_clocks_passes_verify_clean(database: Database) -> None:
+    """Left alone, a challenge is reminded about and its deadline passes, pass after pass of the scheduler
+    (twice at each instant, as two workers would); a lease held by a pass in progress is no change of the
+    record either."""
+    clock = FakeClock(MONDAY)
+    service = _service(database, clock)
+    scheduler = Scheduler(
+        service, Notifier(service, Outbox(database), teams=None, mailer=None, worker_id="w1"), worker_id="w1"
+    )
+    other = Scheduler(
+        service, Notifier(service, Outbox(database), teams=None, mailer=None, worker_id="w2"), worker_id="w2"
+    )
+    c = (
+        await service.raise_challenge(holder("durham", Role.RAISER), "durham", raise_form("durham"))
+    ).challenge
+    reminders = deadlines = 0
+    for _ in range(6):
+        wake = await scheduler.next_wake()
+        if wake is None:
+            break
+        clock.now = wake
+        for worker in (scheduler, other):
+            report = await worker.run_once()
+            reminders, deadlines = reminders + report.reminders, deadlines + report.deadlines
+        result = await verify(database)
+        assert result.ok, result.breaks
+    assert reminders >= 1 and deadlines >= 1
+    stored = await service.find(c.id)
+    assert stored is not None and stored.version > c.version and any(s.breached for s in stored.stages)
+    # A claim held while the scheduler works on it (its lease columns are operational).
+    async with database.transaction() as conn:
+        await _sql(
+            conn,
+            "UPDATE challenges SET due_claimed_by = 'w3', due_claimed_until = raised_at, updated_at = raised_at",
+        )
+    result = await verify(database)
+    assert result.ok and result.records == 1, result.breaks
 
 
 def test_the_hash_encoding_is_fixed() -> None:
@@ -292,6 +354,138 @@ TAMPERING: dict[str, tuple[Tamper, int | str, str]] = {
     "two events' ids swapped": (_swap_ids, 3, ORDER_CHANGED),
     "event added by hand": (_forge_an_event, "after", ANCHOR_MISMATCH),
 }
+
+
+# ----- the record itself, edited in the database ---------------------------------------------------------
+
+
+async def _edit_concern(conn: AsyncConnection, cid: str) -> None:
+    await _sql(conn, "UPDATE challenges SET concern = 'A milder concern.' WHERE id = :c", c=cid)
+
+
+async def _edit_entries(conn: AsyncConnection, cid: str) -> None:
+    entries = (await conn.execute(select(challenges.c.entries).where(challenges.c.id == cid))).scalar_one()
+    assert entries and entries[0]["text"]
+    softened = [{**entries[0], "text": "We answered in full 🙂."}, *entries[1:]]
+    await conn.execute(challenges.update().where(challenges.c.id == cid).values(entries=softened))
+
+
+async def _reopen(conn: AsyncConnection, cid: str) -> None:
+    await _sql(conn, "UPDATE challenges SET status = 'open' WHERE id = :c", c=cid)
+
+
+async def _move_a_deadline(conn: AsyncConnection, cid: str) -> None:
+    due = (
+        await conn.execute(
+            select(challenge_stages.c.due_at).where(
+                challenge_stages.c.challenge_id == cid, challenge_stages.c.position == 0
+            )
+        )
+    ).scalar_one()
+    await conn.execute(
+        challenge_stages.update()
+        .where(challenge_stages.c.challenge_id == cid, challenge_stages.c.position == 0)
+        .values(due_at=due + timedelta(days=7))
+    )
+
+
+async def _rename_a_party(conn: AsyncConnection, cid: str) -> None:
+    role = (
+        (await conn.execute(select(challenge_parties.c.role).where(challenge_parties.c.challenge_id == cid)))
+        .scalars()
+        .first()
+    )
+    await conn.execute(
+        challenge_parties.update()
+        .where(challenge_parties.c.challenge_id == cid, challenge_parties.c.role == role)
+        .values(name="Somebody Else")
+    )
+
+
+async def _rename_the_child(conn: AsyncConnection, cid: str) -> None:
+    await _sql(conn, "UPDATE child_details SET name = 'Another Inventedchild' WHERE challenge_id = :c", c=cid)
+
+
+async def _delete_the_child(conn: AsyncConnection, cid: str) -> None:
+    await _sql(conn, "DELETE FROM child_details WHERE challenge_id = :c", c=cid)
+
+
+async def _replace_the_salt(conn: AsyncConnection, cid: str) -> None:
+    await _sql(conn, "UPDATE challenges SET seal_salt = :s WHERE id = :c", c=cid, s="cd" * 16)
+
+
+RECORD_EDITS: dict[str, tuple[Tamper, str]] = {
+    "concern edited": (_edit_concern, "the challenge's row"),
+    "an entry's text edited": (_edit_entries, "the challenge's row"),
+    "status edited": (_reopen, "the challenge's row"),
+    "a stage's deadline moved": (_move_a_deadline, "its stages"),
+    "a party renamed": (_rename_a_party, "its parties"),
+    "the child renamed": (_rename_the_child, "the child's details"),
+    "the child's details deleted": (_delete_the_child, "the child's details"),
+    "the seal's salt replaced": (_replace_the_salt, ", ".join(PARTS.values())),
+}
+
+
+@pytest.mark.parametrize("how", list(RECORD_EDITS))
+async def test_an_edit_of_the_record_itself_is_found_and_the_part_named(database: Database, how: str) -> None:
+    repo, made = await _three_challenges(database)
+    target = made[1]
+    last = len(await repo.audit_events(target.id))
+    tamper, part = RECORD_EDITS[how]
+    async with database.transaction() as conn:
+        await tamper(conn, target.id)
+    result = await verify(database)
+    assert [(b.where, b.seq, b.what, b.how) for b in result.breaks] == [
+        (target.reference, last, RECORD_CHANGED, part)
+    ]
+    assert str(result.breaks[0]) == (
+        f"{target.reference}: record changed since its last event (event {last}): {part}"
+    )
+    assert result.records == 3
+    alone = await verify(database, target.reference)
+    assert [str(b) for b in alone.breaks] == [str(result.breaks[0])]
+    assert (await verify(database, made[0].reference)).ok
+
+
+def test_every_column_of_the_record_is_sealed_or_operational() -> None:
+    """A column added to the record's tables must be put in the seal or named operational, not left out unseen."""
+    assert sorted(c.name for c in challenges.c) == sorted((*ROW_COLUMNS, *OPERATIONAL))
+    assert not set(ROW_COLUMNS) & set(OPERATIONAL)
+    for table, sealed in (
+        (challenge_stages, STAGE_COLUMNS),
+        (challenge_parties, PARTY_COLUMNS),
+        (child_details, CHILD_COLUMNS),
+    ):
+        assert sorted(c.name for c in table.c) == sorted(("challenge_id", *sealed)), table.name
+
+
+def test_the_seal_encoding_is_fixed() -> None:
+    """A seal written today must verify in ten years: the digests of a fixed record are fixed, and an instant
+    digests the same in any time zone (PostgreSQL and SQLite read back UTC)."""
+    at = datetime.fromisoformat("2026-11-23T10:00:00+00:00")
+    row = {name: None for name in ROW_COLUMNS} | {"id": "c", "raised_at": at, "entries": [{"text": "é"}]}
+    stage = {name: None for name in STAGE_COLUMNS} | {
+        "position": 0,
+        "number": 1,
+        "started_at": at,
+        "timescale_working_days": 5,
+        "reminded": False,
+        "breached": False,
+        "steps_done": 0,
+    }
+    party = {"role": "raiser", "person_id": "p", "name": "A", "email": None, "phone": None, "note": None}
+    child = {"name": "Robin", "date_of_birth": date(2018, 6, 1), "agency_reference": None}
+    sealed = record_of("00" * 16, row, [stage], [party], child)
+    assert sealed == Record(
+        row="82ba89a901b465f3bc60ae1c99f4caad3e769519adcaff7ce581a18a6c1c4733",
+        stages="f639d5b98d92d3258c05aa0bc58ce7a52580223bae23b2fa55b7e9ea46dec45f",
+        parties="6ddf774031e6c1916fd2bdb01ed771a11525ba66a02e65b87bc9109602e6ca51",
+        child="01d3c315faf435a66ca5517965ce6760fc38a63e1b61cc406744c18b4f4fff78",
+    )
+    london = at.astimezone(timezone(timedelta(hours=1)))
+    assert record_of("00" * 16, row | {"raised_at": london}, [stage], [party], child) == sealed
+    assert record_of("01" * 16, row, [stage], [party], child).child != sealed.child
+    assert record_of("00" * 16, row, [stage], [party], None).child is None
 
 
 @pytest.mark.parametrize("how", list(TAMPERING))
@@ -480,5 +674,27 @@ async def test_events_stored_before_the_chain_existed_are_chained_by_the_migrati
         await conn.run_sync(migrate, "head", True)
     after = await verify(database)
     assert after.ok, after.breaks
-    assert (after.challenges, after.events) == (before.challenges, before.events)
+    assert (after.challenges, after.records, after.events) == (before.challenges, 4, before.events)
     assert after.partnerships["durham"][0] == 4  # one anchor per challenge
+    # Each anchor the migration made seals the record as it stood: an edit after it is found...
+    async with database.reading() as conn:
+        first = (
+            (await conn.execute(select(challenges.c.id).order_by(challenges.c.reference))).scalars().first()
+        )
+    assert first is not None
+    async with database.transaction() as conn:
+        await _rename_the_child(conn, first)
+    assert [b.how for b in (await verify(database)).breaks] == ["the child's details"]
+    async with database.transaction() as conn:
+        await _sql(conn, "UPDATE child_details SET name = :n WHERE challenge_id = :c", n=CHILD.name, c=first)
+    # ...and changes after it seal the record anew, on the partnership chain the migration left.
+    service = _service(database, FakeClock(MONDAY + timedelta(days=2)))
+    c = (
+        await service.raise_challenge(holder("durham", Role.RAISER), "durham", raise_form("durham"))
+    ).challenge
+    answered = await service.act(
+        c, c.version, Respond("Seen."), holder("durham", Role.CHALLENGED_PROFESSIONAL)
+    )
+    assert answered.outcome == "applied", answered.notice
+    result = await verify(database)
+    assert result.ok and result.records == 5, result.breaks

@@ -28,7 +28,16 @@ from storage.chain import PURGED
 from storage.challenges import ChallengeRepository
 from storage.db import Database
 from storage.retention import purge, purgeable
-from storage.schema import audit_events, challenge_changes, challenge_stages, child_details, metadata
+from storage.schema import (
+    audit_anchors,
+    audit_events,
+    challenge_changes,
+    challenge_stages,
+    challenges,
+    child_details,
+    metadata,
+)
+from storage.seal import ROW_COLUMNS, record_of
 from storage.verify import CONTENT_CHANGED, verify
 from tests.support.clock import FakeClock
 from tests.support.directory import CHILD, MONDAY, engine_for, holder, raising
@@ -146,11 +155,40 @@ async def test_only_challenges_ended_longer_ago_than_the_period_are_purged(datab
     result = await verify(database)
     assert result.ok, result.breaks
     assert result.erased_events == len(events) - 1
+    # The purge's anchor seals the purged record, without the child; the salt of the seals before it is gone,
+    # so the child's digest they keep cannot be tested against guesses of the child's name and birth date.
+    async with database.reading() as conn:
+        salts = dict((await conn.execute(select(challenges.c.id, challenges.c.seal_salt))).all())
+        sealed = (
+            (
+                await conn.execute(
+                    select(audit_anchors.c.child_digest)
+                    .where(audit_anchors.c.challenge_id == outside.id)
+                    .order_by(audit_anchors.c.seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert salts[outside.id] is None and len(salts[inside.id] or "") == 32
+    assert sealed[-1] is None and all(sealed[:-1])
+    guess = {
+        "name": CHILD.name,
+        "date_of_birth": CHILD.date_of_birth,
+        "agency_reference": CHILD.agency_reference,
+    }
+    assert record_of(None, {n: None for n in ROW_COLUMNS}, [], [], guess).child not in sealed
 
     # Nothing of it is left anywhere in the database: the two challenges not purged hold what they held.
     everything = await _everything(database)
     for words in (ANSWER, REASON, CONCERN, CHILD.name):
         assert before.count(words) > 0 and everything.count(words) * 3 == before.count(words) * 2, words
+    # The purged record is sealed all the same: words put back by hand are found.
+    async with database.transaction() as conn:
+        await conn.execute(
+            text("UPDATE challenges SET concern = :c WHERE id = :i"), {"c": CONCERN, "i": outside.id}
+        )
+    assert [b.how for b in (await verify(database)).breaks] == ["the challenge's row"]
 
 
 async def test_purging_again_purges_nothing_new(database: Database) -> None:

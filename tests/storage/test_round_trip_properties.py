@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from process.challenge import (
     AuditEvent,
@@ -33,6 +34,8 @@ from process.policy import STANDARD_ROLES
 from storage.challenges import ChallengeRepository
 from storage.db import Database
 from storage.outbox import Outbox
+from storage.schema import audit_anchors
+from storage.seal import stored_records
 from tests.support.clock import FakeClock
 from tests.support.directory import MONDAY
 
@@ -196,3 +199,25 @@ async def test_generated_challenges_events_and_notifications_round_trip(database
         assert await repo.audit_events(later.challenge.id) == [*made.events, *later.events]
         queued = [item.notification for item in await outbox.for_challenge(later.challenge.id)]
         assert queued == [*made.notifications, *later.notifications]
+        # The seal computed from what was written is the one recomputed from what is read back.
+        async with database.reading() as conn:
+            sealed = (
+                await conn.execute(
+                    select(audit_anchors)
+                    .where(
+                        audit_anchors.c.challenge_id == challenge_id,
+                        audit_anchors.c.partnership_id == later.challenge.policy_id,
+                    )
+                    .order_by(audit_anchors.c.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+            stored = (await stored_records(conn, [challenge_id]))[challenge_id]
+        if made.events or later.events:
+            assert sealed is not None
+            assert (sealed.row_digest, sealed.stages_digest, sealed.parties_digest, sealed.child_digest) == (
+                stored.row,
+                stored.stages,
+                stored.parties,
+                stored.child,
+            )

@@ -1,6 +1,7 @@
 """The chronology proves itself: each challenge's events numbered and hash-chained, their heads anchored in a
-chain per partnership, and when the retention purge erased a challenge's words. Events already stored are
-chained here, in the order they were written, and each challenge's head anchored, so `challenge-bot audit
+chain per partnership, each anchor sealing the challenge's stored record (`storage/seal.py`), and when the
+retention purge erased a challenge's words. Events already stored are chained here, in the order they were
+written, and each challenge's head anchored with the seal of its record as stored, so `challenge-bot audit
 verify` passes on an upgraded database.
 
 Revision ID: 0006
@@ -17,14 +18,31 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from storage import schema
 from storage.chain import anchor_hash, content_digest, event_hash, new_salt
+from storage.seal import CHILD_COLUMNS, PARTY_COLUMNS, ROW_COLUMNS, STAGE_COLUMNS, Record, record_of
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_challenges = sa.table("challenges", sa.column("id"), sa.column("policy_id"), sa.column("raised_at"))
+_challenges = sa.table(
+    "challenges", sa.column("id"), sa.column("policy_id"), sa.column("raised_at"), sa.column("seal_salt")
+)
+
+
+def _typed(table: sa.Table, names: tuple[str, ...]) -> sa.TableClause:
+    """The columns of a table the seal digests, with their types (so times read back as times)."""
+    return sa.table(table.name, sa.column("challenge_id"), *(sa.column(n, table.c[n].type) for n in names))
+
+
+_sealed_row = sa.table(
+    "challenges", sa.column("seal_salt"), *(sa.column(n, schema.challenges.c[n].type) for n in ROW_COLUMNS)
+)
+_sealed_stages = _typed(schema.challenge_stages, STAGE_COLUMNS)
+_sealed_parties = _typed(schema.challenge_parties, PARTY_COLUMNS)
+_sealed_child = _typed(schema.child_details, CHILD_COLUMNS)
 _events = sa.table(
     "audit_events",
     sa.column("id"),
@@ -51,12 +69,17 @@ _anchors = sa.table(
     sa.column("prev_hash"),
     sa.column("hash"),
     sa.column("at", sa.DateTime(timezone=True)),
+    sa.column("row_digest"),
+    sa.column("stages_digest"),
+    sa.column("parties_digest"),
+    sa.column("child_digest"),
 )
 _heads = sa.table("audit_heads", sa.column("partnership_id"), sa.column("seq"), sa.column("hash"))
 
 
 def upgrade() -> None:
     op.add_column("challenges", sa.Column("purged_at", sa.DateTime(timezone=True)))
+    op.add_column("challenges", sa.Column("seal_salt", sa.String(32)))
     op.add_column("audit_events", sa.Column("seq", sa.Integer()))
     op.add_column("audit_events", sa.Column("salt", sa.String(32)))
     op.add_column("audit_events", sa.Column("content_digest", sa.String(64)))
@@ -72,6 +95,10 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64)),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("row_digest", sa.String(64), nullable=False),
+        sa.Column("stages_digest", sa.String(64), nullable=False),
+        sa.Column("parties_digest", sa.String(64), nullable=False),
+        sa.Column("child_digest", sa.String(64)),
         sa.PrimaryKeyConstraint("partnership_id", "seq", name="pk_audit_anchors"),
     )
     op.create_index("ix_audit_anchors_challenge_id", "audit_anchors", ["challenge_id", "event_seq"])
@@ -101,7 +128,7 @@ def _utc(at: datetime) -> datetime:
 
 def _chain_existing_events(conn: sa.Connection) -> None:
     """Chain every stored event in the order it was written, and anchor each challenge's head in its
-    partnership's chain (challenges in the order they were raised)."""
+    partnership's chain (challenges in the order they were raised), sealing its record as stored."""
     now = datetime.now(UTC)
     heads: dict[str, tuple[int, str | None]] = {}
     for challenge in conn.execute(
@@ -133,6 +160,7 @@ def _chain_existing_events(conn: sa.Connection) -> None:
                 .values(seq=seq, salt=salt, content_digest=digest, prev_hash=prev, hash=own)
             )
             prev = own
+        record = _seal(conn, challenge.id)
         if prev is None:
             continue
         anchors, last = heads.get(challenge.policy_id, (0, None))
@@ -144,6 +172,7 @@ def _chain_existing_events(conn: sa.Connection) -> None:
             challenge_id=challenge.id,
             event_seq=seq,
             head=prev,
+            record=record.as_hashed(),
         )
         conn.execute(
             sa.insert(_anchors).values(
@@ -155,11 +184,27 @@ def _chain_existing_events(conn: sa.Connection) -> None:
                 prev_hash=last,
                 hash=linked,
                 at=now,
+                row_digest=record.row,
+                stages_digest=record.stages,
+                parties_digest=record.parties,
+                child_digest=record.child,
             )
         )
         heads[challenge.policy_id] = (anchors, linked)
     for partnership_id, (anchors, last) in heads.items():
         conn.execute(sa.insert(_heads).values(partnership_id=partnership_id, seq=anchors, hash=last))
+
+
+def _seal(conn: sa.Connection, challenge_id: str) -> Record:
+    """Give the challenge its seal's salt, and the seal of its record as stored."""
+    salt = new_salt()
+    conn.execute(sa.update(_challenges).where(_challenges.c.id == challenge_id).values(seal_salt=salt))
+    row = conn.execute(sa.select(_sealed_row).where(_sealed_row.c.id == challenge_id)).mappings().one()
+    stages, parties, child = (
+        conn.execute(sa.select(t).where(t.c.challenge_id == challenge_id)).mappings().all()
+        for t in (_sealed_stages, _sealed_parties, _sealed_child)
+    )
+    return record_of(salt, row, stages, parties, child[0] if child else None)
 
 
 def _detail(value: Any) -> dict[str, Any]:
@@ -175,4 +220,5 @@ def downgrade() -> None:
     op.drop_table("audit_heads")
     op.drop_index("ix_audit_anchors_challenge_id", table_name="audit_anchors")
     op.drop_table("audit_anchors")
+    op.drop_column("challenges", "seal_salt")
     op.drop_column("challenges", "purged_at")

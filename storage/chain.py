@@ -123,6 +123,43 @@ def anchor_hash(
     )
 
 
+def anchor_row(
+    *,
+    partnership_id: str,
+    seq: int,
+    prev_hash: str | None,
+    challenge_id: str,
+    event_seq: int,
+    head: str,
+    record: Record,
+    at: datetime,
+) -> dict[str, Any]:
+    """The `audit_anchors` row linking a challenge's head (`event_seq`, hash `head`) and its sealed `record`
+    onto its partnership's chain after the anchor numbered `seq - 1` with hash `prev_hash`."""
+    return {
+        "partnership_id": partnership_id,
+        "seq": seq,
+        "challenge_id": challenge_id,
+        "event_seq": event_seq,
+        "event_hash": head,
+        "prev_hash": prev_hash,
+        "hash": anchor_hash(
+            partnership_id=partnership_id,
+            seq=seq,
+            prev_hash=prev_hash,
+            challenge_id=challenge_id,
+            event_seq=event_seq,
+            head=head,
+            record=record.as_hashed(),
+        ),
+        "at": at,
+        "row_digest": record.row,
+        "stages_digest": record.stages,
+        "parties_digest": record.parties,
+        "child_digest": record.child,
+    }
+
+
 def chained_rows(
     events: Iterable[AuditEvent],
     *,
@@ -221,31 +258,17 @@ async def anchor(
         )
     ).one()
     seq = locked.seq + 1
-    own = anchor_hash(
+    anchor = anchor_row(
         partnership_id=partnership_id,
         seq=seq,
         prev_hash=locked.hash,
         challenge_id=challenge_id,
         event_seq=event_seq,
         head=head,
-        record=record.as_hashed(),
+        record=record,
+        at=now,
     )
+    await conn.execute(audit_anchors.insert().values(**anchor))
     await conn.execute(
-        audit_anchors.insert().values(
-            partnership_id=partnership_id,
-            seq=seq,
-            challenge_id=challenge_id,
-            event_seq=event_seq,
-            event_hash=head,
-            prev_hash=locked.hash,
-            hash=own,
-            at=now,
-            row_digest=record.row,
-            stages_digest=record.stages,
-            parties_digest=record.parties,
-            child_digest=record.child,
-        )
-    )
-    await conn.execute(
-        update(audit_heads).where(audit_heads.c.partnership_id == partnership_id).values(seq=seq, hash=own)
+        update(audit_heads).where(audit_heads.c.partnership_id == partnership_id).values(seq=seq, hash=anchor["hash"])
     )

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from storage import schema
-from storage.chain import anchor_hash, content_digest, event_hash, new_salt
+from storage.chain import anchor_row, content_digest, event_hash, new_salt
 from storage.seal import CHILD_COLUMNS, PARTY_COLUMNS, ROW_COLUMNS, STAGE_COLUMNS, Record, record_of
 
 revision = "0006"
@@ -165,32 +165,18 @@ def _chain_existing_events(conn: sa.Connection) -> None:
             continue
         anchors, last = heads.get(challenge.policy_id, (0, None))
         anchors += 1
-        linked = anchor_hash(
+        anchor = anchor_row(
             partnership_id=challenge.policy_id,
             seq=anchors,
             prev_hash=last,
             challenge_id=challenge.id,
             event_seq=seq,
             head=prev,
-            record=record.as_hashed(),
+            record=record,
+            at=now,
         )
-        conn.execute(
-            sa.insert(_anchors).values(
-                partnership_id=challenge.policy_id,
-                seq=anchors,
-                challenge_id=challenge.id,
-                event_seq=seq,
-                event_hash=prev,
-                prev_hash=last,
-                hash=linked,
-                at=now,
-                row_digest=record.row,
-                stages_digest=record.stages,
-                parties_digest=record.parties,
-                child_digest=record.child,
-            )
-        )
-        heads[challenge.policy_id] = (anchors, linked)
+        conn.execute(sa.insert(_anchors).values(**anchor))
+        heads[challenge.policy_id] = (anchors, anchor["hash"])
     for partnership_id, (anchors, last) in heads.items():
         conn.execute(sa.insert(_heads).values(partnership_id=partnership_id, seq=anchors, hash=last))
 

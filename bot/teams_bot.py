@@ -130,7 +130,7 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
             await self._in_group(turn_context, person, command, argument, text, chat_link)
             return
         if command == "help":
-            await show_card(turn_context, help_card(self._policies()))
+            await show_card(turn_context, help_card(self._policies(), reporting=bool(partnerships)))
         elif command == "raise":
             if person is None:
                 await show_card(turn_context, self._not_in_directory())
@@ -139,7 +139,9 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         elif command == "cancel":
             if not await self._to_form(turn_context, person, "cancel"):
                 nothing = "There is no challenge being raised here, so there was nothing to cancel."
-                await show_card(turn_context, help_card(self._policies(), notice=nothing))
+                await show_card(
+                    turn_context, help_card(self._policies(), notice=nothing, reporting=bool(partnerships))
+                )
         elif command == "my challenges":
             await self._my_challenges(turn_context, person)
         elif command == "show":
@@ -147,7 +149,10 @@ class ChallengeBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships n
         elif command == "report":
             await self._report(turn_context, partnerships, {})
         elif not await self._to_form(turn_context, person, text.strip()):
-            await show_card(turn_context, help_card(self._policies(), unknown=text.strip() or None))
+            await show_card(
+                turn_context,
+                help_card(self._policies(), unknown=text.strip() or None, reporting=bool(partnerships)),
+            )
 
     async def _in_group(
         self,

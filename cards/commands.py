@@ -10,19 +10,27 @@ from cards.text import plain
 from process.policy import Policy
 
 
-def commands_facts(policies: Sequence[Policy]) -> Element:
-    """The typed commands and what each does; `show` names the reference prefixes in use."""
+def commands_facts(policies: Sequence[Policy], *, reporting: bool = False) -> Element:
+    """The typed commands and what each does; `show` names the reference prefixes in use. `report` is listed
+    only for a partnership's post holders (`reporting`), since only they may use it."""
     prefixes = " or ".join(f"{p.reference_prefix}-" for p in policies)
     references = f" (references start {prefixes})" if prefixes else ""
-    return facts(
-        [
-            ("help", "What I can do, and what this process is not for."),
-            ("raise", "Raise a challenge on your partnership's form, one step at a time."),
-            ("my challenges", "Your open challenges: stage, due date and whose move it is."),
-            (plain("show <reference>"), plain(f"One challenge and what you can do on it{references}.")),
-            ("cancel", "Stop raising a challenge: the form's answers are discarded and nothing is sent."),
-        ]
-    )
+    commands = [
+        ("help", "What I can do, and what this process is not for."),
+        ("raise", "Raise a challenge on your partnership's form, one step at a time."),
+        ("my challenges", "Your open challenges: stage, due date and whose move it is."),
+        (plain("show <reference>"), plain(f"One challenge and what you can do on it{references}.")),
+        ("cancel", "Stop raising a challenge: the form's answers are discarded and nothing is sent."),
+    ]
+    if reporting:
+        commands.append(
+            (
+                "report",
+                "Your partnership's monitoring figures: open, overdue and resolved challenges, by stage, "
+                "agency and issue (you hold one of its posts).",
+            )
+        )
+    return facts(commands)
 
 
 def show_usage(policies: Sequence[Policy]) -> str:

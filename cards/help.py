@@ -20,10 +20,12 @@ def help_card(
     unknown: str | None = None,
     chat_link: str | None = None,
     notice: str | None = None,
+    reporting: bool = False,
 ) -> Card:
     """The commands; when `unknown` is given, it starts by saying that message was not understood, and a
     `notice` starts it with what became of the command typed. In a group chat or channel, `chat_link` opens
-    the person's 1:1 chat with the bot, where challenges are raised."""
+    the person's 1:1 chat with the bot, where challenges are raised. `reporting` (a partnership's post holder,
+    in their 1:1 chat) lists `report` too."""
     body: list[Element] = []
     if notice is not None:
         body.append(text(plain(notice), weight="Bolder"))
@@ -32,7 +34,7 @@ def help_card(
         body.append(text(plain(f"I didn't understand '{quoted}'."), weight="Bolder"))
     body += [
         heading("What I can do", size="Medium"),
-        commands_facts(policies),
+        commands_facts(policies, reporting=reporting),
         section("Before you start"),
         immediate_risk_block(policies),
     ]

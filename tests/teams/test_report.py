@@ -83,7 +83,13 @@ async def test_anyone_else_is_answered_as_for_words_the_bot_does_not_know(runtim
         assert "Monitoring" not in texts(answer)
         pressed = await person.press(v.REPORT_REFRESH, {"partnership": "durham"}, period="12m")
         assert "Monitoring" not in texts(pressed)
+        assert "monitoring figures" not in texts(await person.say_card("help"))  # report is not even listed
     assert ALEX
+
+
+async def test_help_lists_report_for_a_post_holder_in_their_1_to_1_chat(runtime: Runtime) -> None:
+    said = texts(await patti(runtime).say_card("help"))
+    assert "\nreport\nYour partnership's monitoring figures" in said
 
 
 @pytest.mark.parametrize("where", WHERE)

@@ -125,8 +125,9 @@ def _directory_import(args: argparse.Namespace) -> int:
             f"({settings.directory_file.name})"
         )
         print(
-            f"note: {why}: the bot replaces the whole directory with that file whenever it starts; set "
-            "DIRECTORY_FILE=none to keep imported directories",
+            f"note: {why}: a start keeps this import while that file is unchanged, but if the file is edited "
+            "the next start replaces the whole directory with it; set DIRECTORY_FILE=none where the directory "
+            "is kept by import",
             file=sys.stderr,
         )
     return 1 if failed else 0

@@ -7,6 +7,7 @@ same way, so a deadline moved forward with `tick` reaches people exactly as the 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import socket
@@ -100,9 +101,21 @@ async def open_database(settings: Settings) -> Database:
     await ensure_schema(settings.database_url)
     database = await Database.connect(settings.database_url)
     if settings.directory_file is not None:
-        await DirectoryStore(database).replace_all(load_directory_file(settings.directory_file))
-        log.info("directory loaded from %s", Path(settings.directory_file).name)
+        await load_directory_once(database, Path(settings.directory_file))
     return database
+
+
+async def load_directory_once(database: Database, path: Path) -> None:
+    """Load the directory file into storage, unless this very file (by its SHA-256) was loaded before: a
+    restart then keeps the stored directory, which `challenge-bot directory import` may have changed since,
+    while an edited file replaces it."""
+    store = DirectoryStore(database)
+    digest = hashlib.sha256(await asyncio.to_thread(path.read_bytes)).hexdigest()
+    if await store.file_digest() == digest:
+        log.info("directory file %s unchanged since it was loaded: the stored directory is kept", path.name)
+        return
+    await store.replace_all(load_directory_file(path), file_digest=digest)
+    log.info("directory loaded from %s", path.name)
 
 
 def make_clock(settings: Settings) -> Clock:

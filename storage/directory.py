@@ -99,6 +99,14 @@ class DirectoryStore:
             )
         return int(found or 0)
 
+    async def file_digest(self) -> str | None:
+        """The digest of the DIRECTORY_FILE last loaded (None if none ever was)."""
+        async with self.db.reading() as conn:
+            found = await conn.scalar(
+                select(directory_generation.c.file_digest).where(directory_generation.c.id == 1)
+            )
+        return str(found) if found is not None else None
+
     async def open_parts(self) -> dict[str, list[tuple[str, str]]]:
         """Who holds a part in an open challenge: person id to (reference, role) pairs, the raiser included."""
         held: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -131,22 +139,29 @@ class DirectoryStore:
         return {agency: sorted(refs) for agency, refs in found.items()}
 
     async def replace_all(
-        self, directory: Directory, *, now: datetime | None = None, expected_generation: int | None = None
+        self,
+        directory: Directory,
+        *,
+        now: datetime | None = None,
+        expected_generation: int | None = None,
+        file_digest: str | None = None,
     ) -> int:
         """Make the stored directory exactly `directory`, in one transaction, and count one more generation
         of it (returned), so running bots reload it. With `expected_generation`, `DirectoryChanged` (and
-        nothing written) when the stored directory was changed since that generation was read."""
+        nothing written) when the stored directory was changed since that generation was read. With
+        `file_digest`, it came from the DIRECTORY_FILE of that digest (`file_digest()` then gives it)."""
         async with self.db.transaction() as conn:
             changed_at = now or datetime.now(UTC)
+            marks: dict[str, object] = {"changed_at": changed_at}
+            if file_digest is not None:
+                marks["file_digest"] = file_digest
             bumped = await conn.execute(
                 update(directory_generation)
                 .where(directory_generation.c.id == 1)
-                .values(generation=directory_generation.c.generation + 1, changed_at=changed_at)
+                .values(generation=directory_generation.c.generation + 1, **marks)
             )
             if bumped.rowcount == 0:
-                await conn.execute(
-                    directory_generation.insert().values(id=1, generation=1, changed_at=changed_at)
-                )
+                await conn.execute(directory_generation.insert().values(id=1, generation=1, **marks))
             generation = int(
                 await conn.scalar(
                     select(directory_generation.c.generation).where(directory_generation.c.id == 1)

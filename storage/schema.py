@@ -434,6 +434,9 @@ directory_generation = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("generation", Integer, nullable=False),
     Column("changed_at", UtcDateTime, nullable=False),
+    #: SHA-256 of the DIRECTORY_FILE last loaded at start-up: a start with the same file keeps the stored
+    #: directory (an import may have changed it since); a changed file replaces it.
+    Column("file_digest", Text),
 )
 
 #: A pattern of challenges to one agency that its partnership was told of (the policy's `pattern_alert`): the

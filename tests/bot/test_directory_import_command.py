@@ -77,4 +77,5 @@ def test_the_note_on_a_directory_file_says_why_the_bot_would_load_one(
         monkeypatch.setenv("DIRECTORY_FILE", str(own))
     assert main(["directory", "import", str(EXAMPLE), "--dry-run"]) == 0
     err = capsys.readouterr().err
-    assert err.startswith(said) and "set DIRECTORY_FILE=none to keep imported directories" in err
+    assert err.startswith(said) and "if the file is edited the next start replaces the whole directory" in err
+    assert "set DIRECTORY_FILE=none where the directory is kept by import" in err

@@ -57,3 +57,40 @@ async def test_the_generation_is_read_at_most_once_per_interval(runtime: Runtime
     for _ in range(20):
         await runtime.service.directory()
     assert len(reads) == 1  # read once when loading; not again within the hour
+
+
+def _write(path: Path, *, edited: bool = False) -> None:
+    """The demo directory file at `path`, edited (a comment added) or not."""
+    from process.directory_file import DEMO_DIRECTORY
+
+    path.write_bytes(Path(DEMO_DIRECTORY).read_bytes() + (b"\n# edited\n" if edited else b""))
+
+
+async def test_a_restart_with_the_same_directory_file_keeps_an_import_and_an_edited_file_replaces_it(
+    tmp_path: Path,
+) -> None:
+    """DIRECTORY_FILE is loaded at start-up only when it is not the file loaded last time."""
+    from bot.config import Settings
+    from bot.wiring import open_database
+
+    file = tmp_path / "directory.yaml"
+    _write(file)
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", directory_file=file)
+
+    database = await open_database(settings)
+    store = DirectoryStore(database)
+    stored = await store.load()
+    assert "nia" not in stored.people and await store.generation() == 1
+    nia = replace(stored.people["alex"], id="nia", name="Nia Newydd", aad_object_id="aad-nia-newydd")
+    await store.replace_all(replace(stored, people={**stored.people, "nia": nia}))  # as an import does
+    await database.dispose()
+
+    database = await open_database(settings)  # the same file: the import is kept
+    assert "nia" in (await DirectoryStore(database).load()).people
+    await database.dispose()
+
+    _write(file, edited=True)
+    database = await open_database(settings)  # an edited file: it replaces the whole directory
+    assert "nia" not in (await DirectoryStore(database).load()).people
+    assert await DirectoryStore(database).generation() == 3
+    await database.dispose()

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("file_digest", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_generation")),
     )
     op.create_table(

@@ -18,11 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
+from storage.db import UNSTORABLE
+
 #: Deeper than any activity Teams sends (card data included); deeper bodies are refused, not walked.
 MAX_JSON_DEPTH = 32
 _CONVERSATION_ID = re.compile(r"^[\x21-\x7e]{1,1024}$")
 _UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 #: Where to answer: a URL of printable ASCII, as the Bot Connector's service URLs are.
 _SERVICE_URL = re.compile(r"^https?://[\x21-\x7e]{1,2048}$")
 _REPLACEMENT_CHARACTER = "\ufffd"
@@ -123,4 +124,4 @@ def _clean_text(text: str) -> str:
     # json.loads joins escaped surrogate pairs into one character, so any surrogate left is a lone one.
     if text.isascii() and "\x00" not in text:
         return text
-    return _UNSTORABLE.sub(_REPLACEMENT_CHARACTER, text)
+    return UNSTORABLE.sub(_REPLACEMENT_CHARACTER, text)

@@ -15,7 +15,6 @@ out of date and shown the current step, and a card of a form that has ended says
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, timedelta
@@ -45,6 +44,7 @@ from dialogs.views import challenge_view
 from process.challenge import Decision, Refused
 from process.directory import Person
 from process.policy import Policy
+from storage.db import UNSTORABLE
 from storage.drafts import Draft, DraftChild, DraftStore
 from storage.errors import AlreadyRaised, DraftNotCurrent
 
@@ -54,10 +54,6 @@ REVIEW = "review"
 
 #: The child's details among the form's answers: kept in `draft_child_details`, not with the other answers.
 CHILD_INPUTS = (ids.CHILD_NAME, ids.DATE_OF_BIRTH, ids.AGENCY_REFERENCE)
-
-#: What cannot be stored as text (NUL; halves of a surrogate pair, which no UTF-8 text can hold).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
 
 class RaiseChallengeFlow:
     """Walks the raiser through the form, one card per step, from the person's draft."""
@@ -154,7 +150,7 @@ class RaiseChallengeFlow:
         unreadable = {
             key: "This has a character that cannot be stored; please type it again."
             for key, value in action.data.items()
-            if key in asked and isinstance(value, str) and _UNSTORABLE.search(value)
+            if key in asked and isinstance(value, str) and UNSTORABLE.search(value)
         }
         before = _values(draft)
         values = {**before, **entered}
@@ -510,7 +506,7 @@ def _entered(data: Mapping[str, Any], asked: set[str]) -> dict[str, str]:
     for key, value in data.items():
         if key in asked:
             text = value if isinstance(value, str) else ""
-            entered[key] = "" if _UNSTORABLE.search(text) else text
+            entered[key] = "" if UNSTORABLE.search(text) else text
     return entered
 
 

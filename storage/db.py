@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -126,6 +127,11 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection; call once on shutdown."""
         await self.engine.dispose()
+
+
+#: What no text column can hold: NUL (PostgreSQL's text refuses it) and halves of a surrogate pair (no UTF-8
+#: text can hold one alone).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def could_be_key(key: str) -> bool:

@@ -19,6 +19,7 @@ from storage.challenges import ChallengeRepository
 from storage.db import Database
 from storage.errors import ConflictError, NotFound
 from storage.outbox import Outbox
+from tests.support.database import until_blocked_by
 from tests.support.directory import MONDAY, engine_for, holder, raising
 
 
@@ -98,7 +99,7 @@ async def test_a_save_waiting_on_an_uncommitted_save_sees_it_and_conflicts(
     await asyncio.wait_for(first_inside.wait(), 10)
     second = asyncio.create_task(repo.save(withdraw, c.version))
     if database.dialect == "postgresql":
-        await _until_blocked_by(database, first_pid[0])
+        await until_blocked_by(database, first_pid[0])
     else:
         await asyncio.sleep(0.3)
     assert not second.done(), "the second save must wait for the first one's transaction"
@@ -108,22 +109,6 @@ async def test_a_save_waiting_on_an_uncommitted_save_sees_it_and_conflicts(
         await asyncio.wait_for(second, 20)
     assert caught.value.current_version == 2
     assert await repo.get(c.id) == respond.challenge
-
-
-async def _until_blocked_by(database: Database, pid: int) -> None:
-    """Wait until some backend is blocked on a lock held by backend `pid`."""
-    async with asyncio.timeout(10):
-        while True:
-            async with database.engine.connect() as conn:
-                waiting = (
-                    await conn.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                        {"pid": pid},
-                    )
-                ).scalar_one()
-            if waiting:
-                return
-            await asyncio.sleep(0.02)
 
 
 async def test_saving_a_challenge_that_is_not_stored_is_not_found(repo: ChallengeRepository) -> None:

@@ -65,6 +65,7 @@ from storage.verify import (
     verify,
 )
 from tests.support.clock import FakeClock
+from tests.support.database import until_blocked_by
 from tests.support.directory import CHILD, MONDAY, engine_for, holder, invented_directory, raise_form, raising
 
 
@@ -612,7 +613,7 @@ async def test_a_change_waits_for_another_challenges_change_to_anchor_first(
     await asyncio.wait_for(inside.wait(), 10)
     two = asyncio.create_task(repo.save(second, second_c.version))
     if database.dialect == "postgresql":
-        await _until_blocked_by(database, holder_pid[0])
+        await until_blocked_by(database, holder_pid[0])
     else:
         await asyncio.sleep(0.3)
     assert not two.done()
@@ -627,21 +628,6 @@ async def test_a_change_waits_for_another_challenges_change_to_anchor_first(
             .all()
         )
     assert order == [first_c.id, second_c.id, first_c.id, second_c.id]
-
-
-async def _until_blocked_by(database: Database, pid: int) -> None:
-    async with asyncio.timeout(10):
-        while True:
-            async with database.engine.connect() as conn:
-                waiting = (
-                    await conn.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                        {"pid": pid},
-                    )
-                ).scalar_one()
-            if waiting:
-                return
-            await asyncio.sleep(0.02)
 
 
 # ----- an upgraded database ------------------------------------------------------------------------------

@@ -201,3 +201,19 @@ async def query_plan(database: Database, run: Callable[[], Awaitable[Any]], mark
         await conn.execute(text("SET LOCAL enable_seqscan = off"))
         rows = await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
         return "\n".join(str(row[0]) for row in rows)
+
+
+async def until_blocked_by(database: Database, pid: int) -> None:
+    """Wait (up to 10 s) until some PostgreSQL backend is blocked on a lock held by backend `pid`."""
+    async with asyncio.timeout(10):
+        while True:
+            async with database.engine.connect() as conn:
+                waiting = (
+                    await conn.execute(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                        {"pid": pid},
+                    )
+                ).scalar_one()
+            if waiting:
+                return
+            await asyncio.sleep(0.02)

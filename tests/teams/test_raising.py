@@ -9,6 +9,7 @@ directory; the children are invented too.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -452,6 +453,40 @@ async def assert_nowhere(database: Database, secret: str) -> None:
         for file in (path, path.with_name(path.name + "-wal")):
             if file.exists():
                 assert secret.encode() not in file.read_bytes(), f"{secret!r} is still in {file.name}"
+
+
+async def test_a_raised_childs_details_are_in_child_details_only_and_never_in_the_log(
+    raising: Raising, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Everything at INFO, the level the bot logs at (`bot.server.configure_logging`), SQLAlchemy's statements
+    # included (their parameters are hidden), while the form is filled, the challenge raised, the professional
+    # opens it, and the deadline clock passes its deadline.
+    caplog.set_level(logging.INFO)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    answer = await raising.person().press_on(await to_review(raising.person()), v.RAISE_CONFIRM)
+    assert "Challenge DUR-2026-0001 raised" in texts(answer)
+    megan = raising.person(MEGAN, "Megan Bowen")
+    assert CHILD["child_name"] in texts(await megan.say_card("show DUR-2026-0001"))
+    raising.clock.advance(days=3)
+    await raising.tick()
+    challenge_id = raising.committed[0].challenge.id
+    assert any(challenge_id in record.getMessage() for record in caplog.records), "logs name the challenge"
+
+    # Durham's form asks for the child's name only; whatever else was typed is looked for too.
+    secrets = (CHILD["child_name"], "Inventedchild", CHILD["agency_reference"], CHILD["date_of_birth"])
+    async with raising.database.reading() as conn:
+        kept = (await conn.execute(select(metadata.tables["child_details"]))).one()
+        assert kept.name == CHILD["child_name"]
+        for table in metadata.sorted_tables:
+            if table.name == "child_details":
+                continue
+            for row in await conn.execute(select(table)):
+                for secret in secrets:
+                    assert secret not in repr(tuple(row)), f"{secret!r} is in {table.name}"
+    for record in caplog.records:
+        logged = caplog.handler.format(record)
+        for secret in secrets:
+            assert secret not in logged, (secret, record.name, logged)
 
 
 async def test_a_draft_expires_after_its_time_and_its_child_is_deleted_everywhere(raising: Raising) -> None:

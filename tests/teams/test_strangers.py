@@ -149,6 +149,38 @@ async def test_those_the_procedure_involves_still_see_it(everyone: Runtime, view
     assert challenge.reference not in texts(cards[0]) and "1:1 chat" in texts(cards[0]), viewer
 
 
+@pytest.mark.parametrize("viewer", ["raiser_lm", "challenged_sm"], ids=lambda s: s.replace("_", " "))
+async def test_those_involved_without_a_part_see_no_child_and_no_words(
+    everyone: Runtime, viewer: str
+) -> None:
+    # In Durham the raiser's line manager and the professional's manager's manager may know of a stage 1
+    # challenge but hold no part in it: their 1:1 chat shows its reference-level summary, never the child or
+    # what was written. The raiser, a party, sees the child.
+    challenge = await raised(everyone, "durham")
+    assert not challenge.roles_of(f"durham_{viewer}")
+    raiser = await person(everyone, holder("durham", "raiser")).say(f"show {challenge.reference}")
+    assert "Testchild" in canonical(raiser)
+    cards = await person(everyone, f"durham_{viewer}").say(f"show {challenge.reference}")
+    assert challenge.reference in texts(cards[0]), viewer
+    words = canonical(cards)
+    for secret in ("Testchild", "INV-0001", "2019", challenge.concern, challenge.desired_outcome):
+        assert secret not in words, (viewer, secret)
+
+
+@pytest.mark.parametrize("partnership", ["durham", "rochdale"])
+async def test_a_partnership_post_the_procedure_gives_a_part_sees_the_child(
+    everyone: Runtime, partnership: str
+) -> None:
+    # Both shipped procedures give the partnership's business manager a part from stage 1 (copied in): a
+    # party, shown the child's details in their 1:1 chat like the raiser, though nothing in a group chat.
+    challenge = await raised(everyone, partnership)
+    assert challenge.roles_of(f"{partnership}_bm")
+    cards = await person(everyone, f"{partnership}_bm").say(f"show {challenge.reference}")
+    assert "Testchild" in canonical(cards) and challenge.concern in canonical(cards)
+    cards = await person(everyone, f"{partnership}_bm", **GROUP).say(f"show {challenge.reference}")
+    assert "Testchild" not in canonical(cards) and challenge.reference not in canonical(cards)
+
+
 async def test_a_reoccurring_issue_cannot_be_linked_to_a_strangers_challenge(everyone: Runtime) -> None:
     # Another IRO of the raiser's agency: linking to the challenge is refused in the words used for a reference
     # that does not exist.

@@ -228,8 +228,19 @@ class UnparsableRequestFilter(logging.Filter):
         return False
 
 
+#: Loggers that write a statement's values or result rows at DEBUG (aiosqlite logs each call with its
+#: arguments; SQLAlchemy's engine logs rows): held at INFO whatever else logs at DEBUG, so no child's details
+#: reach a log from the database's traffic.
+VALUE_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")
+
+
 def configure_logging(level: int = logging.INFO) -> None:
-    """INFO to stderr, one line per record; leaves an already configured root logger alone."""
+    """INFO to stderr, one line per record; leaves an already configured root logger alone, but never lets
+    the database drivers log values (`VALUE_LOGGERS`)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
+    for name in VALUE_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)

@@ -433,3 +433,43 @@ def test_run_server_refuses_a_bad_configuration_with_status_2(
         assert server.run_server() == 2
 
     assert "configuration: PORT='eighty' is not a whole number" in caplog.text
+
+
+async def test_a_host_logging_at_debug_never_gets_the_databases_values(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A root logger set to DEBUG before the bot starts: the drivers' loggers are held at INFO, so a value
+    written to the database (here an invented child's name) is in no log record."""
+    from sqlalchemy import text
+
+    from storage.db import Database
+
+    secret = "Tegwen Inventedchild"
+    names = server.VALUE_LOGGERS
+    before = {name: logging.getLogger(name).level for name in names}
+    caplog.set_level(logging.DEBUG)
+    try:
+        server.configure_logging()
+        database = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'logged.db'}")
+        try:
+            async with database.transaction() as conn:
+                await conn.execute(text("CREATE TABLE t (v TEXT)"))
+                await conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": secret})
+                assert (await conn.execute(text("SELECT v FROM t"))).scalar_one() == secret
+        finally:
+            await database.dispose()
+        logging.getLogger("bot.probe").debug("the host's own DEBUG records are still captured")
+        assert [r for r in caplog.records if r.name == "bot.probe"]
+        assert not [r for r in caplog.records if secret in caplog.handler.format(r)]
+        # Without the cap the same statements would have been logged with their values.
+        logging.getLogger("aiosqlite").setLevel(logging.DEBUG)
+        database = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'logged.db'}")
+        try:
+            async with database.reading() as conn:
+                await conn.execute(text("SELECT v FROM t WHERE v = :v"), {"v": secret})
+        finally:
+            await database.dispose()
+        assert [r for r in caplog.records if secret in caplog.handler.format(r)], "the check can fail"
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)

@@ -301,7 +301,7 @@ class ChallengeService:
         this same person's same action (a second click of the same button), else out of date."""
         if (
             from_version < current.version
-            and await self.repository.change_from(current.id, from_version) == mark
+            and await self.repository.repeats(current.id, from_version, mark)
         ):
             return ActionResult("repeated", current, notice=ALREADY_DONE)
         return ActionResult("stale", current, notice=stale)

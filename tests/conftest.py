@@ -6,11 +6,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.cardcheck import card_validator as card_validator
-from tests.fakes.connector import FakeConnector
+from tests.support.keys import use_test_key
+
+# Before anything reads the environment: every test process, and every command a test starts, has the key.
+use_test_key()
+
+from tests.cardcheck import card_validator as card_validator  # noqa: E402
+from tests.fakes.connector import FakeConnector  # noqa: E402
 
 # Migrated test databases (SQLite and PostgreSQL); see the module's docstring.
-from tests.support.database import (  # noqa: F401  (fixtures, used by name)
+from tests.support.database import (  # noqa: E402, F401  (fixtures, used by name)
     database,
     empty_postgres_schema,
     postgres_database,

@@ -320,6 +320,35 @@ class ChallengeRepository:
                 conn, where, order_by=(challenges.c.raised_at.desc(), challenges.c.id), limit=limit
             )
 
+    async def open_with_agency_reference(
+        self, person_id: str, policy_id: str, agency_reference: str | None
+    ) -> list[str]:
+        """The references of `person_id`'s own open challenges (any part they hold) of the partnership
+        `policy_id` whose child has this agency reference (compared stripped and case-folded), oldest first.
+
+        Found through the keyed hash `child_details.agency_reference_hmac` and its index: nothing is
+        decrypted, and only challenges the person is a party to are ever looked at, so nobody learns of
+        another's challenge about the same child.
+        """
+        async with self.db.reading() as conn:
+            lookup = await deployment_key(conn, LOOKUP)
+            wanted = reference_hmac(lookup, agency_reference)
+            if wanted is None:
+                return []
+            mine = select(challenge_parties.c.challenge_id).where(challenge_parties.c.person_id == person_id)
+            rows = await conn.execute(
+                select(challenges.c.reference)
+                .join(child_details, child_details.c.challenge_id == challenges.c.id)
+                .where(
+                    child_details.c.agency_reference_hmac == wanted,
+                    challenges.c.policy_id == policy_id,
+                    challenges.c.status == Status.OPEN.value,
+                    challenges.c.id.in_(mine),
+                )
+                .order_by(challenges.c.raised_at, challenges.c.reference)
+            )
+            return list(rows.scalars())
+
     async def due_before(self, instant: datetime, limit: int = 100) -> list[Challenge]:
         """Open challenges whose next deadline or reminder is at or before `instant`, soonest first.
 

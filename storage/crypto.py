@@ -266,7 +266,11 @@ def configure(keyring: Keyring | None) -> None:
     with _lock:
         _keyring = keyring
         _cache.clear()
-        _deployment.clear()
+
+
+def forget_cached() -> None:
+    """Drop every data key held in memory (after a migration made or dropped them)."""
+    _cache.clear()
 
 
 def keyring() -> Keyring:
@@ -312,8 +316,6 @@ class _Cache:
 
 
 _cache = _Cache()
-#: The deployment's keys by name, once read.
-_deployment: dict[str, DataKey] = {}
 
 #: How many owners' keys go into one `IN (...)`.
 _BATCH = 500
@@ -383,15 +385,11 @@ async def key_or_new(conn: AsyncConnection, kind: str, owner_id: str) -> DataKey
 async def deployment_key(conn: AsyncConnection, name: str) -> DataKey:
     """One of the deployment's own data keys (`bot_state`, `lookup`), made the first time it is needed.
 
-    Two processes making it at once: the second insert conflicts on the key and reads the first's. Once read,
-    it is kept in memory (a deployment key is never deleted, and rotation re-wraps the same key).
+    Two processes making it at once: the second insert conflicts on the key and reads the first's. (Its row
+    is read each time, by its primary key; unwrapping it again is spared by the cache.)
     """
-    known = _deployment.get(name)
-    if known is not None:
-        return known
     found = await key_of(conn, DEPLOYMENT, name)
     if found is not None:
-        _deployment[name] = found
         return found
     raw = secrets.token_bytes(KEY_BYTES)
     kek_id, wrapped = keyring().wrap(raw, DEPLOYMENT, name)
@@ -404,7 +402,6 @@ async def deployment_key(conn: AsyncConnection, name: str) -> DataKey:
     )
     made = await key_of(conn, DEPLOYMENT, name)
     assert made is not None
-    _deployment[name] = made
     return made
 
 

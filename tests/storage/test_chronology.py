@@ -443,7 +443,7 @@ async def _garble_the_childs_name(conn: AsyncConnection, cid: str) -> None:
         await conn.execute(select(child_details.c.name).where(child_details.c.challenge_id == cid))
     ).scalar_one()
     assert name.startswith("v1:")
-    flipped = name[:-3] + ("A" if name[-3] != "A" else "B") + name[-2:]
+    flipped = name[:20] + ("A" if name[20] != "A" else "B") + name[21:]
     await conn.execute(child_details.update().where(child_details.c.challenge_id == cid).values(name=flipped))
 
 

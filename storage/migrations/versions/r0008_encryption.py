@@ -121,6 +121,12 @@ def _keyring() -> Any:
         ) from None
 
 
+def _forget_cached() -> None:
+    from storage.crypto import forget_cached
+
+    forget_cached()
+
+
 def _has_rows(conn: Connection) -> bool:
     for table in (_challenges, _drafts, _state):
         if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None:
@@ -319,10 +325,14 @@ def upgrade() -> None:
             op.f("ix_child_details_agency_reference_hmac"), ["agency_reference_hmac"], unique=False
         )
     _encrypt(op.get_bind())
+    _forget_cached()
 
 
 def downgrade() -> None:
-    _decrypt(op.get_bind())
+    conn = op.get_bind()
+    _decrypt(conn)
+    # SQLite's copy of the table would CAST the ISO text to a number (2017): put the dates back as written.
+    born = {row.challenge_id: row.date_of_birth for row in conn.execute(sa.select(_child))}
     with op.batch_alter_table("child_details") as batch:
         batch.drop_index(op.f("ix_child_details_agency_reference_hmac"))
         batch.drop_column("agency_reference_hmac")
@@ -333,5 +343,12 @@ def downgrade() -> None:
             existing_nullable=True,
             postgresql_using="date_of_birth::date",
         )
+    if conn.dialect.name == "sqlite":
+        for challenge_id, value in born.items():
+            conn.execute(
+                sa.text("UPDATE child_details SET date_of_birth = :born WHERE challenge_id = :id"),
+                {"born": value, "id": challenge_id},
+            )
     op.drop_index(op.f("ix_data_keys_kek_id"), table_name="data_keys")
     op.drop_table("data_keys")
+    _forget_cached()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from storage.crypto import configure
 from tests.support.keys import use_test_key
 
 # Before anything reads the environment: every test process, and every command a test starts, has the key.
@@ -23,6 +24,14 @@ from tests.support.database import (  # noqa: E402, F401  (fixtures, used by nam
     sqlite_database,
     sqlite_template,
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_keyring() -> Iterator[None]:
+    """Whatever keyring a test configured (a command run in process does) is dropped after it: the next
+    test reads the environment again."""
+    yield
+    configure(None)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def _local_keyring(path: Path) -> Keyring:
             KEY_FILE_ENV,
         )
     else:
-        log.warning("local mode: no %s set; the data encryption key in %s is used", KEY_ENV, path)
+        log.info("local mode: no %s set; the data encryption key in %s is used", KEY_ENV, path)
     return Keyring.from_environment({KEY_FILE_ENV: str(path)})
 
 

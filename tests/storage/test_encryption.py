@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import Connection
 
 from bot.cli import main as cli_main
@@ -44,6 +44,9 @@ from storage.crypto import (
 from storage.db import Database
 from storage.drafts import DraftChild, DraftStore
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
+from storage.monitoring import MonitoringStore
+from storage.patterns import PatternStore
+from storage.protected import ENCRYPTED
 from storage.schema import challenge_changes, child_details, data_keys, metadata
 from storage.verify import verify
 from tests.support.clock import FakeClock
@@ -375,3 +378,30 @@ def test_keys_commands_generate_report_and_rotate(
     monkeypatch.delenv(PREVIOUS_ENV)
     assert cli_main(["audit", "verify"]) == 0
     assert capsys.readouterr().out.startswith("OK")
+
+
+async def test_monitoring_and_the_pattern_watch_read_no_encrypted_column(database: Database) -> None:
+    """The figures and the pattern watch need no key: none of their statements names an encrypted column."""
+    await _worked(database)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        facts = await MonitoringStore(database).facts(
+            ["rochdale"], MONDAY - timedelta(days=1), MONDAY + timedelta(days=1)
+        )
+        patterns = PatternStore(database)
+        raised = await patterns.raised_since("rochdale", MONDAY - timedelta(days=1))
+        await patterns.last_triggers("rochdale")
+        await patterns.all()
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    assert len(facts) == 2 and len(raised) == 2 and statements
+    sql = "\n".join(statements)
+    assert "data_keys" not in sql
+    for table, columns in ENCRYPTED.items():
+        for column in columns:
+            assert f"{table}.{column}" not in sql, f"{table}.{column}"

@@ -546,8 +546,9 @@ def _operator_error(error: Exception) -> str | None:
     from sqlalchemy.exc import DBAPIError
 
     from bot.config import ConfigError
+    from storage.crypto import EncryptionError
 
-    if isinstance(error, ConfigError):
+    if isinstance(error, ConfigError | EncryptionError):
         return str(error)
     if isinstance(error, DBAPIError | ConnectionError | socket.gaierror | TimeoutError):
         reason = getattr(error, "orig", None) or error

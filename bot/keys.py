@@ -2,8 +2,10 @@
 
 `use_data_keys` reads the key-encryption keys from the environment (`CHALLENGE_DATA_KEY` or
 `CHALLENGE_DATA_KEY_FILE`, and `CHALLENGE_DATA_KEY_PREVIOUS` or `CHALLENGE_DATA_KEY_PREVIOUS_FILE`) for the
-whole process. Without one, a deployment (MicrosoftAppId set) refuses to start; local mode makes a key of
-its own in a file beside its SQLite database (`var/data-key`, mode 0600) and says so in the log.
+whole process. Without one, a deployment (MicrosoftAppId set) refuses to start; local mode with a SQLite
+database makes a key of its own in a file beside it (`var/data-key`, mode 0600) and says so in the log (a
+PostgreSQL database always needs the key given: a shared database is never encrypted under a key made on the
+spot by whoever ran a command).
 
 `challenge-bot keys status | rotate | generate` are the operator's commands (`docs/ARCHITECTURE.md`, key
 rotation).
@@ -38,7 +40,7 @@ from storage.schema import data_keys
 
 log = logging.getLogger(__name__)
 
-#: The local-mode key's file name, beside the SQLite database (or under `var/` of the working directory).
+#: The local-mode key's file name, beside the SQLite database.
 LOCAL_KEY_FILE = "data-key"
 
 #: How many data keys one rotation transaction re-wraps: short transactions, so running bots go on.
@@ -46,11 +48,9 @@ ROTATION_BATCH = 200
 
 
 def local_key_path(database_url: str) -> Path:
-    """Where local mode keeps its own key: beside its SQLite file, or `var/` of the working directory."""
+    """Where local mode keeps its own key: beside its SQLite file (`var/data-key` for the default one)."""
     parsed = parse_url(database_url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        return Path(parsed.database).expanduser().resolve().parent / LOCAL_KEY_FILE
-    return Path.cwd() / "var" / LOCAL_KEY_FILE
+    return Path(parsed.database or "var/challenge-bot.db").expanduser().resolve().parent / LOCAL_KEY_FILE
 
 
 def _local_keyring(path: Path) -> Keyring:
@@ -85,6 +85,11 @@ def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -
                     f"{missing}. A deployment (MicrosoftAppId set) will not start without it: the child's "
                     "details and what people write are stored encrypted under it"
                 ]
+            ) from None
+        if parse_url(settings.database_url).get_backend_name() != "sqlite":
+            # A shared database is never encrypted under a key made on the spot by whoever ran a command.
+            raise ConfigError(
+                [f"{missing}. Local mode makes a key of its own for a SQLite database only, not for PostgreSQL"]
             ) from None
         try:
             return _local_keyring(local_key_path(settings.database_url))

@@ -188,6 +188,9 @@ def test_a_deployment_without_a_key_refuses_to_start_and_local_mode_makes_its_ow
     assert "local mode" in caplog.text and str(path) in caplog.text
     assert path.read_text().strip() not in caplog.text
     assert data_keyring(local, {}) == made, "the same key on the next start"
+    # Local mode on PostgreSQL makes no key: a shared database is never encrypted under one made on the spot.
+    with pytest.raises(ConfigError, match="SQLite database only"):
+        data_keyring(Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1/x"), {})
     # A key in the environment is used, local mode or not.
     assert data_keyring(deployed, {KEY_ENV: _key(9)}).current == bytes([9]) * 32
 
@@ -319,7 +322,7 @@ async def test_migration_0008_encrypts_what_0007_stored_and_its_downgrade_decryp
     # Without a key, the upgrade stops, says which variables to set, and changes nothing.
     configure(None)
     monkeypatch.delenv(KEY_ENV, raising=False)
-    with pytest.raises(RuntimeError, match=f"{KEY_ENV}.*{KEY_FILE_ENV}"):
+    with pytest.raises(MissingKey, match=f"migration 0008.*{KEY_ENV}.*{KEY_FILE_ENV}"):
         async with database.transaction() as conn:
             await conn.run_sync(_migrate, "head", True)
     assert await current_revision(database) == "0007"

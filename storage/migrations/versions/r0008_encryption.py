@@ -114,7 +114,7 @@ def _keyring() -> Any:
     try:
         return keyring()
     except MissingKey:
-        raise RuntimeError(
+        raise MissingKey(
             f"migration 0008 encrypts the stored challenges, raising forms and dialog state, and needs the "
             f"data encryption key: set {KEY_ENV} (base64 of 32 random bytes, `challenge-bot keys generate`) "
             f"or {KEY_FILE_ENV}, then run `challenge-bot db upgrade` again (nothing was changed)"

@@ -8,7 +8,7 @@ import base64
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -297,9 +297,21 @@ def _migrate(conn: Connection, target: str, up: bool) -> None:
     (command.upgrade if up else command.downgrade)(config, target)
 
 
+@pytest.fixture
+async def back_at_head(database: Database) -> AsyncIterator[Database]:
+    """The database, brought back to the newest revision after the test whatever happened (the PostgreSQL
+    schema is shared by the run's other tests)."""
+    yield database
+    if await current_revision(database) != head_revision():
+        configure(Keyring.from_environment({KEY_ENV: TEST_DATA_KEY}))
+        async with database.transaction() as conn:
+            await conn.run_sync(_migrate, "head", True)
+
+
 async def test_migration_0008_encrypts_what_0007_stored_and_its_downgrade_decrypts_it(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    back_at_head: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    database = back_at_head
     repo, made = await _worked(database)
     async with database.transaction() as conn:
         await conn.run_sync(_migrate, "0007", False)

@@ -33,7 +33,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -114,8 +114,8 @@ def _read_file(path: str, where: str) -> str:
 class Keyring:
     """The key-encryption keys: the current one (wraps) and every one that may unwrap, by fingerprint."""
 
-    current: bytes
-    previous: tuple[bytes, ...] = ()
+    current: bytes = field(repr=False)
+    previous: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def current_id(self) -> str:
@@ -196,7 +196,7 @@ class DataKey:
     """One owner's data key: encrypts and decrypts its fields, and keys its digests."""
 
     owner_id: str
-    key: bytes
+    key: bytes = field(repr=False)
 
     def _aad(self, column: str) -> bytes:
         return f"{self.owner_id}|{column}".encode()
@@ -232,7 +232,6 @@ class DataKey:
         return hmac.new(subkey, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
-#: A value read that needs no key (a purged challenge's anonymous facts, stored in the clear).
 class NoKey:
     """Stands for the data key of an owner that has none (crypto-shredded): plain values pass through, and a
     ciphertext cannot be read."""

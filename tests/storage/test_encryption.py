@@ -169,6 +169,8 @@ def test_the_keyring_reads_its_keys_from_the_environment_or_files(tmp_path: Path
     with pytest.raises(BadKey, match=KEY_FILE_ENV):
         Keyring.from_environment({KEY_FILE_ENV: str(tmp_path / "missing")})
     assert len(base64.b64decode(generate_key())) == 32 and generate_key() != generate_key()
+    # Neither a keyring nor a data key shows its bytes when printed or logged.
+    assert repr(ring) == "Keyring()" and repr(DataKey("c", bytes(32))) == "DataKey(owner_id='c')"
 
 
 def test_a_deployment_without_a_key_refuses_to_start_and_local_mode_makes_its_own(

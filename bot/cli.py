@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.playground import Account
 
 Handler = Callable[[argparse.Namespace], int]
@@ -26,11 +27,21 @@ def _serve(args: argparse.Namespace) -> int:
     return run_server()
 
 
-def _db_upgrade(args: argparse.Namespace) -> int:
+def _settings_with_keys() -> Settings:
+    """The settings, with the data encryption keys in use (`bot/keys.py`): every command that reads or
+    writes what is stored encrypted needs them."""
     from bot.config import Settings
+    from bot.keys import use_data_keys
+
+    settings = Settings.from_env()
+    use_data_keys(settings)
+    return settings
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
-    asyncio.run(upgrade(Settings.from_env().database_url))
+    asyncio.run(upgrade(_settings_with_keys().database_url))
     print("database is at the newest schema")
     return 0
 
@@ -74,13 +85,12 @@ def _duration(value: str) -> timedelta:
 
 
 def _tick(args: argparse.Namespace) -> int:
-    from bot.config import Settings
     from bot.wiring import TickError, tick
 
     try:
         report = asyncio.run(
             tick(
-                Settings.from_env(),
+                _settings_with_keys(),
                 args.now,
                 advance=args.advance,
                 create_database=args.create_database,
@@ -136,32 +146,51 @@ def _directory_import(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.config import Settings
     from bot.export import ExportError, export_to_file
 
     try:
-        exported = export_to_file(Settings.from_env(), args.reference, args.format, Path(args.out))
+        exported = export_to_file(_settings_with_keys(), args.reference, args.format, Path(args.out))
     except ExportError as error:
         print(f"challenge-bot export: {error}", file=sys.stderr)
         return 2
-    print(f"{exported.reference}: {exported.title} written to {args.out} ({args.format}, {len(exported.content)} bytes)")
+    print(
+        f"{exported.reference}: {exported.title} written to {args.out} ({args.format}, {len(exported.content)} bytes)"
+    )
     return 0
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from bot.config import Settings
     from bot.records import audit_verify
 
-    return asyncio.run(audit_verify(Settings.from_env(), args.reference))
+    return asyncio.run(audit_verify(_settings_with_keys(), args.reference))
 
 
 def _retention_purge(args: argparse.Namespace) -> int:
-    from bot.config import Settings
     from bot.records import retention_purge
 
     return asyncio.run(
-        retention_purge(Settings.from_env(), dry_run=args.dry_run, now=args.now or datetime.now(UTC))
+        retention_purge(_settings_with_keys(), dry_run=args.dry_run, now=args.now or datetime.now(UTC))
     )
+
+
+def _keys_status(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+    from bot.keys import keys_status
+
+    return keys_status(Settings.from_env())
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+    from bot.keys import keys_rotate
+
+    return keys_rotate(Settings.from_env())
+
+
+def _keys_generate(args: argparse.Namespace) -> int:
+    from bot.keys import keys_generate
+
+    return keys_generate()
 
 
 def _day(value: str) -> date:
@@ -324,6 +353,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("reference", nargs="?", metavar="REF", help="one challenge, e.g. DUR-2026-0042")
     verify.set_defaults(handler=_audit_verify)
+
+    keys = commands.add_parser("keys", help="the data encryption keys (CHALLENGE_DATA_KEY)")
+    keys_commands = keys.add_subparsers(title="keys commands", metavar="KEYS_COMMAND", required=True)
+    keys_commands.add_parser(
+        "status",
+        help="how many data keys each key-encryption key wraps, and which of them this environment opens",
+    ).set_defaults(handler=_keys_status)
+    keys_commands.add_parser(
+        "rotate",
+        help="re-wrap every data key wrapped by a previous key (CHALLENGE_DATA_KEY_PREVIOUS) under the "
+        "current one (CHALLENGE_DATA_KEY), in short batches while bots run; safe to run again",
+    ).set_defaults(handler=_keys_rotate)
+    keys_commands.add_parser(
+        "generate", help="print a new random key (base64 of 32 bytes) for CHALLENGE_DATA_KEY"
+    ).set_defaults(handler=_keys_generate)
 
     retention = commands.add_parser("retention", help="erase what ended challenges no longer need to keep")
     retention_commands = retention.add_subparsers(
@@ -502,8 +546,9 @@ def _operator_error(error: Exception) -> str | None:
     from sqlalchemy.exc import DBAPIError
 
     from bot.config import ConfigError
+    from storage.crypto import EncryptionError
 
-    if isinstance(error, ConfigError):
+    if isinstance(error, ConfigError | EncryptionError):
         return str(error)
     if isinstance(error, DBAPIError | ConnectionError | socket.gaierror | TimeoutError):
         reason = getattr(error, "orig", None) or error

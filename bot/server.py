@@ -24,6 +24,7 @@ from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
 from bot.errors import AuthenticationUnavailable, describe_exception, on_turn_error
+from bot.keys import use_data_keys
 from bot.request_body import BadBody, check_activity, check_headers, parse_activity
 from bot.signing_keys import FAILURE_MEMORY_SECONDS
 
@@ -170,6 +171,7 @@ def run_server() -> int:
     configure_logging()
     try:
         settings = Settings.from_env()
+        use_data_keys(settings)
     except ConfigError as error:
         for problem in error.problems:
             log.error("configuration: %s", problem)

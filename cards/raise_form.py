@@ -679,8 +679,12 @@ def raise_review_card(
     revision: int = 0,
     preview: Decision | None = None,
     raiser_id: str | None = None,
+    same_child: Sequence[str] = (),
 ) -> Card:
     """Everything entered, to check before it is sent; `error` (the engine's refusal) is shown at the top.
+
+    `same_child` are the references of the raiser's own open challenges of this partnership about a child
+    with the same agency reference: said under the child's details, by reference only.
 
     `preview` is what raising this form would do (the engine's answer, the one the raise itself uses), so
     "Who will be told" names only the people its notifications go to; a part the procedure names that nobody
@@ -710,6 +714,7 @@ def raise_review_card(
         section("The child"),
         text("Shown only to the people involved, in their own chats with me.", subtle=True, spacing="None"),
         facts(_child_facts(policy, values)),
+        *_same_child(same_child),
         section("Who you are challenging"),
         facts(_challenged_facts(directory, values)),
         section("The issue"),
@@ -762,6 +767,23 @@ def raise_review_card(
         execute("Cancel", verbs.RAISE_CANCEL, data, inputs="none", style="destructive"),
     ]
     return card(body, actions=actions)
+
+
+def _same_child(references: Sequence[str]) -> list[Element]:
+    if not references:
+        return []
+    listed = ", ".join(references)
+    many = len(references) > 1
+    return [
+        text(
+            plain(
+                f"You already have {'open challenges' if many else 'an open challenge'} about a child with this "
+                f"agency reference: {listed}. Check {'they are' if many else 'it is'} not the same issue "
+                "before you raise another."
+            ),
+            color="Warning",
+        )
+    ]
 
 
 def _child_facts(policy: Policy, values: Mapping[str, str]) -> list[tuple[str, str]]:

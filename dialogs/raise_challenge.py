@@ -463,6 +463,9 @@ class RaiseChallengeFlow:
                 revision=draft.revision,
                 preview=await self._preview(person, policy, values),
                 raiser_id=person.id,
+                same_child=await self.service.same_child_open(
+                    person.id, policy.id, values.get(ids.AGENCY_REFERENCE)
+                ),
             )
         else:
             card = raise_step_card(

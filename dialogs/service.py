@@ -258,6 +258,11 @@ class ChallengeService:
             and c.challenged_agency_id == agency_id
         ]
 
+    async def same_child_open(self, person_id: str, policy_id: str, agency_reference: str | None) -> list[str]:
+        """The references of the person's own open challenges of the partnership about a child with the same
+        agency reference (never anyone else's)."""
+        return await self.repository.open_with_agency_reference(person_id, policy_id, agency_reference)
+
     async def act(
         self, challenge: Challenge, expected_version: int | None, action: Action, actor_id: str
     ) -> ActionResult:
@@ -301,7 +306,7 @@ class ChallengeService:
         this same person's same action (a second click of the same button), else out of date."""
         if (
             from_version < current.version
-            and await self.repository.change_from(current.id, from_version) == mark
+            and await self.repository.repeats(current.id, from_version, mark)
         ):
             return ActionResult("repeated", current, notice=ALREADY_DONE)
         return ActionResult("stale", current, notice=stale)

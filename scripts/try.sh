@@ -11,7 +11,8 @@
 #
 # Environment: PORT (bot, default 3978), PLAYGROUND_PORT (the first window, default 56150), DATABASE_URL
 # (default SQLite file var/challenge-bot.db), DIRECTORY_FILE (demo directory), TRY_RUN_DIR (var/try),
-# SMTP_HOST (else a local mail catcher on MAIL_PORT, 8025).
+# SMTP_HOST (else a local mail catcher on MAIL_PORT, 8025). CHALLENGE_DATA_KEY: unset, the bot makes its data
+# encryption key beside the SQLite file (var/data-key, mode 0600), and `challenge-bot tick` finds it there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"

@@ -8,7 +8,8 @@ silently overwrite each other; an empty e-tag is refused. A write of several ite
 
 State holds SDK objects (a `DialogState` with its prompts' options, activities...), so items are turned
 into JSON with `jsonpickle`, as the SDK's Azure storages do. Reading it back instantiates classes named in
-the database, so only classes from an allow-list of packages are accepted.
+the database, so only classes from an allow-list of packages are accepted. The JSON is stored encrypted
+with the deployment's `bot_state` data key (`storage/crypto.py`): a prompt's state may hold what was typed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.clock import Clock, utc_now
+from storage.crypto import BOT_STATE, DataKey, deployment_key
 from storage.db import Database, upsert
 from storage.errors import StateConflictError
 from storage.schema import bot_state
@@ -81,6 +83,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type hin
         wanted = list(dict.fromkeys(keys))
         found: dict[str, Any] = {}
         async with self.db.reading() as conn:
+            key = await _state_key(conn)
             for start in range(0, len(wanted), _BATCH):
                 rows = await conn.execute(
                     select(bot_state.c.key, bot_state.c.data, bot_state.c.e_tag).where(
@@ -88,7 +91,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type hin
                     )
                 )
                 for row in rows:
-                    found[row.key] = self._restore(row.data, row.e_tag)
+                    found[row.key] = self._restore(key.plain_json(_column(row.key), row.data), row.e_tag)
         return found
 
     async def write(self, changes: Mapping[str, Any]) -> None:
@@ -99,13 +102,18 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type hin
             return
         now = self.clock()
         async with self.db.transaction() as conn:
+            state_key = await _state_key(conn)
             for key, item in changes.items():
                 e_tag = _e_tag_of(item)
                 if e_tag == "":
                     raise ValueError(
                         f"bot state {key!r} has an empty e_tag; use '*' or the e_tag it was read with"
                     )
-                values = {"data": _flatten(item), "e_tag": uuid4().hex, "updated_at": now}
+                values = {
+                    "data": state_key.json(_column(key), _flatten(item)),
+                    "e_tag": uuid4().hex,
+                    "updated_at": now,
+                }
                 if e_tag is None or e_tag == "*":
                     await _overwrite(conn, key, values)
                 elif not await _replace_if_current(conn, key, e_tag, values):
@@ -132,6 +140,16 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type hin
         elif hasattr(item, "__dict__"):
             item.e_tag = e_tag
         return item
+
+
+async def _state_key(conn: AsyncConnection) -> DataKey:
+    """The deployment's key for dialog state (what people typed may be in it, a prompt's answer say)."""
+    return await deployment_key(conn, BOT_STATE)
+
+
+def _column(key: str) -> str:
+    """The associated data of an item: its column and its key, so it cannot be moved to another key."""
+    return f"bot_state.data.{key}"
 
 
 async def _overwrite(conn: AsyncConnection, key: str, values: dict[str, Any]) -> None:

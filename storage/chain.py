@@ -33,7 +33,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import AuditEvent
+from storage.crypto import CHALLENGE, key_of
 from storage.db import upsert
+from storage.protected import NO_KEY, Key, event_words
 from storage.schema import audit_anchors, audit_events, audit_heads
 
 if TYPE_CHECKING:
@@ -232,7 +234,14 @@ async def append_events(
             await anchor(conn, partnership_id, challenge_id, last.seq, last.hash, now, record)
         return
     rows = chained_rows(pending, after_seq=last.seq if last else 0, after_hash=last.hash if last else None)
-    await conn.execute(audit_events.insert(), rows)
+    # The words are stored encrypted under the challenge's data key (in the clear once it is shredded: the
+    # purge's own event); the digests above are over the words as written.
+    key: Key = await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
+    stored = []
+    for row in rows:
+        summary, detail = event_words(key, row["seq"], row["summary"], row["detail"])
+        stored.append({**row, "summary": summary, "detail": detail})
+    await conn.execute(audit_events.insert(), stored)
     await anchor(conn, partnership_id, challenge_id, rows[-1]["seq"], rows[-1]["hash"], now, record)
 
 
@@ -270,5 +279,7 @@ async def anchor(
     )
     await conn.execute(audit_anchors.insert().values(**anchor))
     await conn.execute(
-        update(audit_heads).where(audit_heads.c.partnership_id == partnership_id).values(seq=seq, hash=anchor["hash"])
+        update(audit_heads)
+        .where(audit_heads.c.partnership_id == partnership_id)
+        .values(seq=seq, hash=anchor["hash"])
     )

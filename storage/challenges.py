@@ -12,10 +12,10 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, TextClause, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, TextClause, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,9 +37,33 @@ from storage.codec import (
     timescale_proposal_from_json,
     timescale_proposal_to_json,
 )
+from storage.crypto import (
+    CHALLENGE,
+    DRAFT,
+    LOOKUP,
+    DataKey,
+    deployment_key,
+    key_of,
+    key_or_new,
+    keys_of,
+    new_key,
+    reference_hmac,
+    shred,
+)
 from storage.db import Database, could_be_key, upsert
 from storage.errors import AlreadyRaised, ConflictError, DraftNotCurrent, NotFound
 from storage.outbox import enqueue
+from storage.protected import (
+    NO_KEY,
+    Key,
+    challenge_row,
+    child_row,
+    plain_challenge_row,
+    plain_child_row,
+    plain_event_words,
+    plain_stage_reason,
+    stage_reason,
+)
 from storage.schema import (
     OPEN_STATUS,
     audit_events,
@@ -137,13 +161,16 @@ class ChallengeRepository:
             _check_decision(decision)
             now = self.clock()
             salt = new_salt()
+            key = await new_key(conn, CHALLENGE, challenge.id, now=now)
             row = _columns(challenge)
             await conn.execute(
-                challenges.insert().values(**row, updated_at=now, draft_id=draft_id, seal_salt=salt)
+                challenges.insert().values(
+                    **challenge_row(key, row), updated_at=now, draft_id=draft_id, seal_salt=salt
+                )
             )
             child = _child_columns(challenge)
-            await conn.execute(child_details.insert().values(**child))
-            parties, stages = await _write_parties_and_stages(conn, challenge)
+            await conn.execute(child_details.insert().values(**await _stored_child(conn, key, child)))
+            parties, stages = await _write_parties_and_stages(conn, challenge, key)
             await enqueue(conn, decision.notifications, now, version=challenge.version)
             record = record_of(salt, {**row, "purged_at": None}, stages, parties, child)
             await append_events(conn, challenge.policy_id, challenge.id, decision.events, now, record)
@@ -165,12 +192,15 @@ class ChallengeRepository:
         now = self.clock()
         row = _columns(challenge)
         async with self.db.transaction() as conn:
+            key = await key_or_new(conn, CHALLENGE, challenge.id)
             # What the update leaves as it was, and the seal needs, comes back with it.
             kept = (
                 await conn.execute(
                     update(challenges)
                     .where(challenges.c.id == challenge.id, challenges.c.version == expected_version)
-                    .values(**row, updated_at=now, due_claimed_by=None, due_claimed_until=None)
+                    .values(
+                        **challenge_row(key, row), updated_at=now, due_claimed_by=None, due_claimed_until=None
+                    )
                     .returning(challenges.c.purged_at, challenges.c.seal_salt)
                 )
             ).first()
@@ -187,7 +217,9 @@ class ChallengeRepository:
                 raise ConflictError(challenge.id, current.reference, current.version)
             child = _child_columns(challenge)
             held = await conn.execute(
-                update(child_details).where(child_details.c.challenge_id == challenge.id).values(**child)
+                update(child_details)
+                .where(child_details.c.challenge_id == challenge.id)
+                .values(**await _stored_child(conn, key, child))
             )
             await conn.execute(
                 delete(challenge_parties).where(challenge_parties.c.challenge_id == challenge.id)
@@ -195,7 +227,7 @@ class ChallengeRepository:
             await conn.execute(
                 delete(challenge_stages).where(challenge_stages.c.challenge_id == challenge.id)
             )
-            parties, stages = await _write_parties_and_stages(conn, challenge)
+            parties, stages = await _write_parties_and_stages(conn, challenge, key)
             await enqueue(conn, decision.notifications, now, version=challenge.version)
             if mark is not None:
                 await conn.execute(
@@ -204,7 +236,7 @@ class ChallengeRepository:
                         from_version=expected_version,
                         actor_id=mark.actor_id,
                         action=mark.action,
-                        digest=mark.digest,
+                        digest=keyed_digest(key, mark.digest),
                     )
                 )
             record = record_of(
@@ -230,7 +262,8 @@ class ChallengeRepository:
         return found is not None
 
     async def change_from(self, challenge_id: str, version: int) -> ChangeMark | None:
-        """Who changed the challenge from `version` to the next, and with which action (None: not recorded)."""
+        """Who changed the challenge from `version` to the next, and with which action (None: not recorded);
+        its digest as stored (keyed: compare a mark with `repeats`)."""
         async with self.db.reading() as conn:
             row = (
                 await conn.execute(
@@ -243,6 +276,19 @@ class ChallengeRepository:
                 )
             ).first()
         return ChangeMark(row.actor_id, row.action, row.digest) if row is not None else None
+
+    async def repeats(self, challenge_id: str, version: int, mark: ChangeMark) -> bool:
+        """Whether the change from `version` was made by `mark`'s person with `mark`'s action and inputs.
+
+        The stored digest is keyed (HMAC under a subkey of the challenge's data key), so it cannot be tested
+        against guesses of what was typed by anyone reading the database alone.
+        """
+        stored = await self.change_from(challenge_id, version)
+        if stored is None or (stored.actor_id, stored.action) != (mark.actor_id, mark.action):
+            return False
+        async with self.db.reading() as conn:
+            key = await key_of(conn, CHALLENGE, challenge_id)
+        return stored.digest == keyed_digest(key or NO_KEY, mark.digest)
 
     async def get(self, challenge_id: str) -> Challenge | None:
         """The challenge with this id, or None."""
@@ -273,6 +319,35 @@ class ChallengeRepository:
             return await _load(
                 conn, where, order_by=(challenges.c.raised_at.desc(), challenges.c.id), limit=limit
             )
+
+    async def open_with_agency_reference(
+        self, person_id: str, policy_id: str, agency_reference: str | None
+    ) -> list[str]:
+        """The references of `person_id`'s own open challenges (any part they hold) of the partnership
+        `policy_id` whose child has this agency reference (compared stripped and case-folded), oldest first.
+
+        Found through the keyed hash `child_details.agency_reference_hmac` and its index: nothing is
+        decrypted, and only challenges the person is a party to are ever looked at, so nobody learns of
+        another's challenge about the same child.
+        """
+        async with self.db.reading() as conn:
+            lookup = await deployment_key(conn, LOOKUP)
+            wanted = reference_hmac(lookup, agency_reference)
+            if wanted is None:
+                return []
+            mine = select(challenge_parties.c.challenge_id).where(challenge_parties.c.person_id == person_id)
+            rows = await conn.execute(
+                select(challenges.c.reference)
+                .join(child_details, child_details.c.challenge_id == challenges.c.id)
+                .where(
+                    child_details.c.agency_reference_hmac == wanted,
+                    challenges.c.policy_id == policy_id,
+                    challenges.c.status == Status.OPEN.value,
+                    challenges.c.id.in_(mine),
+                )
+                .order_by(challenges.c.raised_at, challenges.c.reference)
+            )
+            return list(rows.scalars())
 
     async def due_before(self, instant: datetime, limit: int = 100) -> list[Challenge]:
         """Open challenges whose next deadline or reminder is at or before `instant`, soonest first.
@@ -319,18 +394,22 @@ class ChallengeRepository:
                 .where(audit_events.c.challenge_id == challenge_id)
                 .order_by(audit_events.c.seq)
             )
-            return [
-                AuditEvent(
-                    challenge_id=row.challenge_id,
-                    at=row.at,
-                    actor_id=row.actor_id,
-                    stage=row.stage,
-                    kind=row.kind,
-                    summary=row.summary,
-                    detail=text_map(row.detail),
+            key: Key = await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
+            events = []
+            for row in rows:
+                summary, detail = plain_event_words(key, row.seq, row.summary, row.detail)
+                events.append(
+                    AuditEvent(
+                        challenge_id=row.challenge_id,
+                        at=row.at,
+                        actor_id=row.actor_id,
+                        stage=row.stage,
+                        kind=row.kind,
+                        summary=summary,
+                        detail=text_map(detail),
+                    )
                 )
-                for row in rows
-            ]
+            return events
 
 
 async def claim_due_challenges(
@@ -373,6 +452,7 @@ async def _take_draft(conn: AsyncConnection, draft_id: str, revision: int | None
         where.append(raise_drafts.c.revision == revision)
     taken = await conn.execute(delete(raise_drafts).where(*where))
     if taken.rowcount == 1:
+        await shred(conn, DRAFT, [draft_id])
         return
     raised = await _raised_from(conn, draft_id)
     if raised is not None:
@@ -449,15 +529,42 @@ def _child_columns(c: Challenge) -> dict[str, Any]:
     }
 
 
+def keyed_digest(key: DataKey | Key, digest: str) -> str:
+    """What `challenge_changes.digest` holds for an action's input digest: keyed by the challenge's data key
+    (a challenge with none, purged, keeps no digest worth keying: it is erased)."""
+    if isinstance(key, DataKey):
+        return key.digest("challenge_changes.digest", digest)
+    return digest
+
+
+async def _stored_child(conn: AsyncConnection, key: Key, child: dict[str, Any]) -> dict[str, Any]:
+    """The child's details as stored: encrypted, with the keyed hash of the agency reference."""
+    lookup = await deployment_key(conn, LOOKUP)
+    return {
+        **child_row(key, "child_details", child),
+        "agency_reference_hmac": reference_hmac(lookup, child.get("agency_reference")),
+    }
+
+
+class _Row(dict[str, Any]):
+    """A decrypted row whose columns read as attributes, as SQLAlchemy's rows do."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 async def _write_parties_and_stages(
-    conn: AsyncConnection, c: Challenge
+    conn: AsyncConnection, c: Challenge, key: Key
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Insert the challenge's parties and stages; the rows written."""
+    """Insert the challenge's parties and stages (reasons encrypted); the rows as written (in plain)."""
     parties = [
         {"challenge_id": c.id, "role": role, **contact_columns(contact)}
         for role, contact in c.parties.items()
     ]
-    stages = [
+    stages: list[dict[str, Any]] = [
         {
             "challenge_id": c.id,
             "position": position,
@@ -477,7 +584,10 @@ async def _write_parties_and_stages(
     if parties:
         await conn.execute(challenge_parties.insert(), parties)
     if stages:
-        await conn.execute(challenge_stages.insert(), stages)
+        await conn.execute(
+            challenge_stages.insert(),
+            [{**s, "reason": stage_reason(key, s["position"], s["reason"])} for s in stages],
+        )
     return parties, stages
 
 
@@ -493,14 +603,18 @@ async def _load(
     if limit is not None:
         query = query.limit(limit)
     rows = (await conn.execute(query)).all()
-    children: dict[str, Row[Any]] = {}
+    keys: dict[str, DataKey] = {}
+    children: dict[str, dict[str, Any]] = {}
     parties: dict[str, dict[RoleId, Contact]] = defaultdict(dict)
     stages: dict[str, list[StageRecord]] = defaultdict(list)
     ids = [row.id for row in rows]
     for start in range(0, len(ids), _BATCH):
         batch = ids[start : start + _BATCH]
+        keys.update(await keys_of(conn, CHALLENGE, batch))
         for child in await conn.execute(select(child_details).where(child_details.c.challenge_id.in_(batch))):
-            children[child.challenge_id] = child
+            children[child.challenge_id] = plain_child_row(
+                keys.get(child.challenge_id, NO_KEY), "child_details", child._mapping
+            )
         for party in await conn.execute(
             select(challenge_parties).where(challenge_parties.c.challenge_id.in_(batch))
         ):
@@ -518,22 +632,38 @@ async def _load(
                     timescale_working_days=stage.timescale_working_days,
                     ended_at=stage.ended_at,
                     outcome=stage.outcome,
-                    reason=stage.reason,
+                    reason=plain_stage_reason(
+                        keys.get(stage.challenge_id, NO_KEY), stage.position, stage.reason
+                    ),
                     reminded=stage.reminded,
                     breached=stage.breached,
                     steps_done=stage.steps_done,
                 )
             )
-    return [_challenge(row, children.get(row.id), parties[row.id], stages[row.id]) for row in rows]
+    return [
+        _challenge(
+            _Row(plain_challenge_row(keys.get(row.id, NO_KEY), row._mapping)),
+            children.get(row.id),
+            parties[row.id],
+            stages[row.id],
+        )
+        for row in rows
+    ]
 
 
 def _challenge(
-    row: Row[Any], child: Row[Any] | None, parties: dict[RoleId, Contact], stages: list[StageRecord]
+    row: _Row,
+    child: dict[str, Any] | None,
+    parties: dict[RoleId, Contact],
+    stages: list[StageRecord],
 ) -> Challenge:
     # A challenge has its child's details until the retention purge erases them (`purged_at`).
+    born = child["date_of_birth"] if child is not None else None
     details = (
         ChildDetails(
-            name=child.name, date_of_birth=child.date_of_birth, agency_reference=child.agency_reference
+            name=child["name"],
+            date_of_birth=date.fromisoformat(born) if born else None,
+            agency_reference=child["agency_reference"],
         )
         if child is not None
         else ChildDetails(name="")

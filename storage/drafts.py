@@ -5,8 +5,9 @@ up by one with every change. A change is compare-and-set on the revision, so of 
 the first moves the form on; the other sees the revision has moved and is shown where the form now is.
 
 The child's details as typed go to `draft_child_details`, beside `child_details`, so the one place that holds
-child-identifying facts holds those of unfinished forms too. When a draft ends (cancelled, expired) its
-answers and its child's details are deleted at once; the answers-free row stays `ENDED_KEPT` so a card from
+child-identifying facts holds those of unfinished forms too. Both are encrypted with the draft's own data key
+(`storage/crypto.py`), made with its first answers. When a draft ends (cancelled, expired) its answers, its
+child's details and its data key are deleted at once; the answers-free row stays `ENDED_KEPT` so a card from
 it can say what became of it, then it is deleted too. Raising deletes the draft in the raise's transaction
 (see `ChallengeRepository.create`).
 """
@@ -23,8 +24,10 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.crypto import DRAFT, key_of, key_or_new, new_key
 from storage.db import Database, could_be_key, upsert
-from storage.schema import draft_child_details, raise_drafts
+from storage.protected import NO_KEY, Key, child_row, plain_child_row
+from storage.schema import data_keys, draft_child_details, raise_drafts
 
 DraftStatus = Literal["open", "cancelled", "expired"]
 
@@ -141,15 +144,31 @@ class DraftStore:
                     raise_drafts.c.revision == draft.revision,
                     raise_drafts.c.expires_at > now,
                 )
-                .values(step=step, revision=draft.revision + 1, last_verb=verb, answers=dict(answers))
+                .values(
+                    step=step,
+                    revision=draft.revision + 1,
+                    last_verb=verb,
+                )
             )
             if moved.rowcount != 1:
                 return None
-            columns = {
-                "name": child.name,
-                "date_of_birth": child.date_of_birth,
-                "agency_reference": child.agency_reference,
-            }
+            # The row is ours until the commit: its key is read (or made, for a form older than encryption)
+            # by this transaction alone.
+            key = await key_or_new(conn, DRAFT, draft.id)
+            await conn.execute(
+                update(raise_drafts)
+                .where(raise_drafts.c.id == draft.id)
+                .values(answers=key.json("raise_drafts.answers", dict(answers)))
+            )
+            columns = child_row(
+                key,
+                "draft_child_details",
+                {
+                    "name": child.name,
+                    "date_of_birth": child.date_of_birth,
+                    "agency_reference": child.agency_reference,
+                },
+            )
             await conn.execute(
                 upsert(conn, draft_child_details)
                 .values(draft_id=draft.id, **columns)
@@ -222,6 +241,7 @@ async def _insert(
             ended_at=None,
         )
     )
+    await new_key(conn, DRAFT, draft_id, now=now)
     created = await _load(conn, raise_drafts.c.id == draft_id)
     assert created is not None
     return created
@@ -261,8 +281,14 @@ async def _expire(conn: AsyncConnection, now: datetime, person_id: str | None) -
 
 
 async def _forget_ended_children(conn: AsyncConnection) -> None:
-    """Delete the child's details of every draft that is no longer open (called when a draft has just ended:
-    every draft that ended before had its details deleted in its own transaction)."""
+    """Delete the child's details and the data key of every draft that is no longer open (called when a draft
+    has just ended: every draft that ended before had them deleted in its own transaction)."""
+    await conn.execute(
+        delete(data_keys).where(
+            data_keys.c.owner_kind == DRAFT,
+            ~exists().where(raise_drafts.c.id == data_keys.c.owner_id, raise_drafts.c.status == "open"),
+        )
+    )
     await conn.execute(
         delete(draft_child_details).where(
             exists().where(
@@ -287,7 +313,14 @@ async def _load(conn: AsyncConnection, *where: Any) -> Draft | None:
     ).first()
     if row is None:
         return None
-    answers = row.answers if isinstance(row.answers, dict) else {}
+    key: Key = await key_of(conn, DRAFT, row.id) or NO_KEY
+    answers = key.plain_json("raise_drafts.answers", row.answers)
+    answers = answers if isinstance(answers, dict) else {}
+    child = plain_child_row(
+        key,
+        "draft_child_details",
+        {"name": row.name, "date_of_birth": row.date_of_birth, "agency_reference": row.agency_reference},
+    )
     return Draft(
         id=row.id,
         person_id=row.person_id,
@@ -297,7 +330,9 @@ async def _load(conn: AsyncConnection, *where: Any) -> Draft | None:
         last_verb=row.last_verb,
         answers={str(k): v for k, v in answers.items() if isinstance(v, str)},
         child=DraftChild(
-            name=row.name, date_of_birth=row.date_of_birth, agency_reference=row.agency_reference
+            name=child["name"],
+            date_of_birth=child["date_of_birth"],
+            agency_reference=child["agency_reference"],
         ),
         replaces=row.replaces,
         created_at=row.created_at,

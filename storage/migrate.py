@@ -58,6 +58,8 @@ async def upgrade_database(database: Database) -> None:
         if not database.is_sqlite:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
         await conn.run_sync(_upgrade)
+    # A migration that rewrote stored values (encrypting them, say) leaves no old page in SQLite's log.
+    await database.forget_deleted()
 
 
 async def current_revision(database: Database) -> str | None:

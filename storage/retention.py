@@ -5,7 +5,8 @@ Erased: the `child_details` row; the concern, the desired outcome, the evidence 
 fields people filled in, every entry's text (responses, proposals, reasons), the proposals, the agreed
 outcome, each stage's reason, the meeting records' words (attendees, key points, actions, timescales), and the
 words of every event of the chronology (summary, detail and the salt of their digest), and the digests of what
-each change's author typed (`challenge_changes`). Kept: the reference,
+each change's author typed (`challenge_changes`), and the challenge's data key (crypto-shredding: a copy of
+its encrypted words elsewhere, a backup, can no longer be read). Kept: the reference,
 partnership, agencies, issue category, urgency and priority, status, the stages with their dates, limits and
 outcomes, who held each part, who wrote at which stage and when, and the chronology's chain, which records the
 purge as its own event and still verifies (`storage/chain.py`); that event's anchor seals the purged record
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,7 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from process.challenge import SYSTEM, AuditEvent, Status
 from storage.chain import ERASED_THROUGH, PURGED, append_events
 from storage.codec import entries_from_json, entries_to_json, meetings_from_json, meetings_to_json
+from storage.crypto import CHALLENGE, key_of, shred
 from storage.db import Database
+from storage.protected import NO_KEY, Key
 from storage.schema import audit_events, challenge_changes, challenge_stages, challenges, child_details
 from storage.seal import stored_records
 
@@ -92,11 +96,14 @@ async def _erase(
     policy_id: str,
     challenge_id: str,
     stage: int,
-    entries: list[dict[str, object]],
-    meetings: list[dict[str, object]],
+    entries: Any,
+    meetings: Any,
     now: datetime,
     why: str,
 ) -> int:
+    key: Key = await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
+    entries = key.plain_json("challenges.entries", entries)
+    meetings = key.plain_json("challenges.meetings", meetings)
     await conn.execute(
         update(challenges)
         .where(challenges.c.id == challenge_id)
@@ -137,6 +144,9 @@ async def _erase(
         .where(audit_events.c.challenge_id == challenge_id, audit_events.c.seq <= through)
         .values(summary="", detail={}, salt=None)
     )
+    # Crypto-shredding: whatever of the challenge is still encrypted (in a backup, say) can no longer be read.
+    # Everything kept was rewritten in the clear above, and what is appended from now on is stored so.
+    await shred(conn, CHALLENGE, [challenge_id])
     event = AuditEvent(
         challenge_id=challenge_id,
         at=now,

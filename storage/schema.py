@@ -1,9 +1,10 @@
 """The tables, as SQLAlchemy Core metadata. Alembic migrations (`storage/migrations/`) create them.
 
 Child-identifying facts live only in `child_details` (a raised challenge's) and `draft_child_details` (an
-unfinished raising form's), side by side, so they can be protected (encrypted) in one place.
-Free text people wrote (concerns, responses, reasons, meeting notes) stays with the challenge and its audit
-events; the notification outbox carries no child data, only the reference, the stage and the deadline.
+unfinished raising form's), side by side. They, and the free text people wrote (concerns, responses, reasons,
+meeting notes, form answers, the chronology's words, dialog state), are stored encrypted (`storage/crypto.py`)
+under data keys kept in `data_keys`; the notification outbox carries no child data, only the reference, the
+stage and the deadline.
 
 Values that come from outside (the directory, what people type, ids of other systems) are unbounded `Text`,
 so both databases accept the same data; bounded `String(n)` is kept for the product's own vocabularies
@@ -21,7 +22,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -163,10 +163,15 @@ child_details = Table(
     "child_details",
     metadata,
     Column("challenge_id", String(64), ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    # Encrypted (`storage/crypto.py`): name, date of birth (its ISO text) and agency reference.
     Column("name", Text, nullable=False),
-    Column("date_of_birth", Date),
+    Column("date_of_birth", Text),
     Column("agency_reference", Text),
+    #: HMAC-SHA256 of the normalised agency reference under the deployment's lookup key: found without
+    #: decrypting, never readable.
+    Column("agency_reference_hmac", String(64)),
 )
+Index("ix_child_details_agency_reference_hmac", child_details.c.agency_reference_hmac)
 
 #: An unfinished raising form. Its answers other than the child's are in `answers`; the child's are in
 #: `draft_child_details`. A draft is kept until `expires_at` at most; when it ends (cancelled, expired) its
@@ -273,6 +278,22 @@ audit_events = Table(
 )
 Index("ix_audit_events_challenge_id", audit_events.c.challenge_id, audit_events.c.id)
 Index("ix_audit_events_challenge_id_seq", audit_events.c.challenge_id, audit_events.c.seq, unique=True)
+
+#: The data keys (`storage/crypto.py`): one per challenge, per unfinished raising form, and the deployment's
+#: own (`bot_state`, `lookup`), each wrapped by a key-encryption key named by its fingerprint (`kek_id`).
+#: No foreign key: a challenge's key is deleted by the purge (crypto-shredding) while the challenge stays.
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("owner_kind", String(16), nullable=False),
+    Column("owner_id", String(64), nullable=False),
+    Column("kek_id", String(16), nullable=False),
+    Column("wrapped_key", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("owner_kind", "owner_id"),
+    CheckConstraint("owner_kind IN ('challenge', 'draft', 'deployment')", name="owner_kind"),
+)
+Index("ix_data_keys_kek_id", data_keys.c.kek_id)
 
 #: Each partnership's chain of challenge heads: one row each time a challenge's chain grows, linked to the
 #: partnership's previous anchor. No foreign key: the anchors of a challenge deleted outright stay, and say so.

@@ -34,6 +34,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.chain import VERSION, canonical, instant
+from storage.crypto import CHALLENGE, keys_of
+from storage.protected import (
+    NO_KEY,
+    Key,
+    UndecryptableError,
+    plain_challenge_row,
+    plain_child_row,
+    plain_stage_reason,
+)
 from storage.schema import challenge_parties, challenge_stages, challenges, child_details
 
 #: The challenge row's columns that make the record (every other column is in `OPERATIONAL`).
@@ -85,6 +94,9 @@ STAGE_COLUMNS = (
 )
 PARTY_COLUMNS = ("role", "person_id", "name", "email", "phone", "note")
 CHILD_COLUMNS = ("name", "date_of_birth", "agency_reference")
+#: The child's details' columns outside the seal: the keyed hash of the agency reference, derived from the
+#: sealed reference (and recomputed from it by every write).
+CHILD_DERIVED = ("agency_reference_hmac",)
 
 #: The parts, in the order a difference is named, and how it is named.
 PARTS = {
@@ -123,6 +135,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: What a part that does not decrypt (a ciphertext edited, or moved from another row) is digested as: never a
+#: seal's value, so `audit verify` names the part changed.
+UNREADABLE = {"unreadable": True}
+
+
 def _digest(salt: str | None, part: str, values: Any) -> str:
     return hashlib.sha256(
         canonical({"v": VERSION, "salt": salt or "", "part": part, "values": values})
@@ -153,11 +170,54 @@ def record_of(
     )
 
 
+def _readable(
+    salt: str | None,
+    key: Key,
+    row: Mapping[Any, Any],
+    stages: Iterable[Mapping[Any, Any]],
+    parties: Iterable[Mapping[Any, Any]],
+    child: Mapping[Any, Any] | None,
+) -> Record:
+    """The seal of a record as stored (encrypted): each part decrypted and digested as written; a part that
+    does not decrypt digests as `UNREADABLE`."""
+    unreadable = _digest(salt, "unreadable", UNREADABLE)
+    try:
+        row_digest = _digest(salt, "row", _pick(plain_challenge_row(key, row), ROW_COLUMNS))
+    except UndecryptableError:
+        row_digest = unreadable
+    try:
+        plain_stages = [
+            {**s, "reason": plain_stage_reason(key, s["position"], s["reason"])}
+            for s in sorted(stages, key=lambda s: s["position"])
+        ]
+        stages_digest = _digest(salt, "stages", [_pick(s, STAGE_COLUMNS) for s in plain_stages])
+    except UndecryptableError:
+        stages_digest = unreadable
+    child_digest: str | None = None
+    if child is not None:
+        try:
+            child_digest = _digest(
+                salt, "child", _pick(plain_child_row(key, "child_details", child), CHILD_COLUMNS)
+            )
+        except UndecryptableError:
+            child_digest = unreadable
+    return Record(
+        row=row_digest,
+        stages=stages_digest,
+        parties=_digest(
+            salt, "parties", [_pick(p, PARTY_COLUMNS) for p in sorted(parties, key=lambda p: p["role"])]
+        ),
+        child=child_digest,
+    )
+
+
 async def stored_records(conn: AsyncConnection, challenge_ids: Sequence[str]) -> dict[str, Record]:
-    """The digests of the records stored now for `challenge_ids` (read a batch of challenges at a time)."""
+    """The digests of the records stored now for `challenge_ids` (read a batch of challenges at a time),
+    over their values as written (decrypted): re-encryption and key rotation change no seal."""
     out: dict[str, Record] = {}
     for start in range(0, len(challenge_ids), _BATCH):
         batch = list(challenge_ids[start : start + _BATCH])
+        keys = await keys_of(conn, CHALLENGE, batch, unreadable_as_missing=True)
         rows = {
             r["id"]: r
             for r in (
@@ -185,7 +245,12 @@ async def stored_records(conn: AsyncConnection, challenge_ids: Sequence[str]) ->
         ).mappings():
             parties[r["challenge_id"]].append(r)
         for challenge_id, row in rows.items():
-            out[challenge_id] = record_of(
-                row["seal_salt"], row, stages[challenge_id], parties[challenge_id], children.get(challenge_id)
+            out[challenge_id] = _readable(
+                row["seal_salt"],
+                keys.get(challenge_id, NO_KEY),
+                row,
+                stages[challenge_id],
+                parties[challenge_id],
+                children.get(challenge_id),
             )
     return out

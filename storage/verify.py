@@ -23,8 +23,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.chain import ERASED_THROUGH, PURGED, anchor_hash, content_digest, event_hash
+from storage.crypto import CHALLENGE, DataKey, keys_of
 from storage.db import Database, could_be_key
 from storage.errors import NotFound
+from storage.protected import NO_KEY, UndecryptableError, plain_event_words
 from storage.schema import audit_anchors, audit_events, audit_heads, challenges
 from storage.seal import Record, stored_records
 
@@ -54,6 +56,8 @@ class StoredEvent:
     content_digest: str
     prev_hash: str | None
     hash: str
+    #: False when its stored words do not decrypt (edited, or moved from another event or challenge).
+    readable: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,8 @@ def check_challenge(
                     e.seq, ORDER_CHANGED, "it now follows another event than the one it was written after"
                 )
             return broken(e.seq, EVENT_MISSING, "the event it was written after is not in the chronology")
+        if not e.readable:
+            return broken(e.seq, CONTENT_CHANGED, "its stored words do not decrypt")
         if e.salt is None:
             if e.summary or e.detail:
                 return broken(e.seq, CONTENT_CHANGED, "its words were erased, yet it has words again")
@@ -291,7 +297,10 @@ async def verify(db: Database, reference: str | None = None) -> Verification:
         result.records = len(records)
         breaks: list[tuple[str, Break]] = []
         seen: set[str] = set()
-        async for challenge_id, events in _events_by_challenge(conn, list(wanted) if reference else None):
+        keys = await keys_of(conn, CHALLENGE, list(wanted), unreadable_as_missing=True)
+        async for challenge_id, events in _events_by_challenge(
+            conn, list(wanted) if reference else None, keys
+        ):
             row = wanted.get(challenge_id)
             if row is None:
                 continue  # events of a challenge deleted outright are gone with it (by the cascade)
@@ -354,9 +363,10 @@ async def _anchors(conn: AsyncConnection, partnerships: Iterable[str]) -> dict[s
 
 
 async def _events_by_challenge(
-    conn: AsyncConnection, only: list[str] | None
+    conn: AsyncConnection, only: list[str] | None, keys: Mapping[str, DataKey]
 ) -> AsyncIterator[tuple[str, list[StoredEvent]]]:
-    """Each challenge's events in the order of their numbers, a challenge at a time, read in partitions."""
+    """Each challenge's events in the order of their numbers, a challenge at a time, read in partitions, with
+    their words decrypted by the challenge's key in `keys` (none: stored in the clear)."""
     query = select(audit_events).order_by(audit_events.c.challenge_id, audit_events.c.seq)
     if only is not None:
         query = query.where(audit_events.c.challenge_id.in_(only))
@@ -369,6 +379,13 @@ async def _events_by_challenge(
                 if current is not None:
                     yield current, batch
                 current, batch = row.challenge_id, []
+            readable = True
+            try:
+                summary, detail = plain_event_words(
+                    keys.get(row.challenge_id, NO_KEY), row.seq, row.summary, row.detail
+                )
+            except UndecryptableError:
+                readable, summary, detail = False, "", {}
             batch.append(
                 StoredEvent(
                     id=row.id,
@@ -377,8 +394,9 @@ async def _events_by_challenge(
                     actor_id=row.actor_id,
                     stage=row.stage,
                     kind=row.kind,
-                    summary=row.summary,
-                    detail=row.detail if isinstance(row.detail, dict) else {},
+                    summary=summary,
+                    detail=detail,
+                    readable=readable,
                     salt=row.salt,
                     content_digest=row.content_digest,
                     prev_hash=row.prev_hash,

@@ -19,6 +19,7 @@ from bot import server
 from bot.config import Settings
 from bot.errors import APOLOGY, CHALLENGE_ID_TURN_STATE_KEY, describe_exception
 from bot.server import ADAPTER_KEY, build_adapter, build_application, create_app
+from storage.crypto import KEY_ENV, KEY_FILE_ENV
 from tests.fakes import FakeConnector, make_activity, post_activity, serve
 
 SECRET_TEXT = "Jamie Invented-Child born 01/02/2019"
@@ -473,3 +474,23 @@ async def test_a_host_logging_at_debug_never_gets_the_databases_values(
     finally:
         for name, level in before.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_a_deployment_without_a_data_encryption_key_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def run_app(app: Any, *, host: str, port: int, print: Any) -> None:
+        app.close()
+        raise AssertionError("it must not serve")
+
+    for name in (KEY_ENV, KEY_FILE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MicrosoftAppId", "11111111-2222-3333-4444-555555555555")
+    monkeypatch.setenv("MicrosoftAppPassword", "invented-secret")
+    monkeypatch.setattr(server.web, "run_app", run_app)
+
+    with caplog.at_level(logging.ERROR, logger="bot.server"):
+        assert server.run_server() == 2
+
+    assert f"no data encryption key: set {KEY_ENV}" in caplog.text and KEY_FILE_ENV in caplog.text
+    assert "will not start" in caplog.text

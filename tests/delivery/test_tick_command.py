@@ -23,6 +23,7 @@ from process.directory_file import load_directory_file
 from process.policy import load_policy
 from storage.challenges import ChallengeRepository
 from storage.conversations import ConversationStore
+from storage.crypto import KEY_ENV
 from storage.db import Database
 from storage.directory import DirectoryStore
 from storage.drafts import DraftChild, DraftStore
@@ -31,6 +32,7 @@ from storage.outbox import DeliveryStatus, Outbox, OutboxItem
 from storage.schema import draft_child_details
 from tests.delivery.conftest import MovableClock, SmtpServer
 from tests.fakes.connector import FakeConnector
+from tests.support.keys import TEST_DATA_KEY
 from tests.support.people import raise_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,6 +65,7 @@ def _environment(database_url: str, smtp: SmtpServer) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", str(REPO)),
+        KEY_ENV: TEST_DATA_KEY,
         "PYTHONPATH": str(REPO),
         "DATABASE_URL": database_url,
         "SMTP_HOST": smtp.host,

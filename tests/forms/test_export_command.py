@@ -19,9 +19,11 @@ from process.directory import Directory
 from process.directory_file import load_directory_file
 from process.policy import load_policy
 from storage.challenges import ChallengeRepository
+from storage.crypto import KEY_ENV
 from storage.db import Database
 from storage.directory import DirectoryStore
 from storage.migrate import upgrade_database
+from tests.support.keys import TEST_DATA_KEY
 from tests.support.people import raise_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +53,12 @@ async def _prepare(url: str) -> str:
 
 
 def _export(url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "DATABASE_URL": url}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "DATABASE_URL": url,
+        KEY_ENV: TEST_DATA_KEY,
+    }
     return subprocess.run(
         [sys.executable, "-m", "bot", "export", *arguments],
         cwd=REPO,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import storage.chain
@@ -32,10 +32,12 @@ from process.directory import Directory
 from process.policy import Role, load_policy
 from storage.chain import canonical, content_digest, event_hash
 from storage.challenges import ChallengeRepository
+from storage.crypto import CHALLENGE, DataKey, key_of, new_key
 from storage.db import Database
 from storage.errors import NotFound
 from storage.migrate import alembic_config
 from storage.outbox import Outbox
+from storage.protected import event_words
 from storage.schema import (
     audit_anchors,
     audit_events,
@@ -44,9 +46,11 @@ from storage.schema import (
     challenge_stages,
     challenges,
     child_details,
+    data_keys,
 )
 from storage.seal import (
     CHILD_COLUMNS,
+    CHILD_DERIVED,
     OPERATIONAL,
     PARTS,
     PARTY_COLUMNS,
@@ -235,6 +239,37 @@ async def _edit_text(conn: AsyncConnection, cid: str) -> None:
     )
 
 
+async def _key(conn: AsyncConnection, cid: str) -> DataKey:
+    """The challenge's data key: the edits below are made by someone who holds it, the worst case."""
+    key = await key_of(conn, CHALLENGE, cid)
+    assert key is not None
+    return key
+
+
+async def _reencrypt_text(conn: AsyncConnection, cid: str) -> None:
+    key = await _key(conn, cid)
+    summary, detail = event_words(key, 2, "Nothing to see", {})
+    await conn.execute(
+        audit_events.update()
+        .where(audit_events.c.challenge_id == cid, audit_events.c.seq == 2)
+        .values(summary=summary, detail=detail)
+    )
+
+
+async def _move_words_between_events(conn: AsyncConnection, cid: str) -> None:
+    words = (
+        await conn.execute(
+            select(audit_events.c.summary).where(audit_events.c.challenge_id == cid, audit_events.c.seq == 3)
+        )
+    ).scalar_one()
+    assert words.startswith("v1:")
+    await conn.execute(
+        audit_events.update()
+        .where(audit_events.c.challenge_id == cid, audit_events.c.seq == 2)
+        .values(summary=words)
+    )
+
+
 async def _edit_detail(conn: AsyncConnection, cid: str) -> None:
     await _sql(
         conn,
@@ -343,9 +378,19 @@ async def _erase_without_purge(conn: AsyncConnection, cid: str) -> None:
     )
 
 
+async def _replace_the_data_key(conn: AsyncConnection, cid: str) -> None:
+    await conn.execute(
+        delete(data_keys).where(data_keys.c.owner_kind == CHALLENGE, data_keys.c.owner_id == cid)
+    )
+    await new_key(conn, CHALLENGE, cid)
+
+
 TAMPERING: dict[str, tuple[Tamper, int | str, str]] = {
     "event text edited": (_edit_text, 2, CONTENT_CHANGED),
     "event detail edited": (_edit_detail, 2, CONTENT_CHANGED),
+    "event text re-encrypted with the key": (_reencrypt_text, 2, CONTENT_CHANGED),
+    "event text moved from another event": (_move_words_between_events, 2, CONTENT_CHANGED),
+    "the challenge's data key replaced": (_replace_the_data_key, 1, CONTENT_CHANGED),
     "event time edited": (_edit_time, 3, CONTENT_CHANGED),
     "words erased without a purge": (_erase_without_purge, 2, CONTENT_CHANGED),
     "middle event deleted": (_delete_middle, 2, EVENT_MISSING),
@@ -365,10 +410,41 @@ async def _edit_concern(conn: AsyncConnection, cid: str) -> None:
 
 
 async def _edit_entries(conn: AsyncConnection, cid: str) -> None:
-    entries = (await conn.execute(select(challenges.c.entries).where(challenges.c.id == cid))).scalar_one()
+    key = await _key(conn, cid)
+    stored = (await conn.execute(select(challenges.c.entries).where(challenges.c.id == cid))).scalar_one()
+    entries = key.plain_json("challenges.entries", stored)
     assert entries and entries[0]["text"]
     softened = [{**entries[0], "text": "We answered in full 🙂."}, *entries[1:]]
-    await conn.execute(challenges.update().where(challenges.c.id == cid).values(entries=softened))
+    await conn.execute(
+        challenges.update()
+        .where(challenges.c.id == cid)
+        .values(entries=key.json("challenges.entries", softened))
+    )
+
+
+async def _swap_concern_and_outcome(conn: AsyncConnection, cid: str) -> None:
+    await _sql(
+        conn,
+        "UPDATE challenges SET concern = desired_outcome, desired_outcome = concern WHERE id = :c",
+        c=cid,
+    )
+
+
+async def _concern_from_another_challenge(conn: AsyncConnection, cid: str) -> None:
+    await _sql(
+        conn,
+        "UPDATE challenges SET concern = (SELECT concern FROM challenges WHERE id <> :c LIMIT 1) WHERE id = :c",
+        c=cid,
+    )
+
+
+async def _garble_the_childs_name(conn: AsyncConnection, cid: str) -> None:
+    name = (
+        await conn.execute(select(child_details.c.name).where(child_details.c.challenge_id == cid))
+    ).scalar_one()
+    assert name.startswith("v1:")
+    flipped = name[:20] + ("A" if name[20] != "A" else "B") + name[21:]
+    await conn.execute(child_details.update().where(child_details.c.challenge_id == cid).values(name=flipped))
 
 
 async def _reopen(conn: AsyncConnection, cid: str) -> None:
@@ -418,6 +494,9 @@ async def _replace_the_salt(conn: AsyncConnection, cid: str) -> None:
 RECORD_EDITS: dict[str, tuple[Tamper, str]] = {
     "concern edited": (_edit_concern, "the challenge's row"),
     "an entry's text edited": (_edit_entries, "the challenge's row"),
+    "concern and outcome ciphertexts swapped": (_swap_concern_and_outcome, "the challenge's row"),
+    "concern copied from another challenge": (_concern_from_another_challenge, "the challenge's row"),
+    "the child's name garbled": (_garble_the_childs_name, "the child's details"),
     "status edited": (_reopen, "the challenge's row"),
     "a stage's deadline moved": (_move_a_deadline, "its stages"),
     "a party renamed": (_rename_a_party, "its parties"),
@@ -455,7 +534,7 @@ def test_every_column_of_the_record_is_sealed_or_operational() -> None:
     for table, sealed in (
         (challenge_stages, STAGE_COLUMNS),
         (challenge_parties, PARTY_COLUMNS),
-        (child_details, CHILD_COLUMNS),
+        (child_details, (*CHILD_COLUMNS, *CHILD_DERIVED)),
     ):
         assert sorted(c.name for c in table.c) == sorted(("challenge_id", *sealed)), table.name
 

@@ -100,7 +100,12 @@ async def test_database_errors_never_carry_the_childs_details(database: Database
     with pytest.raises(IntegrityError) as caught:  # no such challenge: the foreign key refuses it
         async with database.transaction() as conn:
             await conn.execute(
-                insert, {"name": CHILD.name, "born": CHILD.date_of_birth, "ref": CHILD.agency_reference}
+                insert,
+                {
+                    "name": CHILD.name,
+                    "born": CHILD.date_of_birth.isoformat() if CHILD.date_of_birth else None,
+                    "ref": CHILD.agency_reference,
+                },
             )
     message = str(caught.value)
     assert "child_details" in message

@@ -35,6 +35,7 @@ from storage.schema import (
     challenge_stages,
     challenges,
     child_details,
+    data_keys,
     metadata,
 )
 from storage.seal import ROW_COLUMNS, record_of
@@ -81,6 +82,10 @@ async def _everything(database: Database) -> str:
             for row in await conn.execute(select(table)):
                 out.append(repr(tuple(row)))
     return "\n".join(out)
+
+
+def _owner(table: Any) -> str:
+    return "id" if table.name == "challenges" else "challenge_id"
 
 
 async def _purge_all(database: Database, now: datetime) -> int:
@@ -179,10 +184,23 @@ async def test_only_challenges_ended_longer_ago_than_the_period_are_purged(datab
     }
     assert record_of(None, {n: None for n in ROW_COLUMNS}, [], [], guess).child not in sealed
 
-    # Nothing of it is left anywhere in the database: the two challenges not purged hold what they held.
+    # No words are stored in the clear, before the purge or after it; the purged challenge keeps nothing
+    # encrypted, and its data key is gone (crypto-shredded), while the two others keep theirs.
     everything = await _everything(database)
     for words in (ANSWER, REASON, CONCERN, CHILD.name):
-        assert before.count(words) > 0 and everything.count(words) * 3 == before.count(words) * 2, words
+        assert before.count(words) == 0 and everything.count(words) == 0, words
+    assert before.count(outside.id) and everything.count("v1:") < before.count("v1:")
+    async with database.reading() as conn:
+        keyed = set((await conn.execute(select(data_keys.c.owner_id))).scalars())
+        purged_rows = [
+            repr(tuple(row))
+            for table in (challenges, challenge_stages, audit_events, child_details)
+            for row in await conn.execute(select(table).where(table.c[_owner(table)] == outside.id))
+        ]
+    assert outside.id not in keyed and {inside.id, still_open.id} <= keyed
+    assert purged_rows and not any("v1:" in row for row in purged_rows)
+    # What the others hold still reads back as written.
+    assert (await repo.get(inside.id)) == inside
     # The purged record is sealed all the same: words put back by hand are found.
     async with database.transaction() as conn:
         await conn.execute(

@@ -21,6 +21,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 from sqlalchemy import insert
 
 from storage.bot_state import SqlStorage, UnsafeStateError
+from storage.crypto import BOT_STATE, deployment_key
 from storage.db import Database
 from storage.errors import StateConflictError
 from storage.schema import bot_state
@@ -215,12 +216,15 @@ async def test_a_waterfall_with_a_prompt_runs_across_turns_on_stored_dialog_stat
     step = await (await step.send("Kyle")).assert_reply("Accepted after 2 retries")
     await step.assert_reply("step3 Kyle")
 
-    # The dialog stack lived in the database between turns, as plain JSON.
+    # The dialog stack lived in the database between turns, as JSON encrypted under the deployment's key.
     async with database.reading() as conn:
         (row,) = (await conn.execute(bot_state.select())).all()
+        key = await deployment_key(conn, BOT_STATE)
     assert row.key.endswith("/conversations/Convo1")
-    assert row.data["DialogState"]["py/object"] == "botbuilder.dialogs.dialog_state.DialogState"
-    assert "e_tag" not in row.data, "the e-tag lives in its own column"
+    assert isinstance(row.data, str) and row.data.startswith("v1:") and "Kyle" not in row.data
+    data = key.plain_json(f"bot_state.data.{row.key}", row.data)
+    assert data["DialogState"]["py/object"] == "botbuilder.dialogs.dialog_state.DialogState"
+    assert "e_tag" not in data, "the e-tag lives in its own column"
 
 
 async def test_two_turns_of_one_conversation_cannot_overwrite_each_other(storage: SqlStorage) -> None:

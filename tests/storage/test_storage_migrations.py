@@ -34,6 +34,7 @@ EXPECTED_TABLES = {
     "challenges",
     "child_details",
     "conversation_references",
+    "data_keys",
     "directory_generation",
     "draft_child_details",
     "outbox",

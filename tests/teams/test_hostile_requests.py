@@ -16,6 +16,8 @@ from bot.config import Settings
 from bot.server import build_application
 from cards import verbs as v
 from process.directory_file import DEMO_DIRECTORY
+from storage.crypto import CHALLENGE, key_of
+from storage.db import Database
 from tests.fakes.activities import make_activity, post_activity, serve
 from tests.fakes.connector import FakeConnector
 from tests.teams.harness import execute_data, texts
@@ -118,7 +120,15 @@ async def test_a_lone_surrogate_in_a_raised_challenge_is_stored_as_a_replacement
 
     assert "DUR-2026-0001" in texts(raised)
     with sqlite3.connect(tmp_path / "bot.db") as db:
-        [(name,)] = db.execute("SELECT name FROM child_details").fetchall()
-        stored = [value for row in db.execute("SELECT * FROM challenges") for value in row]
-    assert name == "Robin \ufffdInventedchild"
-    assert any(isinstance(value, str) and "No report \ufffd." in value for value in stored)
+        [(challenge_id, name)] = db.execute("SELECT challenge_id, name FROM child_details").fetchall()
+        [(concern,)] = db.execute("SELECT concern FROM challenges").fetchall()
+    database = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    try:
+        async with database.reading() as conn:
+            key = await key_of(conn, CHALLENGE, challenge_id)
+    finally:
+        await database.dispose()
+    assert key is not None
+    # Stored encrypted; as written, once decrypted.
+    assert key.plain_text("child_details.name", name) == "Robin \ufffdInventedchild"
+    assert key.plain_text("challenges.concern", concern) == "No report \ufffd."

@@ -1,0 +1,215 @@
+"""The data encryption keys as the bot and its commands use them (`storage/crypto.py` encrypts with them).
+
+`use_data_keys` reads the key-encryption keys from the environment (`CHALLENGE_DATA_KEY` or
+`CHALLENGE_DATA_KEY_FILE`, and `CHALLENGE_DATA_KEY_PREVIOUS` or `CHALLENGE_DATA_KEY_PREVIOUS_FILE`) for the
+whole process. Without one, a deployment (MicrosoftAppId set) refuses to start; local mode with a SQLite
+database makes a key of its own in a file beside it (`var/data-key`, mode 0600) and says so in the log (a
+PostgreSQL database always needs the key given: a shared database is never encrypted under a key made on the
+spot by whoever ran a command).
+
+`challenge-bot keys status | rotate | generate` are the operator's commands (`docs/ARCHITECTURE.md`, key
+rotation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bot.config import ConfigError, Settings
+from storage.crypto import (
+    KEY_ENV,
+    KEY_FILE_ENV,
+    PREVIOUS_ENV,
+    BadKey,
+    Keyring,
+    MissingKey,
+    configure,
+    generate_key,
+    rewrap_batch,
+)
+from storage.db import Database, parse_url
+from storage.schema import data_keys
+
+log = logging.getLogger(__name__)
+
+#: The local-mode key's file name, beside the SQLite database.
+LOCAL_KEY_FILE = "data-key"
+
+#: How many data keys one rotation transaction re-wraps: short transactions, so running bots go on.
+ROTATION_BATCH = 200
+
+
+def local_key_path(database_url: str) -> Path:
+    """Where local mode keeps its own key: beside its SQLite file (`var/data-key` for the default one)."""
+    parsed = parse_url(database_url)
+    return Path(parsed.database or "var/challenge-bot.db").expanduser().resolve().parent / LOCAL_KEY_FILE
+
+
+def _local_keyring(path: Path) -> Keyring:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created with mode 0600 from the start: never readable by others, not even for a moment.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(generate_key() + "\n")
+        log.warning(
+            "local mode: no %s set, so a new data encryption key was made in %s (mode 0600); "
+            "a deployment must set %s or %s",
+            KEY_ENV,
+            path,
+            KEY_ENV,
+            KEY_FILE_ENV,
+        )
+    else:
+        log.info("local mode: no %s set; the data encryption key in %s is used", KEY_ENV, path)
+    return Keyring.from_environment({KEY_FILE_ENV: str(path)})
+
+
+def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -> Keyring:
+    """The keyring the environment names; in local mode without one, the local key file's (made if
+    missing). `ConfigError` naming the variables when a deployment has none, or a key is unusable."""
+    try:
+        return Keyring.from_environment(os.environ if environ is None else environ)
+    except MissingKey as missing:
+        if not settings.local_mode:
+            raise ConfigError(
+                [
+                    f"{missing}. A deployment (MicrosoftAppId set) will not start without it: the child's "
+                    "details and what people write are stored encrypted under it"
+                ]
+            ) from None
+        if parse_url(settings.database_url).get_backend_name() != "sqlite":
+            # A shared database is never encrypted under a key made on the spot by whoever ran a command.
+            raise ConfigError(
+                [f"{missing}. Local mode makes a key of its own for a SQLite database only, not for PostgreSQL"]
+            ) from None
+        try:
+            return _local_keyring(local_key_path(settings.database_url))
+        except (OSError, BadKey) as error:
+            raise ConfigError([f"local mode could not make or read its data key: {error}"]) from None
+    except BadKey as bad:
+        raise ConfigError([str(bad)]) from None
+
+
+def use_data_keys(settings: Settings, environ: Mapping[str, str] | None = None) -> Keyring:
+    """Read the keyring (see `data_keyring`) and use it in this process from now on."""
+    ring = data_keyring(settings, environ)
+    configure(ring)
+    return ring
+
+
+@dataclass(frozen=True)
+class KeyCounts:
+    """How many data keys each KEK fingerprint wraps, and which of them this environment can open."""
+
+    by_kek: dict[str, int]
+    current: str
+    readable: frozenset[str]
+
+
+async def key_counts(db: Database, ring: Keyring) -> KeyCounts:
+    async with db.reading() as conn:
+        rows = await conn.execute(
+            select(data_keys.c.kek_id, func.count()).group_by(data_keys.c.kek_id).order_by(data_keys.c.kek_id)
+        )
+        counts = {str(kek): int(n) for kek, n in rows}
+    return KeyCounts(counts, ring.current_id, frozenset(ring.readable))
+
+
+@dataclass(frozen=True)
+class Rotation:
+    rewrapped: int
+    batches: int
+    seconds: float
+    left_unreadable: int
+
+
+async def rotate(db: Database, ring: Keyring, batch: int = ROTATION_BATCH) -> Rotation:
+    """Re-wrap, under the current KEK, every data key wrapped by another KEK this environment can open, a
+    batch per short transaction (bots running meanwhile read and write as usual: a key re-wrapped keeps its
+    bytes). Idempotent: a second run finds nothing to do. Keys whose KEK is not configured are counted."""
+    started = time.perf_counter()
+    total = batches = 0
+    while True:
+        async with db.transaction() as conn:
+            done = await rewrap_batch(conn, ring, batch)
+        if not done:
+            break
+        total += done
+        batches += 1
+    counts = await key_counts(db, ring)
+    left = sum(n for kek, n in counts.by_kek.items() if kek not in counts.readable)
+    return Rotation(total, batches, time.perf_counter() - started, left)
+
+
+def status_lines(counts: KeyCounts) -> list[str]:
+    lines = [f"current key: {counts.current}"]
+    if not counts.by_kek:
+        lines.append("no data keys stored")
+    for kek, n in counts.by_kek.items():
+        role = (
+            "current" if kek == counts.current else "readable" if kek in counts.readable else "NOT READABLE"
+        )
+        lines.append(f"{kek}: {n} data keys ({role})")
+    others = sorted(counts.readable - {counts.current})
+    if others:
+        lines.append(f"also readable here ({PREVIOUS_ENV}): {', '.join(others)}")
+    return lines
+
+
+async def _with_database(settings: Settings) -> Database:
+    return await Database.connect(settings.database_url)
+
+
+def keys_status(settings: Settings) -> int:
+    ring = use_data_keys(settings)
+
+    async def run() -> KeyCounts:
+        db = await _with_database(settings)
+        try:
+            return await key_counts(db, ring)
+        finally:
+            await db.dispose()
+
+    counts = asyncio.run(run())
+    print("\n".join(status_lines(counts)))
+    return 1 if any(kek not in counts.readable for kek in counts.by_kek) else 0
+
+
+def keys_rotate(settings: Settings) -> int:
+    ring = use_data_keys(settings)
+
+    async def run() -> tuple[Rotation, KeyCounts]:
+        db = await _with_database(settings)
+        try:
+            done = await rotate(db, ring)
+            return done, await key_counts(db, ring)
+        finally:
+            await db.dispose()
+
+    done, counts = asyncio.run(run())
+    print(
+        f"re-wrapped {done.rewrapped} data keys under {ring.current_id} in {done.batches} batches "
+        f"({done.seconds:.2f} s)"
+    )
+    print("\n".join(status_lines(counts)))
+    if done.left_unreadable:
+        print(
+            f"{done.left_unreadable} data keys are wrapped by a key not configured here: add it to "
+            f"{PREVIOUS_ENV} and run again"
+        )
+        return 1
+    return 0
+
+
+def keys_generate() -> int:
+    print(generate_key())
+    return 0

@@ -31,6 +31,7 @@ from dialogs.service import ChallengeService
 from process.challenge import ChildDetails, Decision, RaiseRequest
 from process.directory_file import DEMO_DIRECTORY, load_directory_file
 from storage.bot_state import SqlStorage
+from storage.challenges import ChallengeRepository
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.directory import DirectoryStore
@@ -476,7 +477,7 @@ async def test_a_raised_childs_details_are_in_child_details_only_and_never_in_th
     secrets = (CHILD["child_name"], "Inventedchild", CHILD["agency_reference"], CHILD["date_of_birth"])
     async with raising.database.reading() as conn:
         kept = (await conn.execute(select(metadata.tables["child_details"]))).one()
-        assert kept.name == CHILD["child_name"]
+        assert kept.challenge_id == challenge_id and kept.name.startswith("v1:"), "kept there, encrypted"
         for table in metadata.sorted_tables:
             if table.name == "child_details":
                 continue
@@ -487,6 +488,8 @@ async def test_a_raised_childs_details_are_in_child_details_only_and_never_in_th
         logged = caplog.handler.format(record)
         for secret in secrets:
             assert secret not in logged, (secret, record.name, logged)
+    stored = await ChallengeRepository(raising.database).get(challenge_id)
+    assert stored is not None and stored.child.name == CHILD["child_name"], "and read back through its key"
 
 
 async def test_a_draft_expires_after_its_time_and_its_child_is_deleted_everywhere(raising: Raising) -> None:

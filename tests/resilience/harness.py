@@ -37,7 +37,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -424,16 +424,22 @@ class Ledger:
         async with database.reading() as conn:
             return [dict(r._mapping) for r in await conn.execute(select(outbox).order_by(outbox.c.id))]
 
-    async def note_interruption(self, database: Database, worker_ids: set[str] | None = None) -> int:
+    async def note_interruption(
+        self, database: Database, worker_ids: set[str] | None = None, claimed_before: datetime | None = None
+    ) -> int:
         """After a kill (or a database outage): rows still `sending` whose message was already received will
-        be sent again. Counted once each; returns how many this interruption left."""
+        be sent again. Only rows claimed by `worker_ids` (the dead process) or before `claimed_before` (the
+        database's return: their worker could not mark them) count. Counted once each; returns how many this
+        interruption left."""
         await asyncio.sleep(0.3)  # let what the dead process had sent reach the fakes
         rows = await self.rows(database)
         delivered = Counter(_row_key(r) for r in rows if r["status"] == "delivered")
         sending = Counter(
             _row_key(r)
             for r in rows
-            if r["status"] == "sending" and (worker_ids is None or r["claimed_by"] in worker_ids)
+            if r["status"] == "sending"
+            and (worker_ids is None or r["claimed_by"] in worker_ids)
+            and (claimed_before is None or r["updated_at"] <= claimed_before)
         )
         received = self.received()
         added = 0

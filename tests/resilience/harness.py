@@ -53,6 +53,7 @@ from process.directory_file import DEMO_DIRECTORY, load_directory_file
 from storage.clock import SharedClock
 from storage.db import Database
 from storage.schema import audit_events, challenges, outbox
+from storage.schema import challenges as challenges_table
 from tests.fakes.activities import make_activity
 from tests.fakes.connector import FakeConnector
 from tests.teams.harness import DURHAM_FORM_STEPS, execute_data, texts, verbs
@@ -552,12 +553,23 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: 
 
 
 async def settle(
-    bot: BotProcess, load: Load, clock_file: Path, database: Database, within: float = 30.0
+    bot: BotProcess,
+    load: Load,
+    clock_file: Path,
+    database: Database,
+    within: float = 30.0,
+    *,
+    lapse_leases: bool = True,
 ) -> None:
-    """Let every lease a dead process left run out (the shared clock moves 10 minutes) and every notification
-    due be delivered: the bot is restarted if it is not running, then its deadline clock is woken by a change
-    (one more raise), and the outbox is watched until nothing in it is unsent."""
-    advance(clock_file, timedelta(minutes=10))
+    """Let every notification due be delivered: with `lapse_leases`, the shared clock first moves 10 minutes on,
+    so the leases a dead process (or a pass the database failed) left run out; the bot is restarted if it is
+    not running, its deadline clock is woken by a change (one more raise), and the outbox is watched until
+    nothing in it is unsent and no challenge is due.
+
+    Only move the clock when no other process is delivering: a lease it holds would lapse under it, and
+    another process would send the same row again (a trial's clock is moved with one bot running)."""
+    if lapse_leases:
+        advance(clock_file, timedelta(minutes=10))
     if bot.process is None or bot.process.returncode is not None:
         await bot.start()
     async with aiohttp.ClientSession() as session:
@@ -683,4 +695,103 @@ async def kill_rounds(
         await database.dispose()
         mail.stop()
     figures.seconds = time.monotonic() - started
+    return figures
+
+
+@dataclass
+class RaceFigures:
+    """What `racing_bots` did and found."""
+
+    processes: int = 0
+    load: LoadFigures = field(default_factory=LoadFigures)
+    due_challenges: int = 0
+    #: Clock actions applied more than once on one stage of one challenge (must be none).
+    double_actions: list[str] = field(default_factory=list)
+    #: How many outbox rows each process delivered.
+    delivered_by: Counter[str] = field(default_factory=Counter)
+    verdict: Verdict | None = None
+    acknowledged_lost: list[str] = field(default_factory=list)
+    audit_status: int | None = None
+    audit_output: str = ""
+
+    def summary(self) -> str:
+        assert self.verdict is not None
+        v = self.verdict
+        return (
+            f"processes={self.processes} acknowledged={self.load.acknowledged} due_at_once={self.due_challenges} "
+            f"notifications={v.rows} delivered_by={sorted(self.delivered_by.values(), reverse=True)} "
+            f"undelivered={len(v.undelivered)} lost={sum(v.lost.values())} duplicates={sum(v.duplicated.values())} "
+            f"double_actions={len(self.double_actions)} acknowledged_lost={len(self.acknowledged_lost)} "
+            f"audit_verify={self.audit_status}"
+        )
+
+
+async def racing_bots(
+    database_url: str, workdir: Path, *, processes: int, challenges: int, seed: int
+) -> RaceFigures:
+    """`processes` bots on one database: challenges raised through all of them at once, then all stopped, the
+    shared clock moved three days on (every challenge's reminder and deadline due at once), all started
+    together and woken together by a raise each; then everything due is delivered and counted."""
+    figures = RaceFigures(processes=processes)
+    clock_file = workdir / "clock.json"
+    mail = MailServer()
+    mail.start()
+    database = await Database.connect(database_url)
+    try:
+        async with FakeConnector() as connector:
+            ledger = Ledger(connector, mail)
+            load = Load(connector, random.Random(seed))
+            figures.load = load.figures
+            bots = [
+                BotProcess(workdir, database_url, clock_file, mail.port, name=f"bot{n}")
+                for n in range(processes)
+            ]
+            try:
+                await asyncio.gather(*(bot.start() for bot in bots))
+                async with aiohttp.ClientSession() as session:
+                    await load.install_everyone(session, bots[0].base)
+                await load.run(
+                    [bot.base for bot in bots], until=lambda: len(load.figures.raised) >= challenges
+                )
+                await asyncio.gather(*(bot.stop() for bot in bots))
+                advance(clock_file, timedelta(days=3))
+                now = SharedClock(clock_file)()
+                async with database.reading() as conn:
+                    figures.due_challenges = int(
+                        await conn.scalar(
+                            select(func.count())
+                            .select_from(challenges_table)
+                            .where(challenges_table.c.status == "open", challenges_table.c.next_due_at <= now)
+                        )
+                        or 0
+                    )
+                await asyncio.gather(*(bot.start() for bot in bots))
+                async with aiohttp.ClientSession() as session:
+                    await asyncio.gather(
+                        *(
+                            load.raise_one(session, bot.base, RAISERS[n % len(RAISERS)])
+                            for n, bot in enumerate(bots)
+                        )
+                    )
+                await settle(bots[0], load, clock_file, database, within=60.0, lapse_leases=False)
+            finally:
+                await asyncio.gather(*(bot.stop() for bot in bots))
+            figures.verdict = await ledger.check(database)
+            figures.acknowledged_lost = await acknowledged_losses(database, load.figures)
+            rows = await ledger.rows(database)
+            figures.delivered_by = Counter(str(r["claimed_by"]) for r in rows if r["status"] == "delivered")
+            async with database.reading() as conn:
+                actions = Counter(
+                    (row.challenge_id, row.stage, row.kind)
+                    for row in await conn.execute(
+                        select(audit_events.c.challenge_id, audit_events.c.stage, audit_events.c.kind).where(
+                            audit_events.c.kind.in_(("reminder_sent", "deadline_passed"))
+                        )
+                    )
+                )
+            figures.double_actions = [f"{key}: {count}" for key, count in actions.items() if count > 1]
+        figures.audit_status, figures.audit_output = await audit_verify(database_url)
+    finally:
+        await database.dispose()
+        mail.stop()
     return figures

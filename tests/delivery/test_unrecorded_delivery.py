@@ -55,4 +55,3 @@ async def test_a_delivery_recorded_after_the_database_returns_is_sent_once(
     assert await delivery.outbox.next_attempt_at() is None
     sent = Counter(rcpts[0] for rcpts, _ in smtp_server.messages)
     assert sent == Counter(row.notification.recipient.email for row in after)
-

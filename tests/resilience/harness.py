@@ -648,7 +648,14 @@ class KillFigures:
 
 
 async def kill_rounds(
-    database_url: str, workdir: Path, *, rounds: int, seed: int, min_gap: float = 0.3, max_gap: float = 2.5
+    database_url: str,
+    workdir: Path,
+    *,
+    rounds: int,
+    seed: int,
+    min_gap: float = 0.3,
+    max_gap: float = 2.5,
+    settle_within: float = 30.0,
 ) -> KillFigures:
     """Run the bot under load and SIGKILL it `rounds` times at random instants (seeded), restarting it each
     time and moving the shared clock a day on so reminders and deadlines fall due; then let everything due be
@@ -684,7 +691,7 @@ async def kill_rounds(
                     figures.rounds += 1
                     await ledger.note_interruption(database, {worker})
                     advance(clock_file, timedelta(days=1))
-                await settle(bot, load, clock_file, database)
+                await settle(bot, load, clock_file, database, settle_within)
             finally:
                 await bot.stop()
             figures.acknowledged = load.figures.acknowledged

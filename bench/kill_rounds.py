@@ -12,16 +12,12 @@ after each kill so reminders and deadlines fall due. Run from the repository roo
     .venv/bin/python bench/kill_rounds.py --rounds 0 --postgres-restarts 3   # a private cluster, as root
 
 `--database` names a PostgreSQL server (a database of its own is made on it and dropped); without it, a SQLite
-file. Figures on the development machine (2 shared cores), 1 December 2026:
-
-| run | rounds | kills | acknowledged | lost | duplicates | repeats (kill between send and record) |
-| --- | --- | --- | --- | --- | --- | --- |
-| SQLite, seed 1 | 20 | 20 | see docs/PERFORMANCE.md | 0 | 0 | |
-| PostgreSQL, seed 1 | 20 | 20 | see docs/PERFORMANCE.md | 0 | 0 | |
+file. Figures: docs/PERFORMANCE.md, *Killed and restarted*.
 
 "Repeats" are notifications sent again because the process died after Teams (or the mail server) took the
 message and before the outbox row was marked delivered: Teams has no idempotency key, so delivery is at least
-once. They are counted per row seen in that state at the kill, never assumed.
+once. They are counted per row seen in that state at the kill, never assumed; any other extra message is a
+duplicate, and fails the run (exit status 1), as does anything acknowledged or due that is missing.
 """
 
 from __future__ import annotations

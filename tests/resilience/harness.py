@@ -367,10 +367,11 @@ class Load:
                 while not until():
                     base = bases[(n + self.rng.randrange(len(bases))) % len(bases)]
                     if self._at_stage_1 and self.rng.random() < 0.3:
-                        await self.escalate_one(session, base)
+                        done = await self.escalate_one(session, base)
                     else:
-                        await self.raise_one(session, base, raiser)
-                    await asyncio.sleep(0)
+                        done = await self.raise_one(session, base, raiser)
+                    # Not acknowledged (the bot is down, say): the person waits a moment and tries again.
+                    await asyncio.sleep(0 if done is not None else 0.05)
 
         await asyncio.gather(*(worker(n) for n in range(workers)))
 

@@ -47,7 +47,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 async def test_a_bot_killed_at_random_loses_nothing_acknowledged_and_sends_each_notification_once(
     database_url: str, tmp_path: Path
 ) -> None:
-    figures = await kill_rounds(database_url, tmp_path / "run", rounds=ROUNDS, seed=20261201)
+    figures = await kill_rounds(database_url, tmp_path / "run", rounds=ROUNDS, seed=20261201, max_gap=1.5)
     print(figures.summary())
     verdict = figures.verdict
     assert verdict is not None

@@ -682,8 +682,13 @@ async def kill_rounds(
                     if bot.process is None or bot.process.returncode is not None:
                         await bot.start()
                     stop = asyncio.Event()
+                    before = load.figures.acknowledged
                     running = asyncio.create_task(load.run([bot.base], until=stop.is_set))
                     await asyncio.sleep(rng.uniform(min_gap, max_gap))
+                    # Every round is under load: if nothing was acknowledged yet, the kill waits for something.
+                    give_up = time.monotonic() + 15
+                    while time.monotonic() < give_up and load.figures.acknowledged == before:  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)  # the load's progress is counted, not signalled
                     worker = bot.worker_id
                     await bot.kill()
                     stop.set()

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.mailer import Mailer, MailError
 from cards.notification import (
@@ -69,6 +70,11 @@ MAX_BACKOFF = timedelta(hours=1)
 MAX_ATTEMPTS = 12
 #: After this many attempts at Teams, a person with an email address is emailed instead (about 15 minutes).
 MAX_TEAMS_ATTEMPTS = 5
+#: A delivery the database would not record (it went away: restarted, failed over) is recorded again after
+#: this pause, doubling up to `RECORD_RETRY_MAX_PAUSE`, for at most half the row's lease: unrecorded, the row
+#: would be claimed again when its lease ran out and the person told twice.
+RECORD_RETRY_FIRST_PAUSE = 0.2
+RECORD_RETRY_MAX_PAUSE = 5.0
 #: A 429 without a usable `Retry-After` waits this long.
 DEFAULT_RETRY_AFTER = timedelta(seconds=5)
 
@@ -502,7 +508,7 @@ class Notifier:
         )
 
     async def _delivered(self, item: OutboxItem, now: datetime, report: DrainReport, channel: str) -> None:
-        if await self.outbox.mark_delivered(item.id, self.worker_id, now, channel):
+        if await self._record_delivery(item, now, channel):
             if channel == "teams":
                 report.delivered_teams += 1
             else:
@@ -510,6 +516,30 @@ class Notifier:
         else:
             report.lost_claims += 1
             log.warning("outbox %s: delivered after its lease ran out; another worker may repeat it", item.id)
+
+    async def _record_delivery(self, item: OutboxItem, now: datetime, channel: str) -> bool:
+        """Mark `item` delivered, trying again while the database cannot be reached (for at most half its
+        lease, which keeps other workers off the row meanwhile): the message has gone, and a row left `sending`
+        would be sent again. A mark that reached the database although its answer was lost finds the row
+        delivered already and reports the claim lost, which sends nothing again."""
+        give_up = time.monotonic() + self.lease_seconds / 2
+        pause = RECORD_RETRY_FIRST_PAUSE
+        while True:
+            try:
+                return await self.outbox.mark_delivered(item.id, self.worker_id, now, channel)
+            except (SQLAlchemyError, OSError) as error:
+                if time.monotonic() + pause > give_up:
+                    raise
+                log.warning(
+                    "outbox %s (challenge %s): delivered over %s but not recorded (%s); recording again in %.1f s",
+                    item.id,
+                    item.notification.challenge_id,
+                    channel,
+                    type(error).__name__,
+                    pause,
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECORD_RETRY_MAX_PAUSE)
 
     async def _retry(
         self,

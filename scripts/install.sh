@@ -44,3 +44,13 @@ if [ "${CI:-}" = "true" ] && { ! command -v soffice >/dev/null || [ ! -f /usr/sh
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     libreoffice-writer-nogui fonts-dejavu-core >/dev/null
 fi
+
+# The PostgreSQL restart test (tests/resilience/test_postgres_restart.py) makes a private cluster with
+# PostgreSQL's own programs (initdb, pg_ctl). CI (CI=true) gets them when missing; elsewhere that test skips
+# and says why.
+if [ "${CI:-}" = "true" ] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && [ -z "${PG_BIN:-}" ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi

@@ -10,12 +10,12 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, func, select, update
+from sqlalchemy import Row, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.directory import Agency, Contact, Directory, Person
 from storage.codec import contact_columns, contact_from_row
-from storage.db import Database
+from storage.db import Database, upsert
 from storage.schema import (
     agencies,
     agency_escalation_contacts,
@@ -155,13 +155,17 @@ class DirectoryStore:
             marks: dict[str, object] = {"changed_at": changed_at}
             if file_digest is not None:
                 marks["file_digest"] = file_digest
-            bumped = await conn.execute(
-                update(directory_generation)
-                .where(directory_generation.c.id == 1)
-                .values(generation=directory_generation.c.generation + 1, **marks)
+            # One statement that creates or bumps the row and holds it to the end: two replacements at once
+            # (bots started together on a new database, each loading DIRECTORY_FILE) take turns, where an
+            # update finding no row and then an insert let both insert, and one fail.
+            await conn.execute(
+                upsert(conn, directory_generation)
+                .values(id=1, generation=1, **marks)
+                .on_conflict_do_update(
+                    index_elements=[directory_generation.c.id],
+                    set_={"generation": directory_generation.c.generation + 1, **marks},
+                )
             )
-            if bumped.rowcount == 0:
-                await conn.execute(directory_generation.insert().values(id=1, generation=1, **marks))
             generation = int(
                 await conn.scalar(
                     select(directory_generation.c.generation).where(directory_generation.c.id == 1)

@@ -24,6 +24,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.outbox import DeliveryStatus
 from tests.delivery.conftest import MovableClock, SmtpServer, build_delivery
+from tests.support.database import postgres_unavailable
 from tests.support.people import holder, raise_request
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -40,9 +41,7 @@ async def pg_schema() -> AsyncIterator[str]:
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as error:  # unreachable, no such database...
         await admin.dispose()
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL unreachable at TEST_POSTGRES_URL: {type(error).__name__}")
+        postgres_unavailable(type(error).__name__)
     try:
         await upgrade(POSTGRES_URL, schema=schema)
         yield schema

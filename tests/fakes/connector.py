@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -83,6 +84,11 @@ class FakeConnector:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._arrived = asyncio.Event()
+        self._released = asyncio.Event()
+        self._released.set()
+        #: Sends recorded and then left unanswered while `hold_sends` was in force.
+        self.held = 0
+        self._hold_which: Callable[[Any], bool] | None = None
 
     async def start(self) -> None:
         """Listen on 127.0.0.1 on a free port."""
@@ -129,6 +135,17 @@ class FakeConnector:
         error_body = body if body is not None else {"error": {"code": f"Http{status}", "message": "planned"}}
         retry = None if retry_after is None else str(retry_after)
         self._failures.append(_PlannedFailure(status, times, retry, error_body))
+
+    def hold_sends(self, which: Callable[[Any], bool] | None = None) -> None:
+        """From now on, record each send (whose body `which` accepts, if given) as taken (status 200) and then
+        never answer it until `release()`: a bot killed meanwhile had its message taken by Teams without
+        learning so."""
+        self._hold_which = which
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer the held sends and hold no more."""
+        self._released.set()
 
     def sent_activities(self) -> list[dict[str, Any]]:
         """Activities the bot posted (sends and replies) that the fake accepted, oldest first."""
@@ -177,6 +194,13 @@ class FakeConnector:
             )
         )
         self._arrived.set()
+        if (
+            operation in _SENDS
+            and not self._released.is_set()
+            and (self._hold_which is None or self._hold_which(body))
+        ):
+            self.held += 1
+            await self._released.wait()
         return response
 
     def _planned_failure(self) -> web.Response | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from process.directory import Directory
 from process.directory_file import load_directory_file
 from process.policy import Role
@@ -55,3 +57,14 @@ async def test_a_person_is_found_by_teams_id_in_any_letter_case(database: Databa
     raiser = directory.people[pid("durham", "raiser")]
     assert await store.person_by_aad(aad("durham", "raiser").upper()) == raiser
     assert await store.person_by_aad("11111111-2222-4333-8444-555555555555") is None
+
+
+async def test_replacements_at_once_on_a_new_database_take_turns(database: Database) -> None:
+    """Bot processes started together on a new database each load DIRECTORY_FILE: every replacement succeeds,
+    one after the other, each counting its generation."""
+    store = DirectoryStore(database)
+    directory = load_directory_file()
+    generations = await asyncio.gather(*(store.replace_all(directory) for _ in range(4)))
+    assert sorted(generations) == [1, 2, 3, 4]
+    assert await store.generation() == 4
+    assert await store.load() == directory

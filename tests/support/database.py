@@ -62,13 +62,22 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(asyncio.run, main()).result()
 
 
+def in_ci() -> bool:
+    """Whether this run is CI's (CI=true), where a test that cannot run must fail rather than skip."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def skip_unless_ci(message: str) -> None:
+    """Skip with `message`, or under CI=true fail with it: CI must run every test."""
+    if in_ci():
+        pytest.fail(f"{message} (CI=true: this test must run)", pytrace=False)
+    pytest.skip(message)
+
+
 def postgres_unavailable(reason: str) -> None:
     """Skip, or under CI=true fail: CI must run the PostgreSQL tests."""
     where = make_url(POSTGRES_URL).render_as_string(hide_password=True)
-    message = f"PostgreSQL at {where} is not usable: {reason}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: the PostgreSQL tests must run)", pytrace=False)
-    pytest.skip(message)
+    skip_unless_ci(f"PostgreSQL at {where} is not usable: {reason}")
 
 
 async def create_schema(url: str = POSTGRES_URL) -> str:
@@ -92,7 +101,7 @@ async def drop_schema(name: str, url: str = POSTGRES_URL) -> None:
         await admin.dispose()
 
 
-async def _reachable(url: str) -> str | None:
+async def reachable(url: str) -> str | None:
     """None if PostgreSQL answers at `url`, else why not."""
     probe = await Database.connect(url)
     try:
@@ -109,7 +118,7 @@ async def _reachable(url: str) -> str | None:
 @pytest.fixture(scope="session")
 def postgres_target() -> Iterator[PostgresTarget]:
     """This run's schema on the test PostgreSQL, migrated to the newest revision."""
-    problem = run_async(lambda: _reachable(POSTGRES_URL))
+    problem = run_async(lambda: reachable(POSTGRES_URL))
     if problem is not None:
         postgres_unavailable(problem)
     schema = run_async(lambda: create_schema(POSTGRES_URL))

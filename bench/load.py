@@ -14,6 +14,8 @@ response has been read. A virtual user takes its pairs in turn from its own shar
 conversation is used by two at once and each stays well within its own limits: what may hit a limit is the
 bot's traffic as a whole (50 a second per tenant).
 
+Emails (the procedure copies a mailbox or two) go to a local mail server that accepts and drops them.
+
 An error is a turn answered other than as expected: a 5xx or other unexpected status, an apology or an error
 card, a card without the button the next step needs, a message turn whose reply the fake connector did not
 accept (a 429 the bot did not retry), a reply missing; and each line of the bot's log saying a turn or request
@@ -47,6 +49,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -310,7 +314,8 @@ class Database:
 class BotProcess:
     """`python -m bot` in local mode on a free port, its log in a file, its resident memory sampled."""
 
-    def __init__(self, database_url: str, directory: Path, log: Path) -> None:
+    def __init__(self, database_url: str, directory: Path, log: Path, smtp_port: int) -> None:
+        self.smtp_port = smtp_port
         self.database_url = database_url
         self.directory = directory
         self.log = log
@@ -332,6 +337,10 @@ class BotProcess:
             "DIRECTORY_FILE": str(self.directory),
             "POLICIES": "durham",
             "PYTHONUNBUFFERED": "1",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_STARTTLS": "false",
+            "SMTP_FROM": "challenge-bot@example.org",
         }
         env.pop("TRIAL_CLOCK_FILE", None)
         with self.log.open("wb") as out:
@@ -608,13 +617,16 @@ async def run_level(
     database = Database(kind, folder, postgres_url)
     await database.create()
     tally = Tally()
+    # Emails (to the procedure's mailboxes) go to a mail server that accepts and drops them.
+    mail = Controller(Sink(), hostname="127.0.0.1", port=_free_port())
+    mail.start()
     try:
         with ConnectorThread() as connector:
             timeout = aiohttp.ClientTimeout(total=120)
             async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0), timeout=timeout
             ) as http:
-                bot = BotProcess(database.url, directory, logs / f"bot-{kind}-{concurrency}.log")
+                bot = BotProcess(database.url, directory, logs / f"bot-{kind}-{concurrency}.log", mail.port)
                 await bot.start(http)
                 try:
                     started = time.monotonic()
@@ -651,6 +663,7 @@ async def run_level(
                 for name, count in bot.log_failures().items():
                     tally.errors[f"bot log: {name}"] += count
     finally:
+        mail.stop()
         await database.drop()
     measured = [ms for _, ms, inside in tally.samples if inside]
     by_kind: dict[str, dict[str, float]] = {}
@@ -682,7 +695,9 @@ async def run_level(
         resent_within_s=round(settled, 1),
         connector={
             "accepted": sum(1 for r in requests if r.status < 300),
-            "refused_beyond_limits": dict(Counter(r.operation for r in requests if r.beyond_limits)),
+            "refused_beyond_limits": dict(
+                Counter(f"{r.operation} ({r.refused_by} limit)" for r in requests if r.beyond_limits)
+            ),
             "by_operation": dict(Counter(r.operation for r in requests if r.status < 300)),
         },
     )

@@ -42,7 +42,7 @@ def _request(at: float, status: int, text: str, *, limited: bool = False) -> Rec
         status=status,
         authorization=None,
         at=at,
-        beyond_limits=limited,
+        refused_by="tenant" if limited else None,
     )
 
 

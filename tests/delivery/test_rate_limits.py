@@ -39,7 +39,7 @@ def test_seven_in_a_second_then_429_with_the_wait_until_the_first_leaves_the_win
     assert all(limits.check("a:chat", "t").allowed for _ in range(7))
     clock.now = 0.25
     refused = limits.check("a:chat", "t")
-    assert not refused.allowed
+    assert not refused.allowed and refused.refused_by == "conversation"
     assert refused.wait == pytest.approx(0.75)
     assert refused.retry_after == 1
     # Exactly one second after the first seven: they have left the 1 s window (t - 1, t]; the 2 s window has
@@ -96,7 +96,7 @@ def test_conversations_are_limited_apart_and_the_tenant_together() -> None:
     for i in range(50):
         assert limits.check(f"a:chat-{i}", "tenant-1").allowed
     refused = limits.check("a:chat-50", "tenant-1")
-    assert not refused.allowed and refused.wait == pytest.approx(1.0)
+    assert not refused.allowed and refused.wait == pytest.approx(1.0) and refused.refused_by == "tenant"
     # Another tenant has its own 50 a second.
     assert limits.check("a:chat-50", "tenant-2").allowed
 
@@ -182,5 +182,7 @@ async def test_the_fake_connector_limits_a_tenant_across_conversations_and_creat
             async with http.post(url, json=body) as response:
                 last = response.status
     assert last == 429
-    assert [r.operation for r in connector.rate_limited()] == ["reply_to_activity"]
+    assert [(r.operation, r.refused_by) for r in connector.rate_limited()] == [
+        ("reply_to_activity", "tenant")
+    ]
     assert [r.status for r in connector.replies_to("incoming-1")] == [200, 200, 429]

@@ -74,8 +74,12 @@ class RecordedRequest:
     tenant_id: str | None = None
     #: The `Retry-After` answered with a 429 (planned or beyond the rate limits).
     retry_after: str | None = None
-    #: Refused for going beyond the rate limits.
-    beyond_limits: bool = False
+    #: Refused for going beyond the rate limits: which ("conversation" or "tenant"); None if not.
+    refused_by: str | None = None
+
+    @property
+    def beyond_limits(self) -> bool:
+        return self.refused_by is not None
 
 
 @dataclass
@@ -191,11 +195,11 @@ class FakeConnector:
         operation, conversation_id, activity_id = _route(request.method, request.path)
         tenant_id = _tenant_of(body)
         at = self._clock()
-        limited = None
+        refused_by = None
         response = self._planned_failure()
         if response is None:
-            limited = self._beyond_limits(operation, conversation_id, tenant_id, body)
-            response = limited or self._answer(operation, activity_id)
+            refused_by, response = self._beyond_limits(operation, conversation_id, tenant_id, body)
+            response = response or self._answer(operation, activity_id)
         recorded = RecordedRequest(
             method=request.method,
             path=request.path,
@@ -210,7 +214,7 @@ class FakeConnector:
             at=at,
             tenant_id=tenant_id,
             retry_after=response.headers.get("Retry-After"),
-            beyond_limits=limited is not None,
+            refused_by=refused_by,
         )
         self.requests.append(recorded)
         if operation == "reply_to_activity" and activity_id is not None:
@@ -220,18 +224,23 @@ class FakeConnector:
 
     def _beyond_limits(
         self, operation: str, conversation_id: str | None, tenant_id: str | None, body: Any
-    ) -> web.Response | None:
+    ) -> tuple[str | None, web.Response | None]:
         if self.rate_limits is None or operation in ("unknown", "upload"):
-            return None
+            return None, None
         thread = conversation_id if operation in _ON_CONVERSATION else None
         if operation == "create_conversation":
             # A 1:1 chat is made with one member: its windows are that member's chat's.
             thread = "members:" + ",".join(sorted(_member_ids(body)))
         decision = self.rate_limits.check(thread, tenant_id or "unknown tenant")
         if decision.allowed:
-            return None
-        return web.json_response(
-            {"error": {"code": "TooManyRequests", "message": "beyond Teams' rate limits"}},
+            return None, None
+        return decision.refused_by, web.json_response(
+            {
+                "error": {
+                    "code": "TooManyRequests",
+                    "message": f"beyond Teams' rate limits ({decision.refused_by})",
+                }
+            },
             status=429,
             headers={"Retry-After": str(decision.retry_after)},
         )

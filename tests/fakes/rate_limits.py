@@ -102,11 +102,13 @@ class SlidingWindows:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether a request may go now; if not, how long until it may (`wait`, seconds) and the whole seconds a
-    `Retry-After` header gives (at least 1, never less than the wait)."""
+    """Whether a request may go now; if not, how long until it may (`wait`, seconds), the whole seconds a
+    `Retry-After` header gives (at least 1, never less than the wait), and which limit refused it
+    ("conversation" or "tenant", the one that keeps it waiting longer)."""
 
     allowed: bool
     wait: float = 0.0
+    refused_by: str | None = None
 
     @property
     def retry_after(self) -> int:
@@ -136,13 +138,11 @@ class RateLimits:
         `conversation` None: a request that no conversation's windows count (only the tenant's).
         """
         now = self.clock()
-        at = now
-        if conversation is not None:
-            at = max(at, self._conversations.earliest(conversation, now))
-        if tenant is not None:
-            at = max(at, self._tenants.earliest(tenant, now))
+        by_conversation = self._conversations.earliest(conversation, now) if conversation is not None else now
+        by_tenant = self._tenants.earliest(tenant, now) if tenant is not None else now
+        at = max(by_conversation, by_tenant)
         if at > now:
-            return Decision(False, at - now)
+            return Decision(False, at - now, "conversation" if by_conversation >= by_tenant else "tenant")
         if conversation is not None:
             self._conversations.count(conversation, now)
         if tenant is not None:

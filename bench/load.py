@@ -21,8 +21,11 @@ card, a card without the button the next step needs, a message turn whose reply 
 accept (a 429 the bot did not retry), a reply missing; and each line of the bot's log saying a turn or request
 failed or the database was locked. Notifications refused with 429 and retried are counted, not errors.
 
-    .venv/bin/python bench/load.py --database sqlite --concurrency 1,2,4,8,16,32,64 --duration 20 --json s.json
-    .venv/bin/python bench/load.py --database postgres --concurrency 1,2,4,8,16,32,64 --duration 20
+    .venv/bin/python bench/load.py --database sqlite --concurrency 1,2,4,8,16,32,64 --duration 20 --warmup 3 \
+        --seed 1 --json sqlite.json --logs logs
+    .venv/bin/python bench/load.py --database postgres --concurrency 1,2,4,8,16,32,64 --duration 20 --warmup 3 \
+        --seed 1 --json postgres.json --logs logs
+    .venv/bin/python bench/load.py --concurrency 4 --turns 2000    # a level ends after 2,000 measured turns
 """
 
 from __future__ import annotations
@@ -229,6 +232,7 @@ class Tally:
     samples: list[tuple[str, float, bool]] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     scenarios: int = 0
+    measured_turns: int = 0
 
     def error(self, what: str) -> None:
         self.errors[what] += 1
@@ -438,6 +442,7 @@ class VirtualUser:
             self.tally.error(f"{kind}: no answer ({type(error).__name__})")
             raise TurnFailed from error
         self.tally.samples.append((kind, (time.perf_counter() - started) * 1000, measured))
+        self.tally.measured_turns += measured
         if status >= 500:
             self.tally.error(f"{kind}: HTTP {status}")
             raise TurnFailed
@@ -613,6 +618,7 @@ async def run_level(
     seed: int,
     postgres_url: str,
     logs: Path,
+    turns: int | None = None,
 ) -> LevelResult:
     database = Database(kind, folder, postgres_url)
     await database.create()
@@ -631,6 +637,12 @@ async def run_level(
                 try:
                     started = time.monotonic()
                     measure_from, stop_at = started + warmup, started + warmup + duration
+
+                    def done() -> bool:
+                        if turns is not None:
+                            return tally.measured_turns >= turns
+                        return time.monotonic() >= stop_at
+
                     users = [
                         VirtualUser(
                             http,
@@ -644,10 +656,7 @@ async def run_level(
                     ]
                     shares = [pairs[i::concurrency] for i in range(concurrency)]
                     await asyncio.gather(
-                        *(
-                            user.run(shares[i], lambda: time.monotonic() >= stop_at, first=i * 100_000)
-                            for i, user in enumerate(users)
-                        )
+                        *(user.run(shares[i], done, first=i * 100_000) for i, user in enumerate(users))
                     )
                     measured_seconds = time.monotonic() - measure_from
                     # The notifications of the last turns go out, and those refused are sent again.
@@ -713,9 +722,11 @@ async def run(
     postgres_url: str = POSTGRES_URL,
     report: Callable[[LevelResult], Awaitable[None] | None] | None = None,
     logs: Path | None = None,
+    turns: int | None = None,
 ) -> list[LevelResult]:
     """Run each concurrency level in turn, each on a fresh database and bot process; the bot's logs are kept
-    in `logs` (an existing folder) when given."""
+    in `logs` (an existing folder) when given. A level lasts `duration` measured seconds, or with `turns` until
+    that many turns were measured."""
     count = pairs or max(512, 8 * max(levels))
     directory_data, found = invent_directory(count, seed)
     results = []
@@ -735,6 +746,7 @@ async def run(
                 seed,
                 postgres_url,
                 logs or folder,
+                turns,
             )
             results.append(result)
             if report is not None:
@@ -770,6 +782,7 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", default="1,2,4,8,16,32,64", help="levels, comma-separated")
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per level")
+    parser.add_argument("--turns", type=int, help="measured turns per level instead of a duration")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first, per level")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -797,12 +810,14 @@ def main() -> None:
             args.postgres_url,
             _print,
             args.logs,
+            args.turns,
         )
     )
     if args.json is not None:
         meta = {
             "cpus": os.cpu_count(),
             "duration": args.duration,
+            "turns": args.turns,
             "warmup": args.warmup,
             "seed": args.seed,
             "command": " ".join(sys.argv),

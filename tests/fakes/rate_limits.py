@@ -17,8 +17,10 @@ MicrosoftDocs/msteams-docs, msteams-platform/bots/how-to/rate-limit.md):
     "The per thread limit for all bots controls the traffic that all bots are allowed to generate across a
     single conversation." Send to conversation: 14 per 1 s, 16 per 2 s; Create conversation: the same.
 
-    "The global limit per app per tenant is 50 Requests Per Second (RPS)." (The page as published today and
-    Microsoft's answers quoting it give 50; an earlier revision of the page's source said 30.)
+    "The global limit per app per tenant is 50 Requests Per Second (RPS)." (So Microsoft's answers quoting the
+    page say, in 2022 and in December 2025: https://learn.microsoft.com/en-us/answers/questions/848444; the
+    revision of the page's source read for this module says 30. The fake uses 50, as bot.notifier does; pass
+    `per_tenant=(Window(1, 30),)` for the stricter reading.)
 
     "Apps that go over this limit receive an HTTP 429 Too Many Requests error status. All requests are subject
     to the same rate limiting policy, including sending messages, channel enumerations, and roster fetches."

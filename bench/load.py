@@ -421,7 +421,6 @@ class VirtualUser:
         connector: FakeConnector,
         tally: Tally,
         measuring: Callable[[], bool],
-        seed: int,
     ) -> None:
         self.http = http
         self.endpoint = f"{bot_url}/api/messages"
@@ -429,7 +428,6 @@ class VirtualUser:
         self.service_url = connector.service_url
         self.tally = tally
         self.measuring = measuring
-        self.chance = random.Random(seed)
 
     async def _timed(self, kind: str, activity: dict[str, Any]) -> tuple[int, bytes]:
         started = time.perf_counter()
@@ -615,7 +613,6 @@ async def run_level(
     pairs: list[Pair],
     directory: Path,
     folder: Path,
-    seed: int,
     postgres_url: str,
     logs: Path,
     turns: int | None = None,
@@ -650,9 +647,8 @@ async def run_level(
                             connector,
                             tally,
                             lambda: time.monotonic() >= measure_from,
-                            seed * 1000 + i,
                         )
-                        for i in range(concurrency)
+                        for _ in range(concurrency)
                     ]
                     shares = [pairs[i::concurrency] for i in range(concurrency)]
                     await asyncio.gather(
@@ -743,7 +739,6 @@ async def run(
                 found,
                 directory,
                 folder,
-                seed,
                 postgres_url,
                 logs or folder,
                 turns,
@@ -784,7 +779,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per level")
     parser.add_argument("--turns", type=int, help="measured turns per level instead of a duration")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first, per level")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="makes the invented directory's ids")
     parser.add_argument(
         "--pairs", type=int, help="pairs of people in the directory (default max(512, 8 x top level))"
     )

@@ -11,7 +11,8 @@ came (the limits' clock) and the status given, so the accepted and the refused c
 Note for delivery tests (checked against this fake): botbuilder's connector client sends through `requests`
 with msrest's retry policy, which on urllib3 2 retries PUT and DELETE (update, delete) up to 3 times on 429
 and 5xx, honouring an integer `Retry-After` or else backing off 0.8 s, 1.6 s, 3.2 s; it never retries POST
-(send, reply, create conversation), which fail at once with `ErrorResponseException`.
+(send, reply, create conversation), which fail at once with `ErrorResponseException` (the server's adapter,
+bot/turn_replies.py, sends a turn's own replies again after a 429).
 """
 
 from __future__ import annotations

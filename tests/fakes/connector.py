@@ -102,7 +102,6 @@ class FakeConnector:
         self.requests: list[RecordedRequest] = []
         self.rate_limits = rate_limits
         self._clock: Callable[[], float] = rate_limits.clock if rate_limits is not None else time.monotonic
-        self._replies: dict[str, list[RecordedRequest]] = {}
         self._failures: list[_PlannedFailure] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -161,7 +160,11 @@ class FakeConnector:
 
     def replies_to(self, activity_id: str) -> list[RecordedRequest]:
         """The replies the bot posted to the incoming activity `activity_id`, accepted or not, oldest first."""
-        return list(self._replies.get(activity_id, ()))
+        return [
+            r
+            for r in list(self.requests)
+            if r.operation == "reply_to_activity" and r.activity_id == activity_id
+        ]
 
     def rate_limited(self) -> list[RecordedRequest]:
         """The requests refused for going beyond the rate limits (not the planned failures)."""
@@ -218,8 +221,6 @@ class FakeConnector:
             refused_by=refused_by,
         )
         self.requests.append(recorded)
-        if operation == "reply_to_activity" and activity_id is not None:
-            self._replies.setdefault(activity_id, []).append(recorded)
         self._arrived.set()
         return response
 

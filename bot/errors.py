@@ -34,6 +34,13 @@ _PROACTIVE_EVENTS = frozenset(
 )
 
 
+def is_proactive(activity: Activity | None) -> bool:
+    """A turn the bot started itself (continue or create a conversation), not one a person's activity began."""
+    return (
+        activity is not None and activity.type == ActivityTypes.event and activity.name in _PROACTIVE_EVENTS
+    )
+
+
 class AuthenticationUnavailable(Exception):
     """The Bot Connector's signing keys cannot be had right now, so no request can be verified (503)."""
 
@@ -95,7 +102,7 @@ async def on_turn_error(context: TurnContext, error: Exception) -> None:
     the code that started them must learn the delivery failed so it can try again.
     """
     activity = context.activity
-    if activity.type == ActivityTypes.event and activity.name in _PROACTIVE_EVENTS:
+    if is_proactive(activity):
         raise error
     logger.error(
         "turn failed: activity=%s%s id=%s challenge=%s error=%s",

@@ -27,6 +27,7 @@ from bot.errors import AuthenticationUnavailable, describe_exception, on_turn_er
 from bot.keys import use_data_keys
 from bot.request_body import BadBody, check_activity, check_headers, parse_activity
 from bot.signing_keys import FAILURE_MEMORY_SECONDS
+from bot.turn_replies import RetryingCloudAdapter
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,9 @@ _KNOWN_ACTIVITY_TYPES = frozenset(kind.value for kind in ActivityTypes)
 
 
 def build_adapter(settings: Settings) -> CloudAdapter:
-    """A CloudAdapter with cached clients, 401 for every bad token, and an apology for failed turns."""
-    adapter = CloudAdapter(CachingBotFrameworkAuthentication(settings.to_sdk_config()))
+    """A CloudAdapter with cached clients, 401 for every bad token, a turn's replies sent again after a 429
+    (`bot.turn_replies`), and an apology for failed turns."""
+    adapter = RetryingCloudAdapter(CachingBotFrameworkAuthentication(settings.to_sdk_config()))
     adapter.on_turn_error = on_turn_error
     return adapter
 

@@ -2,12 +2,17 @@
 
 It listens on 127.0.0.1 (an ephemeral port), records every request the bot makes, answers the calls a bot
 uses (send, reply, update, delete, create conversation) like the real service, and can be told to fail the
-next requests with a given status, e.g. 429 with `Retry-After`, to exercise delivery retries.
+next requests with a given status, e.g. 429 with `Retry-After`, to exercise delivery retries. Given
+`RateLimits` (tests/fakes/rate_limits.py), it enforces Teams' published limits as Teams does: a send, update
+or delete beyond a conversation's windows, a create conversation beyond its member's, or any call beyond the
+tenant's, is answered 429 with a `Retry-After` in whole seconds; every request is recorded with the time it
+came (the limits' clock) and the status given, so the accepted and the refused can be counted.
 
 Note for delivery tests (checked against this fake): botbuilder's connector client sends through `requests`
 with msrest's retry policy, which on urllib3 2 retries PUT and DELETE (update, delete) up to 3 times on 429
 and 5xx, honouring an integer `Retry-After` or else backing off 0.8 s, 1.6 s, 3.2 s; it never retries POST
-(send, reply, create conversation), which fail at once with `ErrorResponseException`.
+(send, reply, create conversation), which fail at once with `ErrorResponseException` (the server's adapter,
+bot/turn_replies.py, sends a turn's own replies again after a 429).
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.rate_limits import RateLimits
 
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"^/v3/conversations/?$"), "create_conversation"),
@@ -43,6 +51,8 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ),
 )
 _SENDS = frozenset({"send_to_conversation", "reply_to_activity"})
+#: Operations on one conversation, counted in its windows.
+_ON_CONVERSATION = _SENDS | {"update_activity", "delete_activity"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,17 @@ class RecordedRequest:
     #: The body as it came (an uploaded file's bytes), and its `Content-Range` header.
     raw: bytes = b""
     content_range: str | None = None
+    #: When it came, on the fake's clock (the rate limits' clock when given), and the tenant it named.
+    at: float = 0.0
+    tenant_id: str | None = None
+    #: The `Retry-After` answered with a 429 (planned or beyond the rate limits).
+    retry_after: str | None = None
+    #: Refused for going beyond the rate limits: which ("conversation" or "tenant"); None if not.
+    refused_by: str | None = None
+
+    @property
+    def beyond_limits(self) -> bool:
+        return self.refused_by is not None
 
 
 @dataclass
@@ -77,8 +98,10 @@ class FakeConnector:
     `service_url_for("/a")` and `service_url_for("/b")` are two distinct service URLs served by one fake.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rate_limits: RateLimits | None = None) -> None:
         self.requests: list[RecordedRequest] = []
+        self.rate_limits = rate_limits
+        self._clock: Callable[[], float] = rate_limits.clock if rate_limits is not None else time.monotonic
         self._failures: list[_PlannedFailure] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -151,6 +174,18 @@ class FakeConnector:
         """Activities the bot posted (sends and replies) that the fake accepted, oldest first."""
         return [r.body for r in self.requests if r.operation in _SENDS and r.status < 300]
 
+    def replies_to(self, activity_id: str) -> list[RecordedRequest]:
+        """The replies the bot posted to the incoming activity `activity_id`, accepted or not, oldest first."""
+        return [
+            r
+            for r in list(self.requests)
+            if r.operation == "reply_to_activity" and r.activity_id == activity_id
+        ]
+
+    def rate_limited(self) -> list[RecordedRequest]:
+        """The requests refused for going beyond the rate limits (not the planned failures)."""
+        return [r for r in self.requests if r.beyond_limits]
+
     def upload_url(self, name: str) -> str:
         """An upload session's address for a file consent's `uploadInfo.uploadUrl`."""
         return f"{self.service_url}/upload/{name}"
@@ -178,21 +213,30 @@ class FakeConnector:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         operation, conversation_id, activity_id = _route(request.method, request.path)
-        response = self._planned_failure() or self._answer(operation, activity_id)
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.path,
-                operation=operation,
-                conversation_id=conversation_id,
-                activity_id=activity_id,
-                body=body,
-                status=response.status,
-                authorization=request.headers.get("Authorization"),
-                raw=raw,
-                content_range=request.headers.get("Content-Range"),
-            )
+        tenant_id = _tenant_of(body)
+        at = self._clock()
+        refused_by = None
+        response = self._planned_failure()
+        if response is None:
+            refused_by, response = self._beyond_limits(operation, conversation_id, tenant_id, body)
+            response = response or self._answer(operation, activity_id)
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            operation=operation,
+            conversation_id=conversation_id,
+            activity_id=activity_id,
+            body=body,
+            status=response.status,
+            authorization=request.headers.get("Authorization"),
+            raw=raw,
+            content_range=request.headers.get("Content-Range"),
+            at=at,
+            tenant_id=tenant_id,
+            retry_after=response.headers.get("Retry-After"),
+            refused_by=refused_by,
         )
+        self.requests.append(recorded)
         self._arrived.set()
         if (
             operation in _SENDS
@@ -202,6 +246,29 @@ class FakeConnector:
             self.held += 1
             await self._released.wait()
         return response
+
+    def _beyond_limits(
+        self, operation: str, conversation_id: str | None, tenant_id: str | None, body: Any
+    ) -> tuple[str | None, web.Response | None]:
+        if self.rate_limits is None or operation in ("unknown", "upload"):
+            return None, None
+        thread = conversation_id if operation in _ON_CONVERSATION else None
+        if operation == "create_conversation":
+            # A 1:1 chat is made with one member: its windows are that member's chat's.
+            thread = "members:" + ",".join(sorted(_member_ids(body)))
+        decision = self.rate_limits.check(thread, tenant_id or "unknown tenant")
+        if decision.allowed:
+            return None, None
+        return decision.refused_by, web.json_response(
+            {
+                "error": {
+                    "code": "TooManyRequests",
+                    "message": f"beyond Teams' rate limits ({decision.refused_by})",
+                }
+            },
+            status=429,
+            headers={"Retry-After": str(decision.retry_after)},
+        )
 
     def _planned_failure(self) -> web.Response | None:
         if not self._failures:
@@ -226,6 +293,27 @@ class FakeConnector:
             # A OneDrive upload session, as Teams' file consent gives one: the whole file in one PUT.
             return web.json_response({"id": f"file-{next(self._ids)}", "name": "uploaded"}, status=201)
         return web.json_response({"error": {"code": "NotFound", "message": "not emulated"}}, status=404)
+
+
+def _tenant_of(body: Any) -> str | None:
+    """The tenant an activity or conversation request names (its conversation's, or its channel data's)."""
+    if not isinstance(body, dict):
+        return None
+    for holder in (body.get("conversation"), body):
+        if isinstance(holder, dict) and isinstance(holder.get("tenantId"), str):
+            return str(holder["tenantId"])
+    channel_data = body.get("channelData")
+    if isinstance(channel_data, dict) and isinstance(channel_data.get("tenant"), dict):
+        tenant = channel_data["tenant"].get("id")
+        return str(tenant) if isinstance(tenant, str) else None
+    return None
+
+
+def _member_ids(body: Any) -> list[str]:
+    members = body.get("members") if isinstance(body, dict) else None
+    if not isinstance(members, list):
+        return []
+    return [str(m.get("id")) for m in members if isinstance(m, dict)]
 
 
 def _route(method: str, path: str) -> tuple[str, str | None, str | None]:

@@ -1,0 +1,65 @@
+"""A turn's own replies, sent again when Teams answers 429.
+
+Botbuilder posts a turn's replies (the answer to `help`, `raise`, `my challenges`...) through its connector
+client, which never retries a POST, so a reply Teams refuses for going beyond its rate limits (50 requests a
+second per app per tenant, 7 a second per conversation) was lost and the turn failed. Microsoft's guidance
+("Optimize your bot with rate limiting in Teams") is to retry 429 after a back-off; here each refused reply is
+sent again after its `Retry-After`, at most `MAX_REPLY_ATTEMPTS` times and `MAX_REPLY_WAIT_SECONDS` in all,
+since Teams waits only about 15 seconds for a bot to answer. Only 429 is retried (the request was refused, so
+nothing is posted twice). Proactive turns are left alone: the notifier paces and retries those itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ResourceResponse
+
+from bot.errors import is_proactive
+from bot.notifier import TeamsFailure, retry_after_of
+
+#: How many times one reply is tried in all.
+MAX_REPLY_ATTEMPTS = 3
+#: The most a turn waits for Teams' `Retry-After`s, in seconds, before letting the reply fail.
+MAX_REPLY_WAIT_SECONDS = 5.0
+#: The wait when a 429 gives no usable `Retry-After`.
+DEFAULT_REPLY_RETRY_AFTER = timedelta(seconds=1)
+
+
+class RetryingCloudAdapter(CloudAdapter):  # type: ignore[misc]
+    """A CloudAdapter that sends a turn's replies one by one, each again after a 429's `Retry-After`."""
+
+    def __init__(self, *args: Any, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.sleep = sleep
+
+    async def send_activities(
+        self, context: TurnContext, activities: list[Activity]
+    ) -> list[ResourceResponse]:
+        if context is None or not activities or is_proactive(context.activity):
+            return list(await super().send_activities(context, activities))
+        responses: list[ResourceResponse] = []
+        for activity in activities:
+            responses.extend(await self._send_one(context, activity))
+        return responses
+
+    async def _send_one(self, context: TurnContext, activity: Activity) -> list[ResourceResponse]:
+        waited = 0.0
+        for attempt in range(1, MAX_REPLY_ATTEMPTS + 1):
+            try:
+                return list(await super().send_activities(context, [activity]))
+            except Exception as error:
+                if TeamsFailure.of(error).status != 429 or attempt == MAX_REPLY_ATTEMPTS:
+                    raise
+                asked = retry_after_of(error)
+                delay = (asked if asked is not None else DEFAULT_REPLY_RETRY_AFTER).total_seconds()
+                if waited + delay > MAX_REPLY_WAIT_SECONDS:
+                    raise
+                await self.sleep(delay)
+                waited += delay
+        raise AssertionError("unreachable")  # the loop returns or raises

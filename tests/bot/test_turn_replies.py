@@ -1,0 +1,88 @@
+"""A turn's own replies are sent again when Teams answers 429 (bot/turn_replies.py), through the server's
+adapter and a fake Bot Connector; other refusals are not retried, and the waits are bounded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient
+from botbuilder.core import ActivityHandler, TurnContext
+
+from bot import turn_replies
+from bot.config import Settings
+from bot.errors import APOLOGY
+from bot.server import ADAPTER_KEY, create_app
+from tests.fakes import FakeConnector, RateLimits, make_activity, post_activity, serve
+from tests.fakes.rate_limits import Window
+
+
+class TwoReplies(ActivityHandler):
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        await turn_context.send_activities(
+            [
+                turn_context.activity.create_reply("first"),
+                turn_context.activity.create_reply("second"),
+            ]
+        )
+
+
+@pytest.fixture
+async def client(fake_connector: FakeConnector) -> AsyncIterator[TestClient]:
+    async with serve(create_app(Settings(), TwoReplies())) as test_client:
+        yield test_client
+
+
+async def test_a_reply_refused_with_429_is_sent_again_and_only_it(
+    client: TestClient, fake_connector: FakeConnector
+) -> None:
+    fake_connector.fail_next(429, times=2, retry_after=0)
+    response = await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
+    assert response.status == 201
+    assert [r.status for r in fake_connector.requests] == [429, 429, 200, 200]
+    assert fake_connector.sent_texts() == ["first", "second"]
+
+
+async def test_a_reply_refused_three_times_fails_the_turn_with_an_apology(
+    client: TestClient, fake_connector: FakeConnector
+) -> None:
+    fake_connector.fail_next(429, times=3, retry_after=0)
+    response = await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
+    assert response.status == 201
+    assert fake_connector.sent_texts() == [APOLOGY]
+
+
+async def test_other_refusals_are_not_sent_again(client: TestClient, fake_connector: FakeConnector) -> None:
+    fake_connector.fail_next(502)
+    await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
+    assert [r.status for r in fake_connector.requests] == [502, 200]
+    assert fake_connector.sent_texts() == [APOLOGY]
+
+
+async def test_a_retry_after_longer_than_a_turn_can_wait_is_not_waited_for(
+    client: TestClient, fake_connector: FakeConnector
+) -> None:
+    fake_connector.fail_next(429, retry_after=int(turn_replies.MAX_REPLY_WAIT_SECONDS) + 1)
+    await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
+    assert fake_connector.sent_texts() == [APOLOGY]
+
+
+async def test_replies_beyond_a_conversations_limit_wait_for_it() -> None:
+    clock = [0.0]
+    limits = RateLimits(per_conversation=(Window(1, 1),), clock=lambda: clock[0])
+    waits: list[float] = []
+    async with FakeConnector(limits) as connector:
+        app = create_app(Settings(), TwoReplies())
+
+        async def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            clock[0] += seconds
+
+        adapter = app[ADAPTER_KEY]
+        assert isinstance(adapter, turn_replies.RetryingCloudAdapter)
+        adapter.sleep = sleep
+        async with serve(app) as client:
+            await post_activity(client, make_activity("hi", service_url=connector.service_url))
+    assert waits == [1.0]
+    assert connector.sent_texts() == ["first", "second"]
+    assert [r.at for r in connector.requests] == [0.0, 0.0, 1.0]

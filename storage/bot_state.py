@@ -27,7 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.clock import Clock, utc_now
-from storage.crypto import BOT_STATE, DataKey, deployment_key
+from storage.crypto import BOT_STATE, NO_KEY, DataKey, NoKey, deployment_key, existing_deployment_key
 from storage.db import Database, upsert
 from storage.errors import StateConflictError
 from storage.schema import bot_state
@@ -83,7 +83,7 @@ class SqlStorage(Storage):  # type: ignore[misc]  # botbuilder ships no type hin
         wanted = list(dict.fromkeys(keys))
         found: dict[str, Any] = {}
         async with self.db.reading() as conn:
-            key = await _state_key(conn)
+            key: DataKey | NoKey = await existing_deployment_key(conn, BOT_STATE) or NO_KEY
             for start in range(0, len(wanted), _BATCH):
                 rows = await conn.execute(
                     select(bot_state.c.key, bot_state.c.data, bot_state.c.e_tag).where(

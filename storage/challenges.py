@@ -43,6 +43,7 @@ from storage.crypto import (
     LOOKUP,
     DataKey,
     deployment_key,
+    existing_deployment_key,
     key_of,
     key_or_new,
     keys_of,
@@ -331,8 +332,8 @@ class ChallengeRepository:
         another's challenge about the same child.
         """
         async with self.db.reading() as conn:
-            lookup = await deployment_key(conn, LOOKUP)
-            wanted = reference_hmac(lookup, agency_reference)
+            lookup = await existing_deployment_key(conn, LOOKUP)
+            wanted = None if lookup is None else reference_hmac(lookup, agency_reference)
             if wanted is None:
                 return []
             mine = select(challenge_parties.c.challenge_id).where(challenge_parties.c.person_id == person_id)

@@ -381,13 +381,21 @@ async def key_or_new(conn: AsyncConnection, kind: str, owner_id: str) -> DataKey
     return found if found is not None else await new_key(conn, kind, owner_id)
 
 
+async def existing_deployment_key(conn: AsyncConnection, name: str) -> DataKey | None:
+    """One of the deployment's own data keys if it has been made; for readers, which must never make it: an
+    insert inside a read snapshot fails on SQLite ("database is locked") whenever another write came first.
+    Nothing can have been stored under a key not yet made."""
+    return await key_of(conn, DEPLOYMENT, name)
+
+
 async def deployment_key(conn: AsyncConnection, name: str) -> DataKey:
-    """One of the deployment's own data keys (`bot_state`, `lookup`), made the first time it is needed.
+    """One of the deployment's own data keys (`bot_state`, `lookup`), made the first time something is
+    written under it (in the caller's write transaction; readers use `existing_deployment_key`).
 
     Two processes making it at once: the second insert conflicts on the key and reads the first's. (Its row
     is read each time, by its primary key; unwrapping it again is spared by the cache.)
     """
-    found = await key_of(conn, DEPLOYMENT, name)
+    found = await existing_deployment_key(conn, name)
     if found is not None:
         return found
     raw = secrets.token_bytes(KEY_BYTES)

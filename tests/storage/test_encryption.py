@@ -422,3 +422,23 @@ async def test_monitoring_and_the_pattern_watch_read_no_encrypted_column(databas
     for table, columns in ENCRYPTED.items():
         for column in columns:
             assert f"{table}.{column}" not in sql, f"{table}.{column}"
+
+
+async def test_reading_never_makes_a_deployment_key(database: Database) -> None:
+    """A first turn reads dialog state and a raising form's review looks up the agency reference, each in a
+    read snapshot, on a database where nothing has been written under the deployment's keys yet. Reading
+    must not make those keys: an insert inside a read snapshot fails on SQLite ("database is locked") as soon
+    as another write committed first, which people clicking at once did. The first write makes them."""
+    from storage.bot_state import SqlStorage
+
+    state = SqlStorage(database)
+    repo = ChallengeRepository(database)
+    assert await state.read(["conversation/a"]) == {}
+    assert await repo.open_with_agency_reference("someone", "rochdale", "LA-7Q4-91Z3") == []
+    async with database.reading() as conn:
+        assert (await conn.execute(select(data_keys))).all() == []
+
+    await state.write({"conversation/a": {"said": "Gwenllïan"}})
+    assert (await state.read(["conversation/a"]))["conversation/a"]["said"] == "Gwenllïan"
+    async with database.reading() as conn:
+        assert [row.owner_id for row in await conn.execute(select(data_keys))] == ["bot_state"]

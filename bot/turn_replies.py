@@ -4,8 +4,9 @@ Botbuilder posts a turn's replies (the answer to `help`, `raise`, `my challenges
 client, which never retries a POST, so a reply Teams refuses for going beyond its rate limits (50 requests a
 second per app per tenant, 7 a second per conversation) was lost and the turn failed. Microsoft's guidance
 ("Optimize your bot with rate limiting in Teams") is to retry 429 after a back-off; here each refused reply is
-sent again after its `Retry-After`, at most `MAX_REPLY_ATTEMPTS` times and `MAX_REPLY_WAIT_SECONDS` in all,
-since Teams waits only about 15 seconds for a bot to answer. Only 429 is retried (the request was refused, so
+sent again after its `Retry-After`, at most `MAX_REPLY_ATTEMPTS` times; the waits of all of a turn's replies
+(its apology included) add up to at most `MAX_REPLY_WAIT_SECONDS`, since Teams waits only about 15 seconds for
+a bot to answer. Only 429 is retried (the request was refused, so
 nothing is posted twice). Proactive turns are left alone: the notifier paces and retries those itself.
 """
 
@@ -25,8 +26,11 @@ from bot.notifier import TeamsFailure, retry_after_of
 
 #: How many times one reply is tried in all.
 MAX_REPLY_ATTEMPTS = 3
-#: The most a turn waits for Teams' `Retry-After`s, in seconds, before letting the reply fail.
+#: The most one turn waits for Teams' `Retry-After`s, in seconds, all its replies together, before letting a
+#: reply fail.
 MAX_REPLY_WAIT_SECONDS = 5.0
+#: Where a turn keeps how long its replies have waited so far (in the TurnContext's turn state).
+_WAITED = "turn_replies.waited_seconds"
 #: The wait when a 429 gives no usable `Retry-After`.
 DEFAULT_REPLY_RETRY_AFTER = timedelta(seconds=1)
 
@@ -49,7 +53,6 @@ class RetryingCloudAdapter(CloudAdapter):  # type: ignore[misc]
         return responses
 
     async def _send_one(self, context: TurnContext, activity: Activity) -> list[ResourceResponse]:
-        waited = 0.0
         for attempt in range(1, MAX_REPLY_ATTEMPTS + 1):
             try:
                 return list(await super().send_activities(context, [activity]))
@@ -58,8 +61,9 @@ class RetryingCloudAdapter(CloudAdapter):  # type: ignore[misc]
                     raise
                 asked = retry_after_of(error)
                 delay = (asked if asked is not None else DEFAULT_REPLY_RETRY_AFTER).total_seconds()
+                waited = float(context.turn_state.get(_WAITED, 0.0))
                 if waited + delay > MAX_REPLY_WAIT_SECONDS:
                     raise
+                context.turn_state[_WAITED] = waited + delay
                 await self.sleep(delay)
-                waited += delay
         raise AssertionError("unreachable")  # the loop returns or raises

@@ -86,3 +86,36 @@ async def test_replies_beyond_a_conversations_limit_wait_for_it() -> None:
     assert waits == [1.0]
     assert connector.sent_texts() == ["first", "second"]
     assert [r.at for r in connector.requests] == [0.0, 0.0, 1.0]
+
+
+class TwoRepliesEachRefusedOnce(ActivityHandler):
+    """Each of its two replies is refused once with a `Retry-After` of 3 s."""
+
+    def __init__(self, connector: FakeConnector) -> None:
+        self.connector = connector
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        self.connector.fail_next(429, retry_after=3)
+        await turn_context.send_activity("first")
+        self.connector.fail_next(429, retry_after=3)
+        await turn_context.send_activity("second")
+
+
+async def test_the_wait_is_bounded_for_the_whole_turn_not_for_each_reply(
+    fake_connector: FakeConnector,
+) -> None:
+    app = create_app(Settings(), TwoRepliesEachRefusedOnce(fake_connector))
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    app[ADAPTER_KEY].sleep = sleep
+    async with serve(app) as client:
+        response = await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
+    assert response.status == 201
+    # 3 s for the first reply; another 3 s for the second would take the turn past its 5 s of waiting, so the
+    # second reply fails at once and the turn apologises (without waiting: nothing is left to wait).
+    assert waits == [3.0]
+    assert [r.status for r in fake_connector.requests] == [429, 200, 429, 200]
+    assert fake_connector.sent_texts() == ["first", APOLOGY]

@@ -6,8 +6,7 @@ second per app per tenant, 7 a second per conversation) was lost and the turn fa
 ("Optimize your bot with rate limiting in Teams") is to retry 429 after a back-off; here each refused reply is
 sent again after its `Retry-After`, at most `MAX_REPLY_ATTEMPTS` times; the waits of all of a turn's replies
 (its apology included) add up to at most `MAX_REPLY_WAIT_SECONDS`, since Teams waits only about 15 seconds for
-a bot to answer. Only 429 is retried (the request was refused, so
-nothing is posted twice). Proactive turns are left alone: the notifier paces and retries those itself.
+a bot to answer. Only 429 is retried (the request was refused, so nothing is posted twice). Proactive turns are left alone: the notifier paces and retries those itself.
 """
 
 from __future__ import annotations

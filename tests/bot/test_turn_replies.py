@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient
 from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.schema import ConversationAccount, ConversationReference
 
 from bot import turn_replies
 from bot.config import Settings
 from bot.errors import APOLOGY
+from bot.notifier import TeamsFailure
 from bot.server import ADAPTER_KEY, create_app
 from tests.fakes import FakeConnector, RateLimits, make_activity, post_activity, serve
 from tests.fakes.rate_limits import Window
@@ -119,3 +121,50 @@ async def test_the_wait_is_bounded_for_the_whole_turn_not_for_each_reply(
     assert waits == [3.0]
     assert [r.status for r in fake_connector.requests] == [429, 200, 429, 200]
     assert fake_connector.sent_texts() == ["first", APOLOGY]
+
+
+async def test_a_proactive_send_refused_with_429_is_left_to_the_notifier(
+    fake_connector: FakeConnector,
+) -> None:
+    app = create_app(Settings(), TwoReplies())
+    adapter = app[ADAPTER_KEY]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    adapter.sleep = sleep
+    reference = ConversationReference(
+        conversation=ConversationAccount(id="a:personal-alex-wilber"),
+        service_url=fake_connector.service_url,
+        channel_id="msteams",
+    )
+
+    async def remind(turn_context: TurnContext) -> None:
+        await turn_context.send_activity("a reminder")
+
+    fake_connector.fail_next(429, retry_after=0)
+    with pytest.raises(Exception) as refused:
+        await adapter.continue_conversation(reference, remind, bot_app_id=None)
+    # The 429 reaches the caller (the notifier, which puts the message back in its outbox): not sent again here.
+    assert TeamsFailure.of(refused.value).status == 429
+    assert [r.status for r in fake_connector.requests] == [429]
+    assert waits == [] and fake_connector.sent_texts() == []
+
+
+@pytest.mark.parametrize(("retry_after", "waited"), [(None, 1.0), (2, 2.0), (0, 0.0)])
+async def test_a_reply_waits_what_retry_after_asks_or_a_second_without_one(
+    fake_connector: FakeConnector, retry_after: int | None, waited: float
+) -> None:
+    app = create_app(Settings(), TwoReplies())
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    app[ADAPTER_KEY].sleep = sleep
+    fake_connector.fail_next(429, retry_after=retry_after)
+    async with serve(app) as client:
+        await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
+    assert waits == [waited]
+    assert fake_connector.sent_texts() == ["first", "second"]

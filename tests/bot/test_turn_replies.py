@@ -168,3 +168,37 @@ async def test_a_reply_waits_what_retry_after_asks_or_a_second_without_one(
         await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
     assert waits == [waited]
     assert fake_connector.sent_texts() == ["first", "second"]
+
+
+class SlowThenReplies(ActivityHandler):
+    """A turn whose work takes `seconds` (on the test's clock) before its reply, which is refused once."""
+
+    def __init__(self, connector: FakeConnector, clock: list[float], seconds: float) -> None:
+        self.connector, self.clock, self.seconds = connector, clock, seconds
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        self.clock[0] += self.seconds
+        self.connector.fail_next(429, retry_after=3)
+        await turn_context.send_activity("late")
+
+
+@pytest.mark.parametrize(("work", "sent"), [(6.0, "late"), (8.0, APOLOGY)])
+async def test_no_wait_ends_past_the_turns_deadline_however_little_it_waited_before(
+    fake_connector: FakeConnector, work: float, sent: str
+) -> None:
+    clock = [100.0]
+    app = create_app(Settings(), SlowThenReplies(fake_connector, clock, work))
+    adapter = app[ADAPTER_KEY]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    adapter.sleep, adapter.clock = sleep, lambda: clock[0]
+    async with serve(app) as client:
+        await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
+    # 6 s of work and 3 s of waiting end within the turn's 10 s; 8 s and 3 s would not, so the turn apologises.
+    assert turn_replies.TURN_WAIT_DEADLINE_SECONDS == 10.0
+    assert waits == ([3.0] if sent == "late" else [])
+    assert fake_connector.sent_texts() == [sent]

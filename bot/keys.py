@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +55,47 @@ def local_key_path(database_url: str) -> Path:
     return Path(parsed.database or "var/challenge-bot.db").expanduser().resolve().parent / LOCAL_KEY_FILE
 
 
-def _local_keyring(path: Path) -> Keyring:
+def _stored_key_ids(database_url: str) -> dict[str, int]:
+    """How many data keys each KEK fingerprint wraps in a SQLite database, read without changing or making
+    it: empty when there is no such file yet, or no `data_keys` table in it (before migration 0008)."""
+    name = parse_url(database_url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return {}
+    path = Path(name).expanduser().resolve()
+    if not path.is_file():
+        return {}
+    try:
+        with closing(sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT kek_id, count(*) FROM data_keys GROUP BY kek_id").fetchall()
+    except sqlite3.Error as error:
+        if "no such table" in str(error):
+            return {}
+        raise ConfigError([f"local mode could not read the data keys in {path}: {error}"]) from None
+    return {str(kek): int(n) for kek, n in rows}
+
+
+def _unreadable_records(database_url: str, key_path: Path, stored: dict[str, int], readable: set[str]) -> str:
+    """Why local mode refuses to start: the database holds data keys its key file cannot open."""
+    database = Path(parse_url(database_url).database or "").expanduser().resolve()
+    missing = sum(n for kek, n in stored.items() if kek not in readable)
+    keys = ", ".join(sorted(kek for kek in stored if kek not in readable))
+    found = "is missing" if not readable else "holds another key"
+    return (
+        f"local mode: {database} holds records encrypted under data encryption key {keys} ({missing} data "
+        f"keys), but {key_path} {found}, so none of them could be read. Put that key file back (or set "
+        f"{KEY_ENV} to that key); or, to start afresh with nothing stored, move {database} (and any "
+        f"{database.name}-wal and {database.name}-shm beside it) away"
+    )
+
+
+def _local_keyring(database_url: str) -> Keyring:
+    """Local mode's own key, from its file beside the SQLite database; made when missing, unless the database
+    already holds records encrypted under another key (a new key would leave them unreadable)."""
+    path = local_key_path(database_url)
+    stored = _stored_key_ids(database_url)
     if not path.exists():
+        if stored:
+            raise ConfigError([_unreadable_records(database_url, path, stored, set())])
         path.parent.mkdir(parents=True, exist_ok=True)
         # Created with mode 0600 from the start: never readable by others, not even for a moment.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -70,7 +111,10 @@ def _local_keyring(path: Path) -> Keyring:
         )
     else:
         log.info("local mode: no %s set; the data encryption key in %s is used", KEY_ENV, path)
-    return Keyring.from_environment({KEY_FILE_ENV: str(path)})
+    ring = Keyring.from_environment({KEY_FILE_ENV: str(path)})
+    if any(kek not in ring.readable for kek in stored):
+        raise ConfigError([_unreadable_records(database_url, path, stored, set(ring.readable))])
+    return ring
 
 
 def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -> Keyring:
@@ -89,10 +133,12 @@ def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -
         if parse_url(settings.database_url).get_backend_name() != "sqlite":
             # A shared database is never encrypted under a key made on the spot by whoever ran a command.
             raise ConfigError(
-                [f"{missing}. Local mode makes a key of its own for a SQLite database only, not for PostgreSQL"]
+                [
+                    f"{missing}. Local mode makes a key of its own for a SQLite database only, not for PostgreSQL"
+                ]
             ) from None
         try:
-            return _local_keyring(local_key_path(settings.database_url))
+            return _local_keyring(settings.database_url)
         except (OSError, BadKey) as error:
             raise ConfigError([f"local mode could not make or read its data key: {error}"]) from None
     except BadKey as bad:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from alembic import command
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import Connection
@@ -195,6 +196,64 @@ def test_a_deployment_without_a_key_refuses_to_start_and_local_mode_makes_its_ow
         data_keyring(Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1/x"), {})
     # A key in the environment is used, local mode or not.
     assert data_keyring(deployed, {KEY_ENV: _key(9)}).current == bytes([9]) * 32
+
+
+def test_local_mode_refuses_to_start_when_its_key_file_is_gone_but_the_database_holds_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deleted `var/data-key` with the database kept: no new key is made on the spot (it would leave every
+    record unreadable while the bot claimed to be fine); the bot and its commands stop, saying what to do."""
+    url = sqlite_url(tmp_path / "var" / "bot.db")
+    local = Settings(database_url=url)
+    key_file = tmp_path / "var" / "data-key"
+    made = data_keyring(local, {})
+    run_async(lambda: upgrade(url))
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'var' / 'bot.db'}")
+    with engine.begin() as conn:
+        kek_id, wrapped = made.wrap(bytes(32), CHALLENGE, "challenge-1")
+        conn.execute(
+            data_keys.insert().values(
+                owner_kind=CHALLENGE,
+                owner_id="challenge-1",
+                kek_id=kek_id,
+                wrapped_key=wrapped,
+                created_at=MONDAY,
+            )
+        )
+    engine.dispose()
+    assert data_keyring(local, {}) == made, "the key file that made the records opens them"
+
+    original = key_file.read_text()
+    key_file.unlink()
+    with pytest.raises(ConfigError) as refused:
+        data_keyring(local, {})
+    said = str(refused.value)
+    assert made.current_id in said and str(key_file) in said and "is missing" in said
+    assert "Put that key file back" in said and "start afresh" in said
+    assert not key_file.exists(), "no new key was made that would leave the records unreadable"
+
+    # Another key in its place is refused too, whoever put it there.
+    key_file.write_text(generate_key() + "\n")
+    with pytest.raises(ConfigError, match="holds another key"):
+        data_keyring(local, {})
+
+    # The commands stop with that message, not a traceback (the server logs the same `ConfigError`).
+    key_file.unlink()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    assert cli_main(["audit", "verify"]) == 2
+    err = capsys.readouterr().err
+    assert "is missing" in err and "Traceback" not in err
+    assert not key_file.exists()
+
+    # The key given in the environment, or the file put back, opens the records again.
+    assert data_keyring(local, {KEY_ENV: original.strip()}) == made
+    key_file.write_text(original)
+    assert data_keyring(local, {}) == made
+    # Starting afresh: with the database moved away, a new key is made for the new one.
+    (tmp_path / "var" / "bot.db").rename(tmp_path / "old.db")
+    key_file.unlink()
+    assert data_keyring(local, {}) != made and key_file.exists()
 
 
 async def test_what_people_write_is_stored_encrypted_and_read_back_as_written(database: Database) -> None:

@@ -29,10 +29,12 @@ from storage.crypto import (
     KEY_FILE_ENV,
     PREVIOUS_ENV,
     BadKey,
+    EncryptionError,
     Keyring,
     MissingKey,
     configure,
     generate_key,
+    keyring,
     rewrap_batch,
 )
 from storage.db import Database, parse_url
@@ -89,7 +91,9 @@ def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -
         if parse_url(settings.database_url).get_backend_name() != "sqlite":
             # A shared database is never encrypted under a key made on the spot by whoever ran a command.
             raise ConfigError(
-                [f"{missing}. Local mode makes a key of its own for a SQLite database only, not for PostgreSQL"]
+                [
+                    f"{missing}. Local mode makes a key of its own for a SQLite database only, not for PostgreSQL"
+                ]
             ) from None
         try:
             return _local_keyring(local_key_path(settings.database_url))
@@ -122,6 +126,28 @@ async def key_counts(db: Database, ring: Keyring) -> KeyCounts:
         )
         counts = {str(kek): int(n) for kek, n in rows}
     return KeyCounts(counts, ring.current_id, frozenset(ring.readable))
+
+
+async def report_unreadable_keys(db: Database) -> int:
+    """How many stored data keys a key-encryption key not configured here wraps, each such key logged as an
+    error when the bot starts: the usual cause is `CHALLENGE_DATA_KEY_PREVIOUS` left out before `keys rotate`
+    ran, and every challenge under it would otherwise only show as failing turns."""
+    try:
+        ring = keyring()
+    except EncryptionError:
+        return 0
+    counts = await key_counts(db, ring)
+    missing = {kek: n for kek, n in counts.by_kek.items() if kek not in counts.readable}
+    for kek, n in missing.items():
+        log.error(
+            "%d data keys are wrapped by key %s, which is not configured here (current key: %s): what they "
+            "encrypt cannot be read until that key is added to %s (`challenge-bot keys status`)",
+            n,
+            kek,
+            counts.current,
+            PREVIOUS_ENV,
+        )
+    return sum(missing.values())
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from bot.cli import main as cli_main
 from bot.config import ConfigError, Settings
 from bot.keys import data_keyring, key_counts, rotate
+from bot.wiring import build_runtime
 from dialogs.service import change_mark
 from process.challenge import ChildDetails, Escalate, Respond
 from process.policy import Role
@@ -173,6 +174,43 @@ def test_the_keyring_reads_its_keys_from_the_environment_or_files(tmp_path: Path
     assert repr(ring) == "Keyring()" and repr(DataKey("c", bytes(32))) == "DataKey(owner_id='c')"
 
 
+def test_the_key_mistakes_operators_make_are_refused_with_what_is_wrong(tmp_path: Path) -> None:
+    """A key file written by hand (spaces, a blank line, CRLF, an editor's byte order mark) is read; an empty
+    key file, both a key and a key file, a file that is not text or cannot be read, and a bad previous key are
+    refused naming the variable, and local mode then makes no key of its own."""
+    key = _key(5)
+    wanted = Keyring.from_environment({KEY_ENV: key})
+    for n, written in enumerate(
+        [f"  {key}  \n\n", f"{key}\r\n", b"\xef\xbb\xbf" + key.encode() + b"\n", key], start=1
+    ):
+        path = tmp_path / f"key-{n}"
+        path.write_bytes(written if isinstance(written, bytes) else written.encode())
+        assert Keyring.from_environment({KEY_FILE_ENV: str(path)}) == wanted, written
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(BadKey, match=f"{KEY_FILE_ENV} names a file that holds no key"):
+        Keyring.from_environment({KEY_FILE_ENV: str(tmp_path / "empty")})
+    with pytest.raises(BadKey, match=f"both {KEY_ENV} and {KEY_FILE_ENV} are set"):
+        Keyring.from_environment({KEY_ENV: key, KEY_FILE_ENV: str(tmp_path / "key-1")})
+    with pytest.raises(BadKey, match=f"both {PREVIOUS_ENV} and {PREVIOUS_FILE_ENV} are set"):
+        Keyring.from_environment(
+            {KEY_ENV: key, PREVIOUS_ENV: _key(6), PREVIOUS_FILE_ENV: str(tmp_path / "key-1")}
+        )
+    (tmp_path / "latin").write_bytes(b"cl\xe9\n")
+    with pytest.raises(BadKey, match=f"{KEY_FILE_ENV} names a file that is not base64 text"):
+        Keyring.from_environment({KEY_FILE_ENV: str(tmp_path / "latin")})
+    with pytest.raises(BadKey, match=r"cannot be read .*IsADirectoryError"):
+        Keyring.from_environment({KEY_FILE_ENV: str(tmp_path)})
+    with pytest.raises(BadKey, match=rf"{PREVIOUS_ENV} \(key 2 of 2\) must be base64 of 32 bytes, not 3"):
+        Keyring.from_environment({KEY_ENV: key, PREVIOUS_ENV: f"{_key(6)},abcd"})
+    # An empty previous-key file is no previous key (what step 4 of a rotation may leave).
+    assert Keyring.from_environment({KEY_ENV: key, PREVIOUS_FILE_ENV: str(tmp_path / "empty")}) == wanted
+    # Local mode on SQLite, told of a key file that holds nothing, refuses rather than make a key of its own.
+    local = Settings(database_url=sqlite_url(tmp_path / "var" / "bot.db"))
+    with pytest.raises(ConfigError, match="holds no key"):
+        data_keyring(local, {KEY_FILE_ENV: str(tmp_path / "empty")})
+    assert not (tmp_path / "var" / "data-key").exists()
+
+
 def test_a_deployment_without_a_key_refuses_to_start_and_local_mode_makes_its_own(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -273,6 +311,33 @@ async def test_rotation_rewraps_every_key_in_batches_and_nothing_changes(databas
     configure(Keyring.from_environment({KEY_ENV: _key(8)}))
     with pytest.raises(UndecryptableError, match=PREVIOUS_ENV):
         await repo.get(made[0].id)
+
+
+async def test_a_bot_started_without_the_key_its_data_keys_need_says_so_in_its_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The previous key left out before a rotation: the bot still starts (new challenges work), and its log
+    says at once how many data keys it cannot open, under which key, and what to set."""
+    url = sqlite_url(tmp_path / "bot.db")
+    await upgrade(url)
+    database = await Database.connect(url)
+    try:
+        await _worked(database)
+    finally:
+        await database.dispose()
+    old_id = Keyring.from_environment({KEY_ENV: TEST_DATA_KEY}).current_id
+    configure(Keyring.from_environment({KEY_ENV: _key(8)}))
+    with caplog.at_level(logging.ERROR, logger="bot.keys"):
+        runtime = await build_runtime(Settings(database_url=url))
+        await runtime.database.dispose()
+    assert f"4 data keys are wrapped by key {old_id}, which is not configured here" in caplog.text
+    assert PREVIOUS_ENV in caplog.text and TEST_DATA_KEY not in caplog.text and _key(8) not in caplog.text
+    caplog.clear()
+    configure(Keyring.from_environment({KEY_ENV: _key(8), PREVIOUS_ENV: TEST_DATA_KEY}))
+    with caplog.at_level(logging.ERROR, logger="bot.keys"):
+        runtime = await build_runtime(Settings(database_url=url))
+        await runtime.database.dispose()
+    assert caplog.text == ""
 
 
 async def test_a_wrapped_key_moved_to_another_challenge_does_not_open(database: Database) -> None:

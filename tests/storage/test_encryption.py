@@ -29,8 +29,11 @@ from process.policy import Role
 from storage.challenges import ChallengeRepository
 from storage.crypto import (
     CHALLENGE,
+    DEPLOYMENT,
+    DRAFT,
     KEY_ENV,
     KEY_FILE_ENV,
+    LOOKUP,
     PREVIOUS_ENV,
     PREVIOUS_FILE_ENV,
     BadKey,
@@ -250,6 +253,32 @@ async def test_what_people_write_is_stored_encrypted_and_read_back_as_written(da
     ):
         assert words not in raw, words
     assert raw.count("v1:") > 10
+    # Every value of every encrypted column is a ciphertext (a JSON column's is the JSON string of one), save
+    # what says nothing: None, empty text, an empty list or mapping.
+    filled = set()
+    async with database.reading() as conn:
+        for table, columns in ENCRYPTED.items():
+            for column in columns:
+                for value in (await conn.execute(text(f'SELECT "{column}" FROM "{table}"'))).scalars():
+                    if value in (None, "", "[]", "{}", [], {}):
+                        continue
+                    assert isinstance(value, str) and value.removeprefix('"').startswith("v1:"), (
+                        table,
+                        column,
+                    )
+                    filled.add(f"{table}.{column}")
+    assert {
+        "challenges.concern",
+        "challenges.entries",
+        "child_details.name",
+        "child_details.date_of_birth",
+        "child_details.agency_reference",
+        "draft_child_details.name",
+        "raise_drafts.answers",
+        "challenge_stages.reason",
+        "audit_events.summary",
+        "audit_events.detail",
+    } <= filled, filled
     again = [await repo.get(c.id) for c in made]
     assert again == made
     assert made[1].stages[0].reason == REASON and made[0].entries[0].text == ANSWER
@@ -343,6 +372,26 @@ async def test_a_bot_started_without_the_key_its_data_keys_need_says_so_in_its_l
 async def test_a_wrapped_key_moved_to_another_challenge_does_not_open(database: Database) -> None:
     _, made = await _worked(database)
     first, second = made
+    # One data key for each challenge and for the unfinished form, and the deployment's lookup key: all
+    # different.
+    async with database.reading() as conn:
+        owners = {
+            (row.owner_kind, row.owner_id)
+            for row in await conn.execute(select(data_keys.c.owner_kind, data_keys.c.owner_id))
+        }
+        draft_ids = {owner_id for kind, owner_id in owners if kind == DRAFT}
+        opened = [
+            *(await keys_of(conn, CHALLENGE, [first.id, second.id])).values(),
+            *(await keys_of(conn, DRAFT, list(draft_ids))).values(),
+            *(await keys_of(conn, DEPLOYMENT, [LOOKUP])).values(),
+        ]
+    assert (
+        owners
+        == {(CHALLENGE, first.id), (CHALLENGE, second.id), (DEPLOYMENT, LOOKUP)}
+        | {(DRAFT, d) for d in draft_ids}
+        and len(draft_ids) == 1
+    )
+    assert len(opened) == 4 and len({k.key for k in opened}) == 4
     async with database.transaction() as conn:
         wrapped = (
             await conn.execute(select(data_keys.c.wrapped_key).where(data_keys.c.owner_id == first.id))

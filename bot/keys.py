@@ -75,9 +75,13 @@ def _local_keyring(path: Path) -> Keyring:
     return Keyring.from_environment({KEY_FILE_ENV: str(path)})
 
 
-def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -> Keyring:
-    """The keyring the environment names; in local mode without one, the local key file's (made if
-    missing). `ConfigError` naming the variables when a deployment has none, or a key is unusable."""
+def data_keyring(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, make_local: bool = True
+) -> Keyring:
+    """The keyring the environment names; in local mode without one, the local key file's (made if missing,
+    unless `make_local` is false: a command that only reads an existing database makes no key, so a mistyped
+    DATABASE_URL leaves no key file behind). `ConfigError` naming the variables when a deployment has none,
+    or a key is unusable."""
     try:
         return Keyring.from_environment(os.environ if environ is None else environ)
     except MissingKey as missing:
@@ -95,17 +99,28 @@ def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -
                     f"{missing}. Local mode makes a key of its own for a SQLite database only, not for PostgreSQL"
                 ]
             ) from None
+        path = local_key_path(settings.database_url)
+        if not make_local and not path.exists():
+            raise ConfigError(
+                [
+                    f"{missing}. Local mode keeps its key beside its SQLite database, and there is none at "
+                    f"{path}: is DATABASE_URL the bot's database? (the bot or `challenge-bot db upgrade` "
+                    "makes it)"
+                ]
+            ) from None
         try:
-            return _local_keyring(local_key_path(settings.database_url))
+            return _local_keyring(path)
         except (OSError, BadKey) as error:
             raise ConfigError([f"local mode could not make or read its data key: {error}"]) from None
     except BadKey as bad:
         raise ConfigError([str(bad)]) from None
 
 
-def use_data_keys(settings: Settings, environ: Mapping[str, str] | None = None) -> Keyring:
+def use_data_keys(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, make_local: bool = True
+) -> Keyring:
     """Read the keyring (see `data_keyring`) and use it in this process from now on."""
-    ring = data_keyring(settings, environ)
+    ring = data_keyring(settings, environ, make_local=make_local)
     configure(ring)
     return ring
 
@@ -196,7 +211,7 @@ async def _with_database(settings: Settings) -> Database:
 
 
 def keys_status(settings: Settings) -> int:
-    ring = use_data_keys(settings)
+    ring = use_data_keys(settings, make_local=False)
 
     async def run() -> KeyCounts:
         db = await _with_database(settings)
@@ -211,7 +226,7 @@ def keys_status(settings: Settings) -> int:
 
 
 def keys_rotate(settings: Settings) -> int:
-    ring = use_data_keys(settings)
+    ring = use_data_keys(settings, make_local=False)
 
     async def run() -> tuple[Rotation, KeyCounts]:
         db = await _with_database(settings)

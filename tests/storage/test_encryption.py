@@ -473,6 +473,33 @@ async def test_migration_0008_encrypts_what_0007_stored_and_its_downgrade_decryp
     assert draft is not None and draft.child.name == CHILD.name and draft.answers == {"concern": CONCERN}
 
 
+def test_commands_reading_a_database_make_no_local_key_where_there_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Local mode without a key: a mistyped DATABASE_URL given to a command that only reads a database leaves
+    no key file behind and says where it looked; `db upgrade` (which makes the database) makes the key."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    folder = tmp_path / "mistyped"
+    monkeypatch.setenv("DATABASE_URL", sqlite_url(folder / "bot.db"))
+    for args in (
+        ["audit", "verify"],
+        ["export", "RBS-2026-0001", "--out", str(tmp_path / "form.pdf")],
+        ["retention", "purge", "--dry-run"],
+        ["keys", "status"],
+        ["keys", "rotate"],
+        ["tick"],
+    ):
+        assert cli_main(args) == 2, args
+        err = capsys.readouterr().err
+        assert f"there is none at {folder / 'data-key'}" in err and "Traceback" not in err, args
+        assert not folder.exists(), args
+    assert cli_main(["db", "upgrade"]) == 0
+    assert (folder / "data-key").is_file() and (folder / "bot.db").is_file()
+    configure(None)
+    assert cli_main(["keys", "status"]) == 0
+    assert "no data keys stored" in capsys.readouterr().out
+
+
 def test_keys_commands_generate_report_and_rotate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

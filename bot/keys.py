@@ -171,6 +171,9 @@ class Rotation:
     batches: int
     seconds: float
     left_unreadable: int
+    #: Data keys still wrapped by a previous key this environment opens: rows another transaction held
+    #: (PostgreSQL skips them rather than wait) or written meanwhile by a bot still wrapping with that key.
+    left_previous: int = 0
 
 
 async def rotate(db: Database, ring: Keyring, batch: int = ROTATION_BATCH) -> Rotation:
@@ -188,7 +191,8 @@ async def rotate(db: Database, ring: Keyring, batch: int = ROTATION_BATCH) -> Ro
         batches += 1
     counts = await key_counts(db, ring)
     left = sum(n for kek, n in counts.by_kek.items() if kek not in counts.readable)
-    return Rotation(total, batches, time.perf_counter() - started, left)
+    previous = sum(n for kek, n in counts.by_kek.items() if kek in counts.readable and kek != counts.current)
+    return Rotation(total, batches, time.perf_counter() - started, left, previous)
 
 
 def status_lines(counts: KeyCounts) -> list[str]:
@@ -242,13 +246,21 @@ def keys_rotate(settings: Settings) -> int:
         f"({done.seconds:.2f} s)"
     )
     print("\n".join(status_lines(counts)))
+    status = 0
     if done.left_unreadable:
         print(
             f"{done.left_unreadable} data keys are wrapped by a key not configured here: add it to "
             f"{PREVIOUS_ENV} and run again"
         )
-        return 1
-    return 0
+        status = 1
+    if done.left_previous:
+        print(
+            f"{done.left_previous} data keys are still wrapped by a previous key (another transaction held "
+            f"them, or a bot still wraps new keys with it): run `challenge-bot keys rotate` again once every "
+            f"instance has {ring.current_id} as {KEY_ENV}"
+        )
+        status = 1
+    return status
 
 
 def keys_generate() -> int:

@@ -369,6 +369,24 @@ async def test_a_bot_started_without_the_key_its_data_keys_need_says_so_in_its_l
     assert caplog.text == ""
 
 
+@pytest.mark.postgres
+async def test_a_rotation_that_had_to_skip_a_held_key_says_so(postgres_database: Database) -> None:
+    """On PostgreSQL a rotation skips a data key another transaction holds rather than wait for it: it ends
+    saying how many are still under the previous key, and a run after the other transaction re-wraps it."""
+    database = postgres_database
+    await _worked(database)
+    new = Keyring.from_environment({KEY_ENV: _key(7), PREVIOUS_ENV: TEST_DATA_KEY})
+    async with database.transaction() as held:
+        await held.execute(
+            select(data_keys.c.owner_id).where(data_keys.c.owner_id == LOOKUP).with_for_update()
+        )
+        done = await rotate(database, new)
+    assert done.left_previous == 1 and done.left_unreadable == 0 and done.rewrapped >= 3
+    again = await rotate(database, new)
+    assert again.rewrapped == 1 and again.left_previous == 0
+    assert (await key_counts(database, new)).by_kek == {new.current_id: done.rewrapped + 1}
+
+
 async def test_a_wrapped_key_moved_to_another_challenge_does_not_open(database: Database) -> None:
     _, made = await _worked(database)
     first, second = made

@@ -27,21 +27,22 @@ def _serve(args: argparse.Namespace) -> int:
     return run_server()
 
 
-def _settings_with_keys() -> Settings:
+def _settings_with_keys(*, make_local_key: bool = False) -> Settings:
     """The settings, with the data encryption keys in use (`bot/keys.py`): every command that reads or
-    writes what is stored encrypted needs them."""
+    writes what is stored encrypted needs them. Only a command that may make the database makes local
+    mode's key (`make_local_key`)."""
     from bot.config import Settings
     from bot.keys import use_data_keys
 
     settings = Settings.from_env()
-    use_data_keys(settings)
+    use_data_keys(settings, make_local=make_local_key)
     return settings
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
-    asyncio.run(upgrade(_settings_with_keys().database_url))
+    asyncio.run(upgrade(_settings_with_keys(make_local_key=True).database_url))
     print("database is at the newest schema")
     return 0
 
@@ -90,7 +91,7 @@ def _tick(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(
             tick(
-                _settings_with_keys(),
+                _settings_with_keys(make_local_key=args.create_database),
                 args.now,
                 advance=args.advance,
                 create_database=args.create_database,

@@ -31,10 +31,12 @@ from storage.crypto import (
     KEY_FILE_ENV,
     PREVIOUS_ENV,
     BadKey,
+    EncryptionError,
     Keyring,
     MissingKey,
     configure,
     generate_key,
+    keyring,
     rewrap_batch,
 )
 from storage.db import Database, parse_url
@@ -117,9 +119,13 @@ def _local_keyring(database_url: str) -> Keyring:
     return ring
 
 
-def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -> Keyring:
-    """The keyring the environment names; in local mode without one, the local key file's (made if
-    missing). `ConfigError` naming the variables when a deployment has none, or a key is unusable."""
+def data_keyring(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, make_local: bool = True
+) -> Keyring:
+    """The keyring the environment names; in local mode without one, the local key file's (made if missing,
+    unless `make_local` is false: a command that only reads an existing database makes no key, so a mistyped
+    DATABASE_URL leaves no key file behind). `ConfigError` naming the variables when a deployment has none,
+    or a key is unusable."""
     try:
         return Keyring.from_environment(os.environ if environ is None else environ)
     except MissingKey as missing:
@@ -137,6 +143,15 @@ def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -
                     f"{missing}. Local mode makes a key of its own for a SQLite database only, not for PostgreSQL"
                 ]
             ) from None
+        path = local_key_path(settings.database_url)
+        if not make_local and not path.exists():
+            raise ConfigError(
+                [
+                    f"{missing}. Local mode keeps its key beside its SQLite database, and there is none at "
+                    f"{path}: is DATABASE_URL the bot's database? (the bot or `challenge-bot db upgrade` "
+                    "makes it)"
+                ]
+            ) from None
         try:
             return _local_keyring(settings.database_url)
         except (OSError, BadKey) as error:
@@ -145,9 +160,11 @@ def data_keyring(settings: Settings, environ: Mapping[str, str] | None = None) -
         raise ConfigError([str(bad)]) from None
 
 
-def use_data_keys(settings: Settings, environ: Mapping[str, str] | None = None) -> Keyring:
+def use_data_keys(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, make_local: bool = True
+) -> Keyring:
     """Read the keyring (see `data_keyring`) and use it in this process from now on."""
-    ring = data_keyring(settings, environ)
+    ring = data_keyring(settings, environ, make_local=make_local)
     configure(ring)
     return ring
 
@@ -170,12 +187,37 @@ async def key_counts(db: Database, ring: Keyring) -> KeyCounts:
     return KeyCounts(counts, ring.current_id, frozenset(ring.readable))
 
 
+async def report_unreadable_keys(db: Database) -> int:
+    """How many stored data keys a key-encryption key not configured here wraps, each such key logged as an
+    error when the bot starts: the usual cause is `CHALLENGE_DATA_KEY_PREVIOUS` left out before `keys rotate`
+    ran, and every challenge under it would otherwise only show as failing turns."""
+    try:
+        ring = keyring()
+    except EncryptionError:
+        return 0
+    counts = await key_counts(db, ring)
+    missing = {kek: n for kek, n in counts.by_kek.items() if kek not in counts.readable}
+    for kek, n in missing.items():
+        log.error(
+            "%d data keys are wrapped by key %s, which is not configured here (current key: %s): what they "
+            "encrypt cannot be read until that key is added to %s (`challenge-bot keys status`)",
+            n,
+            kek,
+            counts.current,
+            PREVIOUS_ENV,
+        )
+    return sum(missing.values())
+
+
 @dataclass(frozen=True)
 class Rotation:
     rewrapped: int
     batches: int
     seconds: float
     left_unreadable: int
+    #: Data keys still wrapped by a previous key this environment opens: rows another transaction held
+    #: (PostgreSQL skips them rather than wait) or written meanwhile by a bot still wrapping with that key.
+    left_previous: int = 0
 
 
 async def rotate(db: Database, ring: Keyring, batch: int = ROTATION_BATCH) -> Rotation:
@@ -193,7 +235,8 @@ async def rotate(db: Database, ring: Keyring, batch: int = ROTATION_BATCH) -> Ro
         batches += 1
     counts = await key_counts(db, ring)
     left = sum(n for kek, n in counts.by_kek.items() if kek not in counts.readable)
-    return Rotation(total, batches, time.perf_counter() - started, left)
+    previous = sum(n for kek, n in counts.by_kek.items() if kek in counts.readable and kek != counts.current)
+    return Rotation(total, batches, time.perf_counter() - started, left, previous)
 
 
 def status_lines(counts: KeyCounts) -> list[str]:
@@ -216,7 +259,7 @@ async def _with_database(settings: Settings) -> Database:
 
 
 def keys_status(settings: Settings) -> int:
-    ring = use_data_keys(settings)
+    ring = use_data_keys(settings, make_local=False)
 
     async def run() -> KeyCounts:
         db = await _with_database(settings)
@@ -231,7 +274,7 @@ def keys_status(settings: Settings) -> int:
 
 
 def keys_rotate(settings: Settings) -> int:
-    ring = use_data_keys(settings)
+    ring = use_data_keys(settings, make_local=False)
 
     async def run() -> tuple[Rotation, KeyCounts]:
         db = await _with_database(settings)
@@ -247,13 +290,21 @@ def keys_rotate(settings: Settings) -> int:
         f"({done.seconds:.2f} s)"
     )
     print("\n".join(status_lines(counts)))
+    status = 0
     if done.left_unreadable:
         print(
             f"{done.left_unreadable} data keys are wrapped by a key not configured here: add it to "
             f"{PREVIOUS_ENV} and run again"
         )
-        return 1
-    return 0
+        status = 1
+    if done.left_previous:
+        print(
+            f"{done.left_previous} data keys are still wrapped by a previous key (another transaction held "
+            f"them, or a bot still wraps new keys with it): run `challenge-bot keys rotate` again once every "
+            f"instance has {ring.current_id} as {KEY_ENV}"
+        )
+        status = 1
+    return status
 
 
 def keys_generate() -> int:

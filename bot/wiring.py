@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
+from bot.keys import report_unreadable_keys
 from bot.mailer import Mailer, MailSettings
 from bot.notifier import Notifier, ProactiveAdapter, TeamsChannel
 from bot.scheduler import Scheduler, TickReport
@@ -200,6 +201,7 @@ def conversation_recorder(store: ConversationStore) -> Callable[[TurnContext], A
 async def build_runtime(settings: Settings) -> Runtime:
     """Everything the served bot needs; the deadline clock starts and stops with the aiohttp app."""
     database = await open_database(settings)
+    await report_unreadable_keys(database)
     service = make_service(settings, database, make_clock(settings))
     conversations = ConversationStore(database)
     drafts = DraftStore(database)

@@ -104,10 +104,14 @@ def _decode_key(text: str, where: str) -> bytes:
 
 
 def _read_file(path: str, where: str) -> str:
+    """The file's text: ASCII, after a UTF-8 byte order mark (which an editor may add) if there is one."""
     try:
-        return Path(path).expanduser().read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadKey(f"{where} names a file that cannot be read: {type(exc).__name__}") from None
+        text = Path(path).expanduser().read_bytes().removeprefix(b"\xef\xbb\xbf").decode("ascii")
+    except OSError as exc:
+        raise BadKey(f"{where} names a file that cannot be read ({path}): {type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise BadKey(f"{where} names a file that is not base64 text ({path})") from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -133,9 +137,16 @@ class Keyring:
         env = os.environ if env is None else env
         current_text = env.get(KEY_ENV, "").strip()
         where = KEY_ENV
-        if not current_text and env.get(KEY_FILE_ENV, "").strip():
+        key_file = env.get(KEY_FILE_ENV, "").strip()
+        if current_text and key_file:
+            # Which one the operator meant cannot be known, and guessing wrong wraps new data keys under it.
+            raise BadKey(f"both {KEY_ENV} and {KEY_FILE_ENV} are set: set one of them")
+        if key_file:
             where = f"the file of {KEY_FILE_ENV}"
-            current_text = _read_file(env[KEY_FILE_ENV].strip(), KEY_FILE_ENV).strip()
+            current_text = _read_file(key_file, KEY_FILE_ENV).strip()
+            if not current_text:
+                # Never taken for "no key": local mode would make a new key, and wrap new data keys under it.
+                raise BadKey(f"{KEY_FILE_ENV} names a file that holds no key ({key_file})")
         if not current_text:
             raise MissingKey(
                 f"no data encryption key: set {KEY_ENV} (base64 of 32 random bytes, made with "
@@ -144,13 +155,18 @@ class Keyring:
         current = _decode_key(current_text, where)
         previous_text = env.get(PREVIOUS_ENV, "")
         where_previous = PREVIOUS_ENV
-        if not previous_text.strip() and env.get(PREVIOUS_FILE_ENV, "").strip():
+        previous_file = env.get(PREVIOUS_FILE_ENV, "").strip()
+        if previous_text.strip() and previous_file:
+            raise BadKey(f"both {PREVIOUS_ENV} and {PREVIOUS_FILE_ENV} are set: set one of them")
+        if previous_file:
             where_previous = f"the file of {PREVIOUS_FILE_ENV}"
-            previous_text = _read_file(env[PREVIOUS_FILE_ENV].strip(), PREVIOUS_FILE_ENV)
+            previous_text = _read_file(previous_file, PREVIOUS_FILE_ENV)
+        parts = [part for part in previous_text.replace("\n", ",").split(",") if part.strip()]
         previous = tuple(
-            _decode_key(part, where_previous)
-            for part in previous_text.replace("\n", ",").split(",")
-            if part.strip()
+            _decode_key(
+                part, where_previous if len(parts) == 1 else f"{where_previous} (key {n} of {len(parts)})"
+            )
+            for n, part in enumerate(parts, start=1)
         )
         return cls(current, previous)
 

@@ -23,14 +23,18 @@ from sqlalchemy.engine import Connection
 from bot.cli import main as cli_main
 from bot.config import ConfigError, Settings
 from bot.keys import data_keyring, key_counts, rotate
+from bot.wiring import build_runtime
 from dialogs.service import change_mark
 from process.challenge import ChildDetails, Escalate, Respond
 from process.policy import Role
 from storage.challenges import ChallengeRepository
 from storage.crypto import (
     CHALLENGE,
+    DEPLOYMENT,
+    DRAFT,
     KEY_ENV,
     KEY_FILE_ENV,
+    LOOKUP,
     PREVIOUS_ENV,
     PREVIOUS_FILE_ENV,
     BadKey,
@@ -174,6 +178,43 @@ def test_the_keyring_reads_its_keys_from_the_environment_or_files(tmp_path: Path
     assert repr(ring) == "Keyring()" and repr(DataKey("c", bytes(32))) == "DataKey(owner_id='c')"
 
 
+def test_the_key_mistakes_operators_make_are_refused_with_what_is_wrong(tmp_path: Path) -> None:
+    """A key file written by hand (spaces, a blank line, CRLF, an editor's byte order mark) is read; an empty
+    key file, both a key and a key file, a file that is not text or cannot be read, and a bad previous key are
+    refused naming the variable, and local mode then makes no key of its own."""
+    key = _key(5)
+    wanted = Keyring.from_environment({KEY_ENV: key})
+    for n, written in enumerate(
+        [f"  {key}  \n\n", f"{key}\r\n", b"\xef\xbb\xbf" + key.encode() + b"\n", key], start=1
+    ):
+        path = tmp_path / f"key-{n}"
+        path.write_bytes(written if isinstance(written, bytes) else written.encode())
+        assert Keyring.from_environment({KEY_FILE_ENV: str(path)}) == wanted, written
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(BadKey, match=f"{KEY_FILE_ENV} names a file that holds no key"):
+        Keyring.from_environment({KEY_FILE_ENV: str(tmp_path / "empty")})
+    with pytest.raises(BadKey, match=f"both {KEY_ENV} and {KEY_FILE_ENV} are set"):
+        Keyring.from_environment({KEY_ENV: key, KEY_FILE_ENV: str(tmp_path / "key-1")})
+    with pytest.raises(BadKey, match=f"both {PREVIOUS_ENV} and {PREVIOUS_FILE_ENV} are set"):
+        Keyring.from_environment(
+            {KEY_ENV: key, PREVIOUS_ENV: _key(6), PREVIOUS_FILE_ENV: str(tmp_path / "key-1")}
+        )
+    (tmp_path / "latin").write_bytes(b"cl\xe9\n")
+    with pytest.raises(BadKey, match=f"{KEY_FILE_ENV} names a file that is not base64 text"):
+        Keyring.from_environment({KEY_FILE_ENV: str(tmp_path / "latin")})
+    with pytest.raises(BadKey, match=r"cannot be read .*IsADirectoryError"):
+        Keyring.from_environment({KEY_FILE_ENV: str(tmp_path)})
+    with pytest.raises(BadKey, match=rf"{PREVIOUS_ENV} \(key 2 of 2\) must be base64 of 32 bytes, not 3"):
+        Keyring.from_environment({KEY_ENV: key, PREVIOUS_ENV: f"{_key(6)},abcd"})
+    # An empty previous-key file is no previous key (what step 4 of a rotation may leave).
+    assert Keyring.from_environment({KEY_ENV: key, PREVIOUS_FILE_ENV: str(tmp_path / "empty")}) == wanted
+    # Local mode on SQLite, told of a key file that holds nothing, refuses rather than make a key of its own.
+    local = Settings(database_url=sqlite_url(tmp_path / "var" / "bot.db"))
+    with pytest.raises(ConfigError, match="holds no key"):
+        data_keyring(local, {KEY_FILE_ENV: str(tmp_path / "empty")})
+    assert not (tmp_path / "var" / "data-key").exists()
+
+
 def test_a_deployment_without_a_key_refuses_to_start_and_local_mode_makes_its_own(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -271,6 +312,32 @@ async def test_what_people_write_is_stored_encrypted_and_read_back_as_written(da
     ):
         assert words not in raw, words
     assert raw.count("v1:") > 10
+    # Every value of every encrypted column is a ciphertext (a JSON column's is the JSON string of one), save
+    # what says nothing: None, empty text, an empty list or mapping.
+    filled = set()
+    async with database.reading() as conn:
+        for table, columns in ENCRYPTED.items():
+            for column in columns:
+                for value in (await conn.execute(text(f'SELECT "{column}" FROM "{table}"'))).scalars():
+                    if value in (None, "", "[]", "{}", [], {}):
+                        continue
+                    assert isinstance(value, str) and value.removeprefix('"').startswith("v1:"), (
+                        table,
+                        column,
+                    )
+                    filled.add(f"{table}.{column}")
+    assert {
+        "challenges.concern",
+        "challenges.entries",
+        "child_details.name",
+        "child_details.date_of_birth",
+        "child_details.agency_reference",
+        "draft_child_details.name",
+        "raise_drafts.answers",
+        "challenge_stages.reason",
+        "audit_events.summary",
+        "audit_events.detail",
+    } <= filled, filled
     again = [await repo.get(c.id) for c in made]
     assert again == made
     assert made[1].stages[0].reason == REASON and made[0].entries[0].text == ANSWER
@@ -334,9 +401,74 @@ async def test_rotation_rewraps_every_key_in_batches_and_nothing_changes(databas
         await repo.get(made[0].id)
 
 
+async def test_a_bot_started_without_the_key_its_data_keys_need_says_so_in_its_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The previous key left out before a rotation: the bot still starts (new challenges work), and its log
+    says at once how many data keys it cannot open, under which key, and what to set."""
+    url = sqlite_url(tmp_path / "bot.db")
+    await upgrade(url)
+    database = await Database.connect(url)
+    try:
+        await _worked(database)
+    finally:
+        await database.dispose()
+    old_id = Keyring.from_environment({KEY_ENV: TEST_DATA_KEY}).current_id
+    configure(Keyring.from_environment({KEY_ENV: _key(8)}))
+    with caplog.at_level(logging.ERROR, logger="bot.keys"):
+        runtime = await build_runtime(Settings(database_url=url))
+        await runtime.database.dispose()
+    assert f"4 data keys are wrapped by key {old_id}, which is not configured here" in caplog.text
+    assert PREVIOUS_ENV in caplog.text and TEST_DATA_KEY not in caplog.text and _key(8) not in caplog.text
+    caplog.clear()
+    configure(Keyring.from_environment({KEY_ENV: _key(8), PREVIOUS_ENV: TEST_DATA_KEY}))
+    with caplog.at_level(logging.ERROR, logger="bot.keys"):
+        runtime = await build_runtime(Settings(database_url=url))
+        await runtime.database.dispose()
+    assert caplog.text == ""
+
+
+@pytest.mark.postgres
+async def test_a_rotation_that_had_to_skip_a_held_key_says_so(postgres_database: Database) -> None:
+    """On PostgreSQL a rotation skips a data key another transaction holds rather than wait for it: it ends
+    saying how many are still under the previous key, and a run after the other transaction re-wraps it."""
+    database = postgres_database
+    await _worked(database)
+    new = Keyring.from_environment({KEY_ENV: _key(7), PREVIOUS_ENV: TEST_DATA_KEY})
+    async with database.transaction() as held:
+        await held.execute(
+            select(data_keys.c.owner_id).where(data_keys.c.owner_id == LOOKUP).with_for_update()
+        )
+        done = await rotate(database, new)
+    assert done.left_previous == 1 and done.left_unreadable == 0 and done.rewrapped >= 3
+    again = await rotate(database, new)
+    assert again.rewrapped == 1 and again.left_previous == 0
+    assert (await key_counts(database, new)).by_kek == {new.current_id: done.rewrapped + 1}
+
+
 async def test_a_wrapped_key_moved_to_another_challenge_does_not_open(database: Database) -> None:
     _, made = await _worked(database)
     first, second = made
+    # One data key for each challenge and for the unfinished form, and the deployment's lookup key: all
+    # different.
+    async with database.reading() as conn:
+        owners = {
+            (row.owner_kind, row.owner_id)
+            for row in await conn.execute(select(data_keys.c.owner_kind, data_keys.c.owner_id))
+        }
+        draft_ids = {owner_id for kind, owner_id in owners if kind == DRAFT}
+        opened = [
+            *(await keys_of(conn, CHALLENGE, [first.id, second.id])).values(),
+            *(await keys_of(conn, DRAFT, list(draft_ids))).values(),
+            *(await keys_of(conn, DEPLOYMENT, [LOOKUP])).values(),
+        ]
+    assert (
+        owners
+        == {(CHALLENGE, first.id), (CHALLENGE, second.id), (DEPLOYMENT, LOOKUP)}
+        | {(DRAFT, d) for d in draft_ids}
+        and len(draft_ids) == 1
+    )
+    assert len(opened) == 4 and len({k.key for k in opened}) == 4
     async with database.transaction() as conn:
         wrapped = (
             await conn.execute(select(data_keys.c.wrapped_key).where(data_keys.c.owner_id == first.id))
@@ -416,6 +548,33 @@ async def test_migration_0008_encrypts_what_0007_stored_and_its_downgrade_decryp
     ) == [c.reference for c in made]
     draft = await DraftStore(database).open_for("someone", MONDAY)
     assert draft is not None and draft.child.name == CHILD.name and draft.answers == {"concern": CONCERN}
+
+
+def test_commands_reading_a_database_make_no_local_key_where_there_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Local mode without a key: a mistyped DATABASE_URL given to a command that only reads a database leaves
+    no key file behind and says where it looked; `db upgrade` (which makes the database) makes the key."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    folder = tmp_path / "mistyped"
+    monkeypatch.setenv("DATABASE_URL", sqlite_url(folder / "bot.db"))
+    for args in (
+        ["audit", "verify"],
+        ["export", "RBS-2026-0001", "--out", str(tmp_path / "form.pdf")],
+        ["retention", "purge", "--dry-run"],
+        ["keys", "status"],
+        ["keys", "rotate"],
+        ["tick"],
+    ):
+        assert cli_main(args) == 2, args
+        err = capsys.readouterr().err
+        assert f"there is none at {folder / 'data-key'}" in err and "Traceback" not in err, args
+        assert not folder.exists(), args
+    assert cli_main(["db", "upgrade"]) == 0
+    assert (folder / "data-key").is_file() and (folder / "bot.db").is_file()
+    configure(None)
+    assert cli_main(["keys", "status"]) == 0
+    assert "no data keys stored" in capsys.readouterr().out
 
 
 def test_keys_commands_generate_report_and_rotate(

@@ -145,6 +145,9 @@ def data_keyring(
             ) from None
         path = local_key_path(settings.database_url)
         if not make_local and not path.exists():
+            stored = _stored_key_ids(settings.database_url)
+            if stored:
+                raise ConfigError([_unreadable_records(settings.database_url, path, stored, set())]) from None
             raise ConfigError(
                 [
                     f"{missing}. Local mode keeps its key beside its SQLite database, and there is none at "

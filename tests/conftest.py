@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,32 @@ def fresh_keyring() -> Iterator[None]:
     test reads the environment again."""
     yield
     configure(None)
+
+
+#: Test folders whose tests start real processes and time them (the served bot killed and restarted,
+#: PostgreSQL clusters, the Playground and Chromium, the load generator): under pytest-xdist they all run on
+#: one worker, one after another, so they never compete with each other for the machine's two cores.
+PROCESS_HEAVY = ("e2e", "resilience", "bench")
+
+
+def xdist_scope(nodeid: str) -> str:
+    """What pytest-xdist sends to one worker as a whole: a test file, or all the process-heavy tests."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in PROCESS_HEAVY:
+        return "process-heavy tests"
+    return path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Whole files to each worker (like `--dist loadfile`), the process-heavy tests all to one."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return Scheduling(config, log)
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.errors import APOLOGY
 from cards import verbs
+from storage.crypto import KEY_ENV, generate_key
 from tests.fakes import FakeConnector, RecordedRequest, make_activity
 from tests.fakes.rate_limits import RateLimits
 from tests.teams.harness import execute_data
@@ -723,6 +724,9 @@ async def run(
     """Run each concurrency level in turn, each on a fresh database and bot process; the bot's logs are kept
     in `logs` (an existing folder) when given. A level lasts `duration` measured seconds, or with `turns` until
     that many turns were measured."""
+    # The benchmark's databases are its own and thrown away: a key made for this run encrypts them, as a
+    # deployment's key would (without one, PostgreSQL is refused; SQLite would get a key file of its own).
+    os.environ.setdefault(KEY_ENV, generate_key())
     count = pairs or max(512, 8 * max(levels))
     directory_data, found = invent_directory(count, seed)
     results = []

@@ -36,6 +36,7 @@ from aiosmtpd.handlers import Sink
 
 from bot.playground import accounts, choose, write_config
 from process.directory_file import load_directory_file
+from tests.support.database import in_ci
 
 REPO = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
@@ -46,10 +47,6 @@ ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 START_TIMEOUT_S = 40.0
 STEP_TIMEOUT_S = 60.0
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _missing_tools() -> list[str]:
@@ -66,7 +63,7 @@ def _missing_tools() -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the e2e tests with the reason when the browser or Node tools are absent, except in CI."""
     missing = _missing_tools()
-    if not missing or _in_ci():
+    if not missing or in_ci():
         return
     skip = pytest.mark.skip(reason="end-to-end tests need " + "; ".join(missing))
     for item in items:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from process.export_form import FormDocument, Records, Ticks, build_document, do
 from process.policy import load_policy
 from tests.cards.scenarios import DIRECTORY, raised
 from tests.forms import scenario as s
+from tests.support.database import skip_unless_ci
 from tests.support.people import INVENTED_CHILD
 
 NOW = datetime(2027, 1, 15, 9, 0, tzinfo=UTC)
@@ -180,9 +180,9 @@ def test_the_docx_opens_in_an_office_suite_and_reads_the_same(
 ) -> None:
     soffice = _soffice()
     if soffice is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true: LibreOffice (libreoffice-writer-nogui) must be installed to check the DOCX")
-        pytest.skip("LibreOffice is not installed (scripts/install.sh installs it under CI=true)")
+        skip_unless_ci(
+            "LibreOffice (libreoffice-writer-nogui) is not installed (scripts/install.sh installs it under CI=true)"
+        )
     source = tmp_path / f"{partnership}.docx"
     source.write_bytes(render(documents[partnership], "docx"))
     profile = tmp_path / "profile"

@@ -63,7 +63,8 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
 
 
 def in_ci() -> bool:
-    """Whether this run is CI's (CI=true), where a test that cannot run must fail rather than skip."""
+    """Whether this run is CI's (CI=true), where a test that cannot run must fail rather than skip: the one
+    place the tests decide it (the end-to-end harness and the office-suite check ask here too)."""
     return os.environ.get("CI", "").lower() == "true"
 
 

@@ -35,7 +35,8 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes
@@ -52,10 +53,12 @@ from cards import verbs as v
 from process.directory_file import DEMO_DIRECTORY, load_directory_file
 from storage.clock import SharedClock
 from storage.db import Database
+from storage.migrate import upgrade
 from storage.schema import audit_events, challenges, outbox
 from storage.schema import challenges as challenges_table
 from tests.fakes.activities import make_activity
 from tests.fakes.connector import FakeConnector
+from tests.support.database import POSTGRES_URL, postgres_unavailable, reachable
 from tests.teams.harness import DURHAM_FORM_STEPS, execute_data, texts, verbs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -622,6 +625,21 @@ async def drop_database(server_url: str, database_url: str) -> None:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()
+
+
+@asynccontextmanager
+async def own_postgres_database() -> AsyncIterator[str]:
+    """A migrated PostgreSQL database of its own on the test server (the bot takes a URL, not a schema),
+    dropped afterwards; skipped where the server cannot be reached, failed under CI=true."""
+    problem = await reachable(POSTGRES_URL)
+    if problem is not None:
+        postgres_unavailable(problem)
+    url = await create_database(POSTGRES_URL)
+    try:
+        await upgrade(url)
+        yield url
+    finally:
+        await drop_database(POSTGRES_URL, url)
 
 
 @dataclass

@@ -27,13 +27,11 @@ from tests.resilience.harness import (
     Ledger,
     Load,
     MailServer,
-    create_database,
-    drop_database,
     eventually,
     kill_rounds,
+    own_postgres_database,
     settle,
 )
-from tests.support.database import POSTGRES_URL, postgres_unavailable, reachable
 
 ROUNDS = 3
 
@@ -47,15 +45,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await upgrade(url)
         yield url
         return
-    problem = await reachable(POSTGRES_URL)
-    if problem is not None:
-        postgres_unavailable(problem)
-    url = await create_database(POSTGRES_URL)
-    try:
-        await upgrade(url)
+    async with own_postgres_database() as url:
         yield url
-    finally:
-        await drop_database(POSTGRES_URL, url)
 
 
 async def test_a_bot_killed_at_random_loses_nothing_acknowledged_and_sends_each_notification_once(

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.migrate import upgrade
-from tests.resilience.harness import create_database, drop_database, racing_bots
-from tests.support.database import POSTGRES_URL, postgres_unavailable, reachable
+from tests.resilience.harness import own_postgres_database, racing_bots
 
 pytestmark = pytest.mark.postgres
 
@@ -25,15 +23,8 @@ CHALLENGES = 9
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
     """A migrated PostgreSQL database of its own on the test server (the bot takes a URL, not a schema)."""
-    problem = await reachable(POSTGRES_URL)
-    if problem is not None:
-        postgres_unavailable(problem)
-    url = await create_database(POSTGRES_URL)
-    try:
-        await upgrade(url)
+    async with own_postgres_database() as url:
         yield url
-    finally:
-        await drop_database(POSTGRES_URL, url)
 
 
 @pytest.mark.parametrize("processes", [2, 3])

@@ -8,7 +8,7 @@ another row or column does not decrypt. Monitoring and the pattern watch read no
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Final
 
@@ -35,28 +35,28 @@ ENCRYPTED: Final = {
 Key = DataKey | NoKey
 
 
-def challenge_row(key: Key, row: Mapping[Any, Any]) -> dict[str, Any]:
-    """A challenge's columns as stored."""
+def _challenge_columns(
+    row: Mapping[Any, Any], text: Callable[[str, Any], Any], json: Callable[[str, Any], Any]
+) -> dict[str, Any]:
+    """`row` with each of its protected columns passed through `text` or `json` (named `challenges.<column>`)."""
     out = dict(row)
     for name in CHALLENGE_TEXT:
         if name in out:
-            out[name] = key.text(f"challenges.{name}", out[name])
+            out[name] = text(f"challenges.{name}", out[name])
     for name in CHALLENGE_JSON:
         if name in out:
-            out[name] = key.json(f"challenges.{name}", out[name])
+            out[name] = json(f"challenges.{name}", out[name])
     return out
+
+
+def challenge_row(key: Key, row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A challenge's columns as stored."""
+    return _challenge_columns(row, key.text, key.json)
 
 
 def plain_challenge_row(key: Key, row: Mapping[Any, Any]) -> dict[str, Any]:
     """A stored challenge row as written; `UndecryptableError` when a column does not decrypt."""
-    out = dict(row)
-    for name in CHALLENGE_TEXT:
-        if name in out:
-            out[name] = key.plain_text(f"challenges.{name}", out[name])
-    for name in CHALLENGE_JSON:
-        if name in out:
-            out[name] = key.plain_json(f"challenges.{name}", out[name])
-    return out
+    return _challenge_columns(row, key.plain_text, key.plain_json)
 
 
 def child_row(key: Key, table: str, row: Mapping[Any, Any]) -> dict[str, Any]:

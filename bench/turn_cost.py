@@ -109,7 +109,7 @@ class Unavailable(Exception):
     """A contender cannot be run here (said why)."""
 
 
-def agents_python(venv: Path = AGENTS_VENV) -> Path:
+def agents_python(venv: Path) -> Path:
     """The Python of the Agents SDK's own virtual environment, made (with pip) when missing; `Unavailable`
     with the reason when it cannot be made (no package index, no network)."""
     python = venv / "bin" / "python"
@@ -241,9 +241,12 @@ class Bench:
         http: aiohttp.ClientSession,
         connector: FakeConnector,
         servers: dict[str, Server],
+        settle_seconds: float = 0.0,
     ) -> None:
         self.http = http
         self.connector = connector
+        #: A pause after each card action's notification has arrived, for the bot to finish recording it.
+        self.settle_seconds = settle_seconds
         self.servers = servers
         self.challenges: list[tuple[str, int]] = []
         self._turn = 0
@@ -332,6 +335,8 @@ class Bench:
             return
         tally.notified_ms.append((notification.at - sent_at) * 1000)
         tally.verified += 1
+        if self.settle_seconds:
+            await asyncio.sleep(self.settle_seconds)
 
     async def _arrival(
         self, first: int, matches: Callable[[Any], bool], within: float = ARRIVAL_SECONDS
@@ -453,6 +458,7 @@ class Report:
     rounds: int
     turns_per_round: int
     warmup: int
+    settle_ms: float
     order: list[str]
     contenders: dict[str, ContenderResult]
     processes: dict[str, ProcessResult]
@@ -539,7 +545,7 @@ def _servers(
         )
     if "agents-echo" in wanted:
         try:
-            python = agents_python()
+            python = agents_python(AGENTS_VENV)
         except Unavailable as error:
             skipped["agents-echo"] = str(error)
         else:
@@ -576,6 +582,7 @@ async def run(
     postgres_url: str = POSTGRES_URL,
     only: tuple[str, ...] = CONTENDERS,
     profile: bool = False,
+    settle_ms: float = 0.0,
     logs: Path | None = None,
     progress: Callable[[str], Awaitable[None] | None] | None = None,
 ) -> Report:
@@ -612,7 +619,7 @@ async def run(
                     connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=60)
                 ) as http,
             ):
-                bench = Bench(http, connector, servers)
+                bench = Bench(http, connector, servers, settle_ms / 1000)
                 try:
                     for server in servers.values():
                         await server.start(http)
@@ -662,6 +669,7 @@ async def run(
         rounds=rounds,
         turns_per_round=turns_per_round,
         warmup=warmup,
+        settle_ms=settle_ms,
         order=order,
         contenders=results,
         processes=processes,
@@ -716,6 +724,22 @@ def _result(name: str, tally: Tally) -> ContenderResult:
 
 #: Where the event loop waits for the next request: time there is the bot idle, not a turn's cost.
 IDLE_FUNCTIONS = {("select", "selectors.py"), ("poll", "selectors.py")}
+#: The frames every sample of the bot's main thread passes through, from the thread to the event loop's
+#: callbacks: in the cumulative ranking they would only say "everything".
+STEM = {
+    "MainThread",
+    "<module>",
+    "main",
+    "_serve",
+    "run_server",
+    "run_app",
+    "run_until_complete",
+    "run_forever",
+    "_run_once",
+    "_run",
+    "_run_code",
+    "_run_module_as_main",
+}
 
 
 def _render_profiles(folder: Path) -> list[Path]:
@@ -729,7 +753,7 @@ def _render_profiles(folder: Path) -> list[Path]:
         session = Session.load(path)
         tree = ConsoleRenderer(unicode=False, color=False, short_mode=False).render(session)
         text = path.with_suffix(".txt")
-        text.write_text(tree + "\n" + profile_tables(session))
+        text.write_text(tree + "\n" + profile_tables(session, top=25))
         path.with_suffix(".html").write_text(HTMLRenderer().render(session))
         written.append(text)
     return written
@@ -737,51 +761,58 @@ def _render_profiles(folder: Path) -> list[Path]:
 
 def profile_tables(session: Any, top: int = 10) -> str:
     """The functions with the most own time and the most cumulative time (each counted once per stack, so
-    recursion is not counted twice), as shares of the time the bot was busy (not waiting in the selector)."""
+    recursion is not counted twice), as shares of the time the bot was busy: the time the event loop waited
+    in the selector for the next request is left out, and so is the stem every busy sample shares (the
+    thread, the event loop, aiohttp's request handling down to our handler)."""
     root = session.root_frame(trim_stem=False)
     if root is None:
         return "(no samples)\n"
     own: dict[tuple[str, str], float] = {}
     cumulative: dict[tuple[str, str], float] = {}
-    idle = 0.0
 
     def key(frame: Any) -> tuple[str, str]:
         where = f"{frame.file_path_short or frame.file_path or '?'}:{frame.line_no or 0}"
         return frame.function, where
 
+    def idle(frame: Any) -> bool:
+        return (frame.function, Path(frame.file_path or "").name) in IDLE_FUNCTIONS
+
+    def busy_time(frame: Any, memo: dict[int, float] = {}) -> float:  # noqa: B006 (a cache for one call)
+        if id(frame) not in memo:
+            memo[id(frame)] = (
+                0.0
+                if idle(frame)
+                else frame.total_self_time + sum(busy_time(c) for c in frame.children if not c.is_synthetic)
+            )
+        return memo[id(frame)]
+
     def walk(frame: Any, above: frozenset[tuple[str, str]]) -> None:
-        nonlocal idle
-        if frame.is_synthetic:
+        if frame.is_synthetic or idle(frame):
             return
         k = key(frame)
-        mine = frame.total_self_time
-        own[k] = own.get(k, 0.0) + mine
-        if (frame.function, Path(frame.file_path or "").name) in IDLE_FUNCTIONS:
-            idle += frame.time
-            return
+        own[k] = own.get(k, 0.0) + frame.total_self_time
         if k not in above:
-            cumulative[k] = cumulative.get(k, 0.0) + frame.time
+            cumulative[k] = cumulative.get(k, 0.0) + busy_time(frame)
         for child in frame.children:
             walk(child, above | {k})
 
     walk(root, frozenset())
-    busy = max(root.time - idle, 1e-9)
-    for k in list(own):
-        if (k[0], Path(k[1].rsplit(":", 1)[0]).name) in IDLE_FUNCTIONS:
-            own.pop(k)
+    busy = max(busy_time(root), 1e-9)
     lines = [
-        f"sampled {root.time:.3f} s, of which {idle:.3f} s waiting in the selector (idle), {busy:.3f} s busy",
+        f"sampled {root.time:.3f} s: {busy:.3f} s busy, {root.time - busy:.3f} s waiting in the selector (idle)",
         "",
-        f"top {top} by own time (share of busy time)",
+        f"top {top} functions by own time (share of busy time)",
     ]
     for (function, where), seconds in sorted(own.items(), key=lambda item: -item[1])[:top]:
         lines.append(f"  {seconds / busy:6.1%}  {seconds * 1000:9.1f} ms  {function}  {where}")
-    lines += ["", f"top {top} by cumulative time, below the event loop (share of busy time)"]
-    loop_frames = {"run_forever", "_run_once", "run_until_complete", "run", "_run", "run_app", "main"}
+    lines += [
+        "",
+        f"top {top} functions by cumulative time, below the stem all samples share (share of busy time)",
+    ]
     ranked = [
         item
         for item in sorted(cumulative.items(), key=lambda item: -item[1])
-        if item[0][0] not in loop_frames and "<module>" not in item[0][0]
+        if item[0][0] not in STEM and item[1] < 0.9 * busy
     ]
     for (function, where), seconds in ranked[:top]:
         lines.append(f"  {seconds / busy:6.1%}  {seconds * 1000:9.1f} ms  {function}  {where}")
@@ -837,6 +868,13 @@ def main() -> None:
         help=f"contenders, comma-separated, of {', '.join(CONTENDERS)} ('ours' = help,card)",
     )
     parser.add_argument("--profile", action="store_true", help="profile our bot's turns (var/bench/)")
+    parser.add_argument(
+        "--settle-ms",
+        type=float,
+        default=0.0,
+        help="pause after each card action's notification arrived (default 0: the next turn meets the end of "
+        "its delivery, as under load)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--logs", type=Path, help="keep each server's log in this folder")
     args = parser.parse_args()
@@ -856,6 +894,7 @@ def main() -> None:
             postgres_url=args.postgres_url,
             only=tuple(only),
             profile=args.profile,
+            settle_ms=args.settle_ms,
             logs=args.logs,
             progress=lambda line: print(line, flush=True),
         )

@@ -18,6 +18,9 @@ from types import FrameType
 
 from pyinstrument import Profiler
 
+#: The checkout this file is in: its `bot` is the one profiled (as `python -m bot` from there would serve it),
+#: not whichever copy of the project the virtual environment has installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 FOLDER = Path(os.environ["TURN_COST_PROFILE_DIR"])
 #: Sampling interval in seconds (pyinstrument's default is 1 ms).
 INTERVAL = float(os.environ.get("TURN_COST_PROFILE_INTERVAL", "0.0005"))

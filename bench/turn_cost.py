@@ -38,9 +38,11 @@ process is ready (idle, before any turn) and after the run, with its peak (VmHWM
     .venv/bin/python bench/turn_cost.py --only help,card --profile   # pyinstrument, var/bench/profile-*.txt
 
 With `--profile` our bot runs under pyinstrument (bench/contenders/profiled_bot.py), which samples only
-while `help` or `card` turns are measured, one profile each: var/bench/profile-help.txt and
-profile-card.txt (the call tree, then the functions with the most own and cumulative time), with .html and
-.pyisession beside them. Its figures are slowed by the profiler and are not comparable with a plain run.
+while `help` or `card` turns are measured, one profile each: var/bench/profile-help-sqlite.txt and
+profile-card-sqlite.txt (or -postgres: the call tree, then the functions with the most own and cumulative
+time), with .html and .pyisession beside them. Its figures are slowed by the profiler and are not comparable
+with a plain run. `--settle-ms` pauses after each card action's notification has arrived (default 0: the next
+turn meets the end of that delivery's pass, as under load).
 """
 
 from __future__ import annotations
@@ -596,7 +598,7 @@ async def run(
         profile_dir = VAR if profile else None
         if profile_dir is not None:
             profile_dir.mkdir(parents=True, exist_ok=True)
-            for old in profile_dir.glob("profile-*.pyisession"):
+            for old in profile_dir.glob(f"profile-*-{database}.pyisession"):
                 old.unlink()
         wanted = {PROCESS_OF[c] for c in only}
         db = Database(database, folder, postgres_url)
@@ -636,7 +638,8 @@ async def run(
                         shift = number % max(1, len(order))
                         for contender in order[shift:] + order[:shift]:
                             if profile and contender in ("help", "card"):
-                                await _profile_switch(servers["ours"], profile_dir, contender)
+                                label = f"{contender}-{database}"
+                                await _profile_switch(servers["ours"], profile_dir, label)
                             for _ in range(turns_per_round):
                                 await bench.turn(contender, tallies[contender])
                             if profile and contender in ("help", "card"):
@@ -652,7 +655,7 @@ async def run(
             if "ours" in servers:
                 mail.stop()
                 await db.drop()
-        profiles = _render_profiles(profile_dir) if profile_dir is not None else []
+        profiles = _render_profiles(profile_dir, database) if profile_dir is not None else []
     results = {name: _result(name, tallies[name]) for name in order}
     processes = {
         name: ProcessResult(
@@ -742,14 +745,14 @@ STEM = {
 }
 
 
-def _render_profiles(folder: Path) -> list[Path]:
+def _render_profiles(folder: Path, database: str) -> list[Path]:
     """Each saved session as text (pyinstrument's call tree, then the top functions by own and cumulative
     time, idle left out) and HTML."""
     from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
     from pyinstrument.session import Session
 
     written = []
-    for path in sorted(folder.glob("profile-*.pyisession")):
+    for path in sorted(folder.glob(f"profile-*-{database}.pyisession")):
         session = Session.load(path)
         tree = ConsoleRenderer(unicode=False, color=False, short_mode=False).render(session)
         text = path.with_suffix(".txt")

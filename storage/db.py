@@ -65,7 +65,8 @@ class Database:
         engine = create_async_engine(
             parsed,
             echo=echo,
-            pool_pre_ping=True,
+            # A SQLite file cannot go away between checkouts; a PostgreSQL server can (restarts).
+            pool_pre_ping=backend != "sqlite",
             connect_args=connect_args,
             # Statement parameters hold children's details; keep them out of error messages and logs.
             hide_parameters=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from bot.config import Settings
 from bot.server import build_adapter, create_app, invoke_body
 from cards.help import help_card
 from cards.welcome import welcome_card
+from dialogs.replies import ShownCard
 from process.policy import load_policy, shipped_policies
 from tests.fakes import FakeConnector, make_activity, post_activity, serve
 
@@ -153,3 +155,11 @@ def test_an_invoke_answer_is_the_sdks_json(body: Any) -> None:
 def test_the_schema_declares_no_constraints_so_skipping_their_walk_skips_nothing() -> None:
     constrained = [name for name, model in MODELS.items() if getattr(model, "_validation", None)]
     assert constrained == []
+
+
+def test_a_shown_card_is_shared_by_the_sdks_copies_not_copied() -> None:
+    card = ShownCard(help_card(POLICIES))
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    copied = copy.deepcopy(activity)
+    assert copied is not activity and copied.attachments[0] is not activity.attachments[0]
+    assert copied.attachments[0].content is card and card == help_card(POLICIES)

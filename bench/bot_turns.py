@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from bot.config import Settings
 from bot.server import build_application
 from cards import verbs
 from process.directory_file import DEMO_DIRECTORY
+from storage.crypto import KEY_ENV, generate_key
 from tests.fakes import FakeConnector, make_activity, post_activity, serve
 from tests.teams.harness import execute_data
 
@@ -132,6 +134,8 @@ def _challenge_id(card: dict[str, Any]) -> str:
 
 
 async def main(turns: int, warmup: int, database: str | None) -> None:
+    # A throwaway key for a throwaway database (a real deployment names its own).
+    os.environ.setdefault(KEY_ENV, generate_key())
     with tempfile.TemporaryDirectory() as folder:
         url = database or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         async with FakeConnector() as connector:

@@ -44,6 +44,8 @@ from botframework.connector.auth import (
     UserTokenClient,
 )
 
+from bot.activity_body import use_activity_body_serializer
+from bot.connector_http import use_aiohttp
 from bot.errors import AuthenticationUnavailable
 from bot.signing_keys import WAIT_SECONDS, Clock, SigningKeyCache
 
@@ -166,6 +168,8 @@ class CachingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         client = self._connector_clients.get(key)
         if client is None:
             built = await inner.create(service_url, audience)
+            use_activity_body_serializer(built)
+            use_aiohttp(built)
             # Another turn may have built one meanwhile; keep the first so all turns share one session.
             client = self._connector_clients.setdefault(key, built)
             _trim(self._connector_clients, self._max_cached_clients)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -88,9 +90,12 @@ class Scheduler:
         self.stop_grace_seconds = stop_grace_seconds
         self._woken = asyncio.Event()
         self._stopping = False
+        #: The next due instant the last sleep found (None: none, or not looked yet).
+        self._next_due: datetime | None = None
 
     def wake(self) -> None:
-        """Run a pass now (a change was committed, so there may be notifications to deliver)."""
+        """Deliver now: a change was committed, so there may be notifications to deliver (`deliver_once`).
+        Whatever else is due is found as ever, by the sleep that follows."""
         self._woken.set()
 
     async def run_once(self, now: datetime | None = None) -> TickReport:
@@ -113,6 +118,17 @@ class Scheduler:
                     idle.append(challenge.id)
         for challenge_id in idle:
             await repository.release_due(challenge_id, self.worker_id)
+        found = await self.patterns.run(at)
+        report.patterns, report.patterns_untold = found.told, found.untold
+        report.delivery = await self.notifier.drain(at)
+        return report
+
+    async def deliver_once(self, now: datetime | None = None) -> TickReport:
+        """The part of a pass a committed change needs: new patterns of challenges to one agency (a raise may
+        have made one), then delivery. Expired forms and due reminders and deadlines are left to the passes
+        the clock wakes for (`next_wake`), which a change cannot bring forward to now."""
+        at = now or self.service.clock()
+        report = TickReport()
         found = await self.patterns.run(at)
         report.patterns, report.patterns_untold = found.told, found.untold
         report.delivery = await self.notifier.drain(at)
@@ -158,11 +174,20 @@ class Scheduler:
         return min(candidates) if candidates else None
 
     async def run(self) -> None:
-        """Pass, sleep until the next due instant (or a wake), pass again; until stopped or cancelled."""
+        """Pass, sleep until the next due instant or a wake, pass again (only delivery after a wake); until
+        stopped or cancelled."""
+        woken = False
+        last_full = -math.inf
         while not self._stopping:
             self._woken.clear()
+            # Wakes come with every change, so under steady use a sleep may always end in one: a whole pass
+            # still runs once the next due instant has come, and at least every `max_sleep_seconds`.
+            due = self._next_due is not None and self._next_due <= self.service.clock()
+            full = not woken or due or time.monotonic() - last_full >= self.max_sleep_seconds
             try:
-                report = await self.run_once()
+                if full:
+                    last_full = time.monotonic()
+                report = await (self.run_once() if full else self.deliver_once())
                 if (
                     report.reminders
                     or report.deadlines
@@ -175,23 +200,26 @@ class Scheduler:
                 raise
             except Exception:  # a failed pass (database away) is tried again after a pause
                 log.exception("scheduler pass failed; trying again shortly")
-            await self._sleep_until_due()
+            woken = await self._sleep_until_due()
 
-    async def _sleep_until_due(self) -> None:
+    async def _sleep_until_due(self) -> bool:
+        """Sleep until the next due instant; True when a wake ended the sleep first."""
         if self._stopping:
-            return
+            return False
         seconds = self.max_sleep_seconds
         try:
             nxt = await self.next_wake()
         except Exception:
             nxt = None
             seconds = min(seconds, 30.0)
+        self._next_due = nxt
         if nxt is not None:
             seconds = min(seconds, max((nxt - self.service.clock()).total_seconds(), 0.05))
         try:
             await asyncio.wait_for(self._woken.wait(), timeout=seconds)
         except TimeoutError:
-            pass
+            return False
+        return True
 
     async def stop(self, task: asyncio.Task[None]) -> None:
         """End `run()` in `task` at shutdown, within about twice `stop_grace_seconds` whatever it is doing.

@@ -30,7 +30,7 @@ from cards.welcome import welcome_card
 from dialogs.challenge_actions import action_from
 from dialogs.monitoring import Monitoring
 from dialogs.raise_challenge import RaiseChallengeFlow
-from dialogs.replies import card_action, is_card_action, show_card, shown_card
+from dialogs.replies import ShownCard, card_action, is_card_action, show_card, shown_card
 from dialogs.service import ChallengeService
 from dialogs.views import Audience, challenge_view
 from process.challenge import Challenge, Refused
@@ -396,7 +396,7 @@ def _card_response(card: dict[str, Any]) -> InvokeResponse:
     """The answer Teams expects to `Action.Execute`: the card that replaces the pressed one."""
     return InvokeResponse(
         status=200,
-        body=AdaptiveCardInvokeResponse(status_code=200, type=ADAPTIVE_CARD, value=card),
+        body=AdaptiveCardInvokeResponse(status_code=200, type=ADAPTIVE_CARD, value=ShownCard(card)),
     )
 
 

@@ -24,6 +24,7 @@ from botbuilder.core import Bot, ConversationState, TurnContext
 from botbuilder.schema import ActivityTypes
 from sqlalchemy.engine import make_url
 
+from bot.after_answer import after_answer
 from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
 from bot.keys import report_unreadable_keys
@@ -220,7 +221,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         scheduler = Scheduler(service, notifier, worker_id=notifier.worker_id, drafts=drafts)
 
         async def wake(_decision: object) -> None:
-            scheduler.wake()
+            after_answer(scheduler.wake)
 
         service.on_commit = wake
         async for _ in scheduler.cleanup_ctx(app):

@@ -38,6 +38,15 @@ class CardAction:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+class ShownCard(dict[str, Any]):
+    """A card as it is sent. Nothing changes a card once it is shown, so the copies botbuilder makes of each
+    outgoing activity (deep, to protect the caller's object) may share it rather than copy it node by node,
+    which for a challenge card took longer than reading the challenge."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ShownCard:
+        return self
+
+
 def is_card_action(context: TurnContext) -> bool:
     activity = context.activity
     return bool(activity.type == ActivityTypes.invoke and activity.name == CARD_ACTION_INVOKE)
@@ -62,10 +71,11 @@ def card_action(context: TurnContext) -> CardAction | None:
 
 async def show_card(context: TurnContext, card: dict[str, Any]) -> None:
     """Answer the person with `card`: in place of the pressed card, or as a new message."""
+    shown = ShownCard(card)
     if is_card_action(context):
-        context.turn_state[INVOKE_CARD_KEY] = card
+        context.turn_state[INVOKE_CARD_KEY] = shown
         return
-    await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+    await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(shown)))
 
 
 def shown_card(context: TurnContext) -> dict[str, Any] | None:

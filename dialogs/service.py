@@ -31,7 +31,7 @@ from process.challenge import (
     Refused,
     Status,
 )
-from process.directory import Directory, Person
+from process.directory import Contact, Directory, Person
 from process.engine import Engine, calendar_for
 from process.policy import Policy
 from storage.challenges import ChallengeRepository, ChangeMark
@@ -182,7 +182,16 @@ class ChallengeService:
     async def told(self, challenge_id: str, version: int | None = None) -> tuple[Telling, ...]:
         """Who is being told of the change that took the challenge to `version` (default: the latest change
         anyone was told of), and how far each delivery has got, as the outbox records it."""
-        items = await self.outbox.for_challenge(challenge_id)
+        return await self._tellings(await self.outbox.for_challenge(challenge_id), version)
+
+    async def history(self, challenge_id: str) -> tuple[list[AuditEvent], tuple[Telling, ...]]:
+        """The challenge's chronology and who is told of its latest change (as `told`), read together."""
+        async with self.repository.db.reading() as conn:
+            events = await self.repository.audit_events(challenge_id, conn=conn)
+            items = await self.outbox.for_challenge(challenge_id, conn=conn)
+        return events, await self._tellings(items, None)
+
+    async def _tellings(self, items: list[OutboxItem], version: int | None) -> tuple[Telling, ...]:
         own = [i for i in items if i.report_of is None and i.challenge_version is not None]
         if version is None:
             version = max((i.challenge_version or 0 for i in own), default=None)
@@ -201,6 +210,15 @@ class ChallengeService:
         """What to tell the person who made the change that took `challenge` to its version about who is told
         of it: only what the outbox records (queued, delivered, failed), never more."""
         return told_notice(await self.told(challenge.id, challenge.version))
+
+    async def queued_words(self, decision: Decision) -> str:
+        """`told_words` for a decision this process has just stored: its notifications are the outbox rows
+        of its version, each queued as the commit left them, so they are not read back. (Delivery after a
+        change waits until the turn has answered: `bot.after_answer`.)"""
+        directory = await self.directory()
+        return told_notice(
+            tuple(_pending(n.recipient, directory, self.email) for n in decision.notifications)
+        )
 
     # ----- changes ----------------------------------------------------------------------------------------
 
@@ -258,7 +276,9 @@ class ChallengeService:
             and c.challenged_agency_id == agency_id
         ]
 
-    async def same_child_open(self, person_id: str, policy_id: str, agency_reference: str | None) -> list[str]:
+    async def same_child_open(
+        self, person_id: str, policy_id: str, agency_reference: str | None
+    ) -> list[str]:
         """The references of the person's own open challenges of the partnership about a child with the same
         agency reference (never anyone else's)."""
         return await self.repository.open_with_agency_reference(person_id, policy_id, agency_reference)
@@ -280,7 +300,7 @@ class ChallengeService:
         except Refused as refused:
             return ActionResult("refused", challenge, notice=refused.reason)
         try:
-            await self.repository.save(decision, challenge.version, mark)
+            await self.repository.save(decision, challenge.version, mark, previous=challenge)
         except ConflictError:
             current = await self.repository.get(challenge_id)
             return await self._not_applied(
@@ -296,7 +316,7 @@ class ChallengeService:
             "clock" if actor_id == SYSTEM else "party",
         )
         await self._committed(decision)
-        notice = f"Done. {await self.told_words(decision.challenge)}"
+        notice = f"Done. {await self.queued_words(decision)}"
         return ActionResult("applied", decision.challenge, decision, notice=notice)
 
     async def _not_applied(
@@ -304,10 +324,7 @@ class ChallengeService:
     ) -> ActionResult:
         """An action that arrived from an older version: "already done" when the change from that version was
         this same person's same action (a second click of the same button), else out of date."""
-        if (
-            from_version < current.version
-            and await self.repository.repeats(current.id, from_version, mark)
-        ):
+        if from_version < current.version and await self.repository.repeats(current.id, from_version, mark):
             return ActionResult("repeated", current, notice=ALREADY_DONE)
         return ActionResult("stale", current, notice=stale)
 
@@ -338,6 +355,11 @@ def _telling(item: OutboxItem, directory: Directory, reports: Sequence[OutboxIte
                 r.notification.recipient.name for r in reports if r.status is DeliveryStatus.DELIVERED
             ),
         )
+    return _pending(recipient, directory, email)
+
+
+def _pending(recipient: Contact, directory: Directory, email: bool) -> Telling:
+    """One still to be told: the way that will be tried first, and whether email, if that is all, exists."""
     person = directory.person(recipient.person_id)
     if person is not None and person.aad_object_id:
         first: str | None = "teams"

@@ -37,8 +37,7 @@ async def challenge_view(
     directory = await service.directory()
     now = service.clock()
     allowed = engine.allowed_actions(challenge, viewer.id, now) if audience == "party" and viewer else ()
-    events = await service.events(challenge.id) if audience == "party" else []
-    told = await service.told(challenge.id) if audience == "party" else ()
+    events, told = await service.history(challenge.id) if audience == "party" else ([], ())
     user_ids = sorted(
         {
             person.aad_object_id

@@ -215,11 +215,14 @@ async def append_events(
     events: Iterable[AuditEvent],
     now: datetime,
     record: Record,
+    *,
+    key: Key | None = None,
 ) -> None:
     """Append `events` to the challenge's chain and anchor its new head in the partnership's chain with
     `record`, the seal of the challenge's record as the caller's transaction stored it; that transaction must
     already hold the challenge's row (inserted or updated). A change with no event (the engine's always have
-    one) still anchors the chain's head again with its new seal, once the challenge has a chain."""
+    one) still anchors the chain's head again with its new seal, once the challenge has a chain. `key` is the
+    challenge's data key (or `NO_KEY`) when the caller has read it in this transaction."""
     pending = list(events)
     last = (
         await conn.execute(
@@ -236,7 +239,8 @@ async def append_events(
     rows = chained_rows(pending, after_seq=last.seq if last else 0, after_hash=last.hash if last else None)
     # The words are stored encrypted under the challenge's data key (in the clear once it is shredded: the
     # purge's own event); the digests above are over the words as written.
-    key: Key = await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
+    if key is None:  # not given by a caller that has just read it in this transaction
+        key = await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
     stored = []
     for row in rows:
         summary, detail = event_words(key, row["seq"], row["summary"], row["detail"])

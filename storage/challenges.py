@@ -174,12 +174,25 @@ class ChallengeRepository:
             parties, stages = await _write_parties_and_stages(conn, challenge, key)
             await enqueue(conn, decision.notifications, now, version=challenge.version)
             record = record_of(salt, {**row, "purged_at": None}, stages, parties, child)
-            await append_events(conn, challenge.policy_id, challenge.id, decision.events, now, record)
+            await append_events(
+                conn, challenge.policy_id, challenge.id, decision.events, now, record, key=key
+            )
         return decision
 
-    async def save(self, decision: Decision, expected_version: int, mark: ChangeMark | None = None) -> None:
+    async def save(
+        self,
+        decision: Decision,
+        expected_version: int,
+        mark: ChangeMark | None = None,
+        *,
+        previous: Challenge | None = None,
+    ) -> None:
         """Store `decision` if the challenge is still at `expected_version` (the version it was decided on),
         with `mark` (who made the change, with which action) kept against that version.
+
+        `previous` is the challenge as read at `expected_version`, if the caller has it: the child's details,
+        parties and stages are then written only where the change altered them. (The compare-and-set on the
+        version makes sure the stored rows are still those it was read with.)
 
         Raises `ConflictError` (carrying the current version) when another action was stored first, and
         `NotFound` when there is no such challenge. A stored change also releases any scheduler claim.
@@ -217,18 +230,27 @@ class ChallengeRepository:
                     raise NotFound(f"Challenge {challenge.id} is not stored.")
                 raise ConflictError(challenge.id, current.reference, current.version)
             child = _child_columns(challenge)
-            held = await conn.execute(
-                update(child_details)
-                .where(child_details.c.challenge_id == challenge.id)
-                .values(**await _stored_child(conn, key, child))
-            )
-            await conn.execute(
-                delete(challenge_parties).where(challenge_parties.c.challenge_id == challenge.id)
-            )
-            await conn.execute(
-                delete(challenge_stages).where(challenge_stages.c.challenge_id == challenge.id)
-            )
-            parties, stages = await _write_parties_and_stages(conn, challenge, key)
+            if previous is not None and _child_columns(previous) == child:
+                # Unchanged: the row is there unless the retention purge erased it (with `purged_at`).
+                held_child = kept.purged_at is None
+            else:
+                held = await conn.execute(
+                    update(child_details)
+                    .where(child_details.c.challenge_id == challenge.id)
+                    .values(**await _stored_child(conn, key, child))
+                )
+                held_child = held.rowcount == 1
+            parties, stages = _party_rows(challenge), _stage_rows(challenge)
+            if previous is None or _party_rows(previous) != parties:
+                await conn.execute(
+                    delete(challenge_parties).where(challenge_parties.c.challenge_id == challenge.id)
+                )
+                await _write_parties(conn, parties)
+            if previous is None or _stage_rows(previous) != stages:
+                await conn.execute(
+                    delete(challenge_stages).where(challenge_stages.c.challenge_id == challenge.id)
+                )
+                await _write_stages(conn, stages, key)
             await enqueue(conn, decision.notifications, now, version=challenge.version)
             if mark is not None:
                 await conn.execute(
@@ -245,10 +267,12 @@ class ChallengeRepository:
                 {**row, "purged_at": kept.purged_at},
                 stages,
                 parties,
-                child if held.rowcount == 1 else None,
+                child if held_child else None,
             )
             # Last: the partnership's chain head stays locked only from here to the commit.
-            await append_events(conn, challenge.policy_id, challenge.id, decision.events, now, record)
+            await append_events(
+                conn, challenge.policy_id, challenge.id, decision.events, now, record, key=key
+            )
 
     async def has_changed(self, challenge_id: str, actor_id: str) -> bool:
         """Whether `actor_id` made any change to the challenge (after raising it)."""
@@ -387,30 +411,34 @@ class ChallengeRepository:
                 .values(due_claimed_by=None, due_claimed_until=None)
             )
 
-    async def audit_events(self, challenge_id: str) -> list[AuditEvent]:
-        """The challenge's chronology, in the order it happened."""
-        async with self.db.reading() as conn:
-            rows = await conn.execute(
-                select(audit_events)
-                .where(audit_events.c.challenge_id == challenge_id)
-                .order_by(audit_events.c.seq)
-            )
-            key: Key = await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
-            events = []
-            for row in rows:
-                summary, detail = plain_event_words(key, row.seq, row.summary, row.detail)
-                events.append(
-                    AuditEvent(
-                        challenge_id=row.challenge_id,
-                        at=row.at,
-                        actor_id=row.actor_id,
-                        stage=row.stage,
-                        kind=row.kind,
-                        summary=summary,
-                        detail=text_map(detail),
-                    )
+    async def audit_events(
+        self, challenge_id: str, *, conn: AsyncConnection | None = None
+    ) -> list[AuditEvent]:
+        """The challenge's chronology, in the order it happened (read in `conn`'s snapshot when given)."""
+        if conn is None:
+            async with self.db.reading() as own:
+                return await self.audit_events(challenge_id, conn=own)
+        rows = await conn.execute(
+            select(audit_events)
+            .where(audit_events.c.challenge_id == challenge_id)
+            .order_by(audit_events.c.seq)
+        )
+        key: Key = await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
+        events = []
+        for row in rows:
+            summary, detail = plain_event_words(key, row.seq, row.summary, row.detail)
+            events.append(
+                AuditEvent(
+                    challenge_id=row.challenge_id,
+                    at=row.at,
+                    actor_id=row.actor_id,
+                    stage=row.stage,
+                    kind=row.kind,
+                    summary=summary,
+                    detail=text_map(detail),
                 )
-            return events
+            )
+        return events
 
 
 async def claim_due_challenges(
@@ -561,11 +589,21 @@ async def _write_parties_and_stages(
     conn: AsyncConnection, c: Challenge, key: Key
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Insert the challenge's parties and stages (reasons encrypted); the rows as written (in plain)."""
-    parties = [
+    parties, stages = _party_rows(c), _stage_rows(c)
+    await _write_parties(conn, parties)
+    await _write_stages(conn, stages, key)
+    return parties, stages
+
+
+def _party_rows(c: Challenge) -> list[dict[str, Any]]:
+    return [
         {"challenge_id": c.id, "role": role, **contact_columns(contact)}
         for role, contact in c.parties.items()
     ]
-    stages: list[dict[str, Any]] = [
+
+
+def _stage_rows(c: Challenge) -> list[dict[str, Any]]:
+    return [
         {
             "challenge_id": c.id,
             "position": position,
@@ -582,14 +620,20 @@ async def _write_parties_and_stages(
         }
         for position, s in enumerate(c.stages)
     ]
+
+
+async def _write_parties(conn: AsyncConnection, parties: list[dict[str, Any]]) -> None:
     if parties:
         await conn.execute(challenge_parties.insert(), parties)
+
+
+async def _write_stages(conn: AsyncConnection, stages: list[dict[str, Any]], key: Key) -> None:
+    """Insert stage rows (plain, as `_stage_rows` gives them), each reason encrypted."""
     if stages:
         await conn.execute(
             challenge_stages.insert(),
             [{**s, "reason": stage_reason(key, s["position"], s["reason"])} for s in stages],
         )
-    return parties, stages
 
 
 async def _load(

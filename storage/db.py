@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -65,13 +66,17 @@ class Database:
         engine = create_async_engine(
             parsed,
             echo=echo,
-            pool_pre_ping=True,
+            # Pinged only after a rest (`_ping_after_rest`): a ping on every checkout cost a round trip on
+            # every transaction, and a SQLite file cannot go away between checkouts.
+            pool_pre_ping=False,
             connect_args=connect_args,
             # Statement parameters hold children's details; keep them out of error messages and logs.
             hide_parameters=True,
         )
         if backend == "sqlite":
             _configure_sqlite(engine)
+        else:
+            _ping_after_rest(engine)
         return cls(engine)
 
     @property
@@ -197,6 +202,34 @@ class _AiosqliteConnection(aiosqlite.Connection):
         if not self._running:
             return None
         return super().stop()
+
+
+#: A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_REST_SECONDS = 1.0
+
+
+def _ping_after_rest(engine: AsyncEngine) -> None:
+    """Ping a connection before handing it out only if it has rested in the pool (SQLAlchemy's pessimistic
+    disconnect handling, applied where it can matter): a server restarted or a connection cut while it
+    rested is found by the ping and replaced before the turn uses it. A connection in steady use is not
+    pinged; if the server goes away under it, the statement fails, the turn is answered with the apology,
+    and SQLAlchemy invalidates the whole pool, so the next checkouts get fresh connections."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _rested_from(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_rested(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        rested_since = record.info.get("checked_in_at")
+        if rested_since is None or time.monotonic() - rested_since < PING_AFTER_REST_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"a pooled connection did not answer: {type(error).__name__}") from error
+        if alive is False:
+            raise DisconnectionError("a pooled connection did not answer")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

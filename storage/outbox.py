@@ -217,13 +217,18 @@ class Outbox:
             row = (await conn.execute(select(outbox).where(outbox.c.id == item_id))).first()
             return _item(row) if row is not None else None
 
-    async def for_challenge(self, challenge_id: str) -> list[OutboxItem]:
-        """Every notification queued for a challenge, oldest first, whatever its status."""
-        async with self.db.reading() as conn:
-            rows = await conn.execute(
-                select(outbox).where(outbox.c.challenge_id == challenge_id).order_by(outbox.c.id)
-            )
-            return [_item(row) for row in rows]
+    async def for_challenge(
+        self, challenge_id: str, *, conn: AsyncConnection | None = None
+    ) -> list[OutboxItem]:
+        """Every notification queued for a challenge, oldest first, whatever its status (read in `conn`'s
+        snapshot when given)."""
+        if conn is None:
+            async with self.db.reading() as own:
+                return await self.for_challenge(challenge_id, conn=own)
+        rows = await conn.execute(
+            select(outbox).where(outbox.c.challenge_id == challenge_id).order_by(outbox.c.id)
+        )
+        return [_item(row) for row in rows]
 
     async def _finish(self, item_id: int, worker_id: str, **values: Any) -> bool:
         async with self.db.transaction() as conn:

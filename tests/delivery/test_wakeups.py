@@ -3,11 +3,15 @@ service URL with one query."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytest
 
 from bot.config import Settings
 from bot.mailer import Mailer
+from bot.scheduler import TickReport
 from bot.server import build_adapter
 from process.policy import Role
 from storage.conversations import ConversationStore
@@ -68,3 +72,51 @@ async def test_service_url_for_tenant_is_the_newest_live_conversation_in_that_te
     assert await store.service_url_for_tenant(TENANT_ID) == "https://smba.example/emea/"
     await store.mark_stale("a:one")
     assert await store.service_url_for_tenant(TENANT_ID) is None
+
+
+async def test_a_wake_delivers_and_leaves_due_work_to_the_passes_the_clock_wakes_for(
+    delivery_factory: Callable[..., Delivery], smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A committed change wakes the scheduler to deliver only; a whole pass still runs first, and whenever the
+    next due instant has come, however often changes wake it."""
+    d = delivery_factory(mailer=Mailer(smtp_server.settings()))
+    scheduler = d.scheduler
+    passes: list[str] = []
+    ran = asyncio.Event()
+    next_due: list[datetime | None] = [None]
+
+    async def whole(now: datetime | None = None) -> TickReport:
+        passes.append("whole")
+        ran.set()
+        return TickReport()
+
+    async def delivery(now: datetime | None = None) -> TickReport:
+        passes.append("delivery")
+        ran.set()
+        return TickReport()
+
+    async def next_wake() -> datetime | None:
+        return next_due[0]
+
+    monkeypatch.setattr(scheduler, "run_once", whole)
+    monkeypatch.setattr(scheduler, "deliver_once", delivery)
+    monkeypatch.setattr(scheduler, "next_wake", next_wake)
+
+    async def woken() -> None:
+        ran.clear()
+        scheduler.wake()
+        await asyncio.wait_for(ran.wait(), timeout=10)
+
+    task = asyncio.create_task(scheduler.run())
+    try:
+        await asyncio.wait_for(ran.wait(), timeout=10)
+        await woken()
+        await woken()
+        assert passes == ["whole", "delivery", "delivery"]
+        # Something fell due (say a deadline at 17:00): the next wake, whatever woke it, runs a whole pass.
+        next_due[0] = d.clock.now - timedelta(seconds=1)
+        await woken()  # the sleep that read the due instant was already under way: it delivers
+        await woken()
+        assert passes[-1] == "whole"
+    finally:
+        await scheduler.stop(task)

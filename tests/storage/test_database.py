@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+import storage.db
 from storage.db import Database, parse_url
 from tests.support.database import sqlite_url
 from tests.support.directory import CHILD
@@ -141,3 +142,41 @@ async def test_a_discarded_sqlite_connection_cancelled_twice_leaves_no_task_that
     closing.cancel()  # what asyncio.Runner.close() does to every task left when the loop shuts down
     done, _ = await asyncio.wait({caller, closing}, timeout=5)
     assert caller in done and closing in done, f"still pending: {closing!r}"
+
+
+@pytest.mark.postgres
+async def test_a_connection_cut_while_it_rested_is_replaced_before_a_turn_uses_it(
+    postgres_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL connections are pinged only after a rest in the pool: one cut meanwhile (a server restart,
+    a firewall) is found by the ping and replaced, so the read that follows never sees it."""
+    monkeypatch.setattr(storage.db, "PING_AFTER_REST_SECONDS", 0.0)
+    async with postgres_database.reading() as conn:
+        backend = await conn.scalar(text("SELECT pg_backend_pid()"))
+    killer = await Database.connect(parse_url(str(postgres_database.engine.url)).render_as_string(False))
+    try:
+        async with killer.transaction() as conn:
+            assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    finally:
+        await killer.dispose()
+    await asyncio.sleep(0.05)
+    async with postgres_database.reading() as conn:
+        assert await conn.scalar(text("SELECT pg_backend_pid()")) != backend
+
+
+@pytest.mark.postgres
+async def test_a_connection_in_steady_use_is_not_pinged(
+    postgres_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.db, "PING_AFTER_REST_SECONDS", 3600.0)
+    pings: list[object] = []
+    original = postgres_database.engine.dialect.do_ping
+    monkeypatch.setattr(postgres_database.engine.dialect, "do_ping", lambda c: pings.append(c) or original(c))
+    for _ in range(5):
+        async with postgres_database.reading() as conn:
+            await conn.execute(text("SELECT 1"))
+    assert pings == []
+    monkeypatch.setattr(storage.db, "PING_AFTER_REST_SECONDS", 0.0)
+    async with postgres_database.reading() as conn:
+        await conn.execute(text("SELECT 1"))
+    assert len(pings) == 1

@@ -15,6 +15,7 @@ from bot.mailer import Mailer
 from bot.notifier import Notifier
 from bot.wiring import Runtime, make_service
 from cards import verbs as v
+from process.challenge import Escalate, Respond
 from storage.outbox import DeliveryStatus, Outbox
 from tests.delivery.conftest import SmtpServer
 from tests.teams.harness import Person, texts
@@ -207,3 +208,17 @@ async def test_with_no_email_set_up_a_mailbox_is_shown_as_one_email_cannot_reach
     # The notifier agrees: without a mailer the mailbox's notification fails, and the report says why.
     report = await notifier(runtime, None).drain()
     assert report.failed >= 1
+
+
+async def test_what_an_action_says_of_who_is_told_is_what_the_outbox_records_then(runtime: Runtime) -> None:
+    """The words after an action come from the change's own notifications, not read back: they must be the
+    words reading the outbox back would give, for each action along a challenge's way."""
+    await raise_durham(alex(runtime))
+    service = runtime.service
+    for who, action in [("megan", Respond("Report attached.")), ("alex", Escalate("Not enough — diolch 🙂"))]:
+        challenge = await service.find("DUR-2026-0001")
+        assert challenge is not None
+        result = await service.act(challenge, challenge.version, action, who)
+        assert result.outcome == "applied" and result.challenge is not None
+        assert result.notice == f"Done. {await service.told_words(result.challenge)}"
+        assert result.decision is not None and result.decision.notifications

@@ -1,0 +1,96 @@
+"""The Bot Connector's HTTP requests made with aiohttp on the event loop.
+
+The connector client msrest builds sends each request with `requests`, in a thread of the default executor:
+for every reply and every notification, a hand-over to a thread and back, and the `requests` machinery, which
+together took longer than the bot's own work for `help`. `AiohttpDriver` keeps everything msrest does before
+the request (the credentials policy signs the `requests` session, the user agent, the JSON body) and makes
+only the request itself with one pooled `aiohttp.ClientSession`, with the session's headers merged as
+`requests` merges them. What it does not handle (uploads of files, explicit proxies, client certificates,
+hooks) goes the SDK's own way.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+from msrest.exceptions import ClientRequestError
+from msrest.universal_http import ClientRequest
+from msrest.universal_http.aiohttp import AioHttpClientResponse
+from msrest.universal_http.async_requests import AsyncBasicRequestsHTTPSender, AsyncRequestsHTTPSender
+from requests.sessions import merge_setting
+from requests.structures import CaseInsensitiveDict
+
+#: What `AiohttpDriver` leaves to the SDK's own `requests` path.
+_SDK_WAY = ("files", "proxies", "cert", "hooks")
+#: Headers of a `requests` session that describe its own connection, not the request.
+_CONNECTION_HEADERS = ("Connection",)
+
+
+class AiohttpDriver(AsyncRequestsHTTPSender):
+    """msrest's `requests` driver, sending with aiohttp instead of `requests` in a thread."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._http: aiohttp.ClientSession | None = None
+
+    async def __aexit__(self, *exc_details: Any) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        await super().__aexit__(*exc_details)  # type: ignore[no-untyped-call]
+
+    async def send(self, request: ClientRequest, **kwargs: Any) -> Any:  # type: ignore[override]
+        options = self._configure_send(request, **kwargs)
+        if any(options.get(name) for name in _SDK_WAY):
+            return await AsyncBasicRequestsHTTPSender.send(self, request, **options)
+        session = options.pop("session", self.session)
+        headers = merge_setting(options.get("headers"), session.headers, dict_class=CaseInsensitiveDict)
+        for name in _CONNECTION_HEADERS:
+            headers.pop(name, None)
+        try:
+            response = await self._client().request(
+                request.method,
+                request.url,
+                headers=dict(headers),
+                data=options.get("data"),
+                allow_redirects=bool(options.get("allow_redirects", True)),
+                timeout=_timeout(options.get("timeout")),
+                ssl=_ssl(options.get("verify", True)),
+            )
+            answer = AioHttpClientResponse(request, response)
+            await answer.load_body()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ClientRequestError(f"Error occurred in request.: {type(error).__name__}: {error}") from error
+        return answer
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            # Proxies from the environment, as `requests` takes them.
+            self._http = aiohttp.ClientSession(trust_env=True, auto_decompress=True)
+        return self._http
+
+
+def _timeout(value: Any) -> aiohttp.ClientTimeout:
+    if isinstance(value, tuple):
+        connect, read = value
+        return aiohttp.ClientTimeout(sock_connect=connect, sock_read=read)
+    return aiohttp.ClientTimeout(total=value)
+
+
+def _ssl(verify: Any) -> Any:
+    if verify is False:
+        return False
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return True
+
+
+def use_aiohttp(client: Any) -> None:
+    """Send a connector client's requests through `AiohttpDriver` (its pipeline's policies as the SDK makes
+    them: `AsyncBfPipeline`, the SDK's own hook for another driver)."""
+    from botframework.connector import AsyncBfPipeline
+
+    client.config.driver = AiohttpDriver(client.config)
+    client.config.pipeline = AsyncBfPipeline(client.config)

@@ -2,17 +2,19 @@
 
 The bot is started as it is served (`python -m bot`, local mode, the demo directory) on a fresh database
 migrated with `db upgrade`, as a restarted bot finds it: a SQLite file, or with `--database postgres` a fresh
-schema on PostgreSQL (dropped afterwards). (The very first start on an empty SQLite file migrates it, and
-loads Alembic to do so.) Once `/readyz` answers, and a few seconds more, its /proc figures are read: VmRSS (resident),
-RssAnon (heap and other private memory), RssFile (mapped files: the interpreter, shared libraries), and PSS
-from smaps_rollup (resident memory with shared pages divided among the processes sharing them). The floor is a
-bare Python process serving one aiohttp route, measured the same way.
+schema on PostgreSQL (dropped afterwards). The very first start on an empty SQLite file migrates it, and
+loads Alembic to do so. Once `/readyz` answers, and a few seconds more, its /proc figures are read: VmRSS
+(resident), RssAnon (heap and other private memory), RssFile (mapped files: the interpreter, shared
+libraries), and PSS from smaps_rollup (resident memory with shared pages divided among the processes sharing
+them). The floor is a bare Python process serving one aiohttp route, measured the same way.
 
 With `--breakdown` the bot is started once more through a small launcher that lists the modules it loaded
 when it is stopped; then, for each top-level package among them, a fresh interpreter imports that package's
 modules (as the bot loaded them) and its resident memory is compared with a bare interpreter's. That is each
 package's cost standing alone, what it pulls in included (botbuilder brings msrest and requests, say), so the
-rows overlap and do not add up to the total.
+rows overlap and do not add up to the total. Then the same modules are imported in layers (the SDK, then
+SQLAlchemy, pydantic, holidays, the rest, the project's own), each fresh interpreter adding a layer to the ones
+before: what each layer adds given those below it, which does add up.
 
     .venv/bin/python bench/memory.py                       # SQLite, three rounds, the floor
     .venv/bin/python bench/memory.py --database postgres
@@ -43,6 +45,7 @@ from storage.crypto import KEY_ENV, generate_key
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 FIELDS = ("VmRSS", "RssAnon", "RssFile")
+PROJECT = ("bot", "dialogs", "storage", "process", "cards", "forms")
 
 #: A bare aiohttp server answering /readyz: the least a Python web process can be.
 FLOOR = """
@@ -201,40 +204,87 @@ def imported_rss(modules: list[str]) -> int:
     return int(output.split()[-1])
 
 
-def breakdown(databases: Databases, folder: Path, settle: float) -> list[dict[str, Any]]:
+def breakdown(
+    databases: Databases, folder: Path, settle: float
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     """Each top-level package the served bot loaded, with its standalone cost in a fresh interpreter."""
     listing = folder / "modules.txt"
     port = free_port()
     env = bot_env(databases.fresh(), port, MODULES_OUT=str(listing))
     measure([sys.executable, "-c", LAUNCHER], env, port, settle, folder / "breakdown.log")
     loaded = [name for name in listing.read_text().split("\n") if name]
-    baseline = [name for name in json.loads(
-        subprocess.run(
-            [sys.executable, "-c", "import json, sys; print(json.dumps(list(sys.modules)))"],
-            cwd=REPO, capture_output=True, text=True, check=True,
-        ).stdout
-    )]
+    baseline = [
+        name
+        for name in json.loads(
+            subprocess.run(
+                [sys.executable, "-c", "import json, sys; print(json.dumps(list(sys.modules)))"],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+    ]
     groups: dict[str, list[str]] = {}
     for name in loaded:
         if name in baseline or name.startswith("__"):
             continue
         groups.setdefault(name.split(".")[0], []).append(name)
     bare = statistics.median(imported_rss([]) for _ in range(3))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for package, modules in groups.items():
         cost = imported_rss(modules) - bare
         rows.append({"package": package, "modules": len(modules), "standalone_mb": round(cost / 1024, 1)})
     rows.sort(key=lambda row: -row["standalone_mb"])
+    rows.insert(
+        0, {"package": "(bare python)", "modules": len(baseline), "standalone_mb": round(bare / 1024, 1)}
+    )
     everything = imported_rss([name for name in loaded if name not in baseline]) - bare
-    rows.insert(0, {"package": "(all of them)", "modules": len(loaded), "standalone_mb": round(everything / 1024, 1)})
+    rows.insert(
+        0, {"package": "(all of them)", "modules": len(loaded), "standalone_mb": round(everything / 1024, 1)}
+    )
+    return rows, loaded, layered(loaded, baseline)
+
+
+#: The layers of `layered`, in the order they are added; each holds the top-level packages named.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Bot Framework SDK (and aiohttp, msrest, requests, msal...)", ("botbuilder", "botframework")),
+    ("SQLAlchemy (and aiosqlite, asyncpg)", ("sqlalchemy", "aiosqlite", "asyncpg")),
+    ("pydantic", ("pydantic", "pydantic_core")),
+    ("holidays", ("holidays",)),
+    ("the rest of the third-party and standard library", ()),
+    ("the project (bot, dialogs, storage, process, cards, forms)", PROJECT),
+)
+
+
+def layered(loaded: list[str], baseline: list[str]) -> list[dict[str, Any]]:
+    """The modules the bot loaded imported in layers, one fresh interpreter each, every layer on top of the
+    ones before: what each layer adds given the ones below it (so these do add up, to the imports' total)."""
+    modules = [name for name in loaded if name not in baseline and not name.startswith("__")]
+    rows = []
+    taken: list[str] = []
+    previous = statistics.median(imported_rss([]) for _ in range(3))
+    for label, packages in LAYERS:
+        if packages:
+            layer = [name for name in modules if name.split(".")[0] in packages]
+        else:
+            layer = [name for name in modules if name.split(".")[0] not in PROJECT and name not in taken]
+        taken += [name for name in layer if name not in taken]
+        now = imported_rss(taken)
+        rows.append({"layer": label, "modules": len(layer), "adds_mb": round((now - previous) / 1024, 1)})
+        previous = now
     return rows
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=3, help="bot starts (and floor starts) measured (3)")
-    parser.add_argument("--settle", type=float, default=3.0, help="seconds idle after /readyz before reading (3)")
+    parser.add_argument(
+        "--settle", type=float, default=3.0, help="seconds idle after /readyz before reading (3)"
+    )
     parser.add_argument("--breakdown", action="store_true", help="also the cost of each imported package")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra bot setting")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -250,30 +300,49 @@ def main() -> int:
             for round_ in range(args.rounds):
                 port = free_port()
                 results["floor"].append(
-                    measure([sys.executable, "-c", FLOOR, str(port)], dict(os.environ), port, args.settle,
-                            folder / f"floor{round_}.log")
+                    measure(
+                        [sys.executable, "-c", FLOOR, str(port)],
+                        dict(os.environ),
+                        port,
+                        args.settle,
+                        folder / f"floor{round_}.log",
+                    )
                 )
                 port = free_port()
                 results["bot"].append(
-                    measure([sys.executable, "-m", "bot"], bot_env(databases.fresh(), port, **extra), port,
-                            args.settle, folder / f"bot{round_}.log")
+                    measure(
+                        [sys.executable, "-m", "bot"],
+                        bot_env(databases.fresh(), port, **extra),
+                        port,
+                        args.settle,
+                        folder / f"bot{round_}.log",
+                    )
                 )
             if args.breakdown:
-                results["breakdown"] = breakdown(databases, folder, args.settle)
+                results["breakdown"], results["modules"], results["layers"] = breakdown(
+                    databases, folder, args.settle
+                )
         finally:
             databases.drop_all()
 
     print(f"idle, {args.settle:g} s after /readyz, median of {args.rounds} starts (MB):")
     print(f"{'process':<28}" + "".join(f"{name:>9}" for name in (*FIELDS, "Pss")))
     for label, key in ((f"python -m bot ({args.database})", "bot"), ("bare python + aiohttp", "floor")):
-        medians = {name: statistics.median(run[name] for run in results[key]) / 1024 for name in (*FIELDS, "Pss")}
+        medians = {
+            name: statistics.median(run[name] for run in results[key]) / 1024 for name in (*FIELDS, "Pss")
+        }
         results[f"{key}_median_mb"] = {name: round(value, 1) for name, value in medians.items()}
         print(f"{label:<28}" + "".join(f"{value:>9.1f}" for value in medians.values()))
     if args.breakdown:
-        print("\neach top-level package the bot loaded, imported alone in a fresh interpreter (MB over bare python):")
+        print(
+            "\neach top-level package the bot loaded, imported alone in a fresh interpreter (MB over bare python):"
+        )
         for row in results["breakdown"]:
-            if row["standalone_mb"] >= 0.5 or row["package"] == "(all of them)":
+            if row["standalone_mb"] >= 0.5 or row["package"].startswith("("):
                 print(f"  {row['package']:<24}{row['modules']:>6} modules{row['standalone_mb']:>8.1f}")
+        print("\nthe same modules imported in layers, each on top of the ones before (MB added):")
+        for row in results["layers"]:
+            print(f"  {row['layer']:<62}{row['modules']:>6} modules{row['adds_mb']:>8.1f}")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

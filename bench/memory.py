@@ -12,9 +12,9 @@ With `--breakdown` the bot is started once more through a small launcher that li
 when it is stopped; then, for each top-level package among them, a fresh interpreter imports that package's
 modules (as the bot loaded them) and its resident memory is compared with a bare interpreter's. That is each
 package's cost standing alone, what it pulls in included (botbuilder brings msrest and requests, say), so the
-rows overlap and do not add up to the total. Then the same modules are imported in layers (the SDK, then
-SQLAlchemy, pydantic, holidays, the rest, the project's own), each fresh interpreter adding a layer to the ones
-before: what each layer adds given those below it, which does add up.
+rows overlap and do not add up to the total. Then the same modules are imported in layers (the SDK,
+SQLAlchemy, pydantic, holidays, Alembic, the form renderers, the rest, the project's own), each fresh
+interpreter adding a layer to the ones before: what each layer adds given those below it, which does add up.
 
     .venv/bin/python bench/memory.py                       # SQLite, three rounds, the floor
     .venv/bin/python bench/memory.py --database postgres
@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 FIELDS = ("VmRSS", "RssAnon", "RssFile")
 PROJECT = ("bot", "dialogs", "storage", "process", "cards", "forms")
+FORM_RENDERERS = ("fpdf", "docx", "fontTools", "PIL", "numpy", "lxml")
 
 #: A bare aiohttp server answering /readyz: the least a Python web process can be.
 FLOOR = """
@@ -252,6 +253,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SQLAlchemy (and aiosqlite, asyncpg)", ("sqlalchemy", "aiosqlite", "asyncpg")),
     ("pydantic", ("pydantic", "pydantic_core")),
     ("holidays", ("holidays",)),
+    ("Alembic (and Mako)", ("alembic", "mako")),
+    ("the form renderers (fpdf2, python-docx, fontTools, Pillow, numpy, lxml)", FORM_RENDERERS),
     ("the rest of the third-party and standard library", ()),
     ("the project (bot, dialogs, storage, process, cards, forms)", PROJECT),
 )
@@ -342,7 +345,7 @@ def main() -> int:
                 print(f"  {row['package']:<24}{row['modules']:>6} modules{row['standalone_mb']:>8.1f}")
         print("\nthe same modules imported in layers, each on top of the ones before (MB added):")
         for row in results["layers"]:
-            print(f"  {row['layer']:<62}{row['modules']:>6} modules{row['adds_mb']:>8.1f}")
+            print(f"  {row['layer']:<74}{row['modules']:>6} modules{row['adds_mb']:>8.1f}")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -2,8 +2,8 @@
 (python-docx) and PDF (fpdf2, with an embedded Unicode TrueType font). Pure: a document in, bytes out.
 
 The renderers (`forms.docx.render_docx`, `forms.pdf.render_pdf`) are imported by `render` when a file is first
-made, not with this package: fpdf2 (with fontTools, Pillow and numpy) and python-docx (with lxml) are some
-75 MB of a process's memory, which a bot that never exports should not carry. The first export in a process
+made, not with this package: fpdf2 (with fontTools, Pillow and numpy) and python-docx (with lxml) add some
+38 MB to a bot process, which a bot that never exports should not carry. The first export in a process
 pays for the import (a few tenths of a second)."""
 
 from __future__ import annotations

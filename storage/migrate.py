@@ -4,10 +4,10 @@ The migrations ship inside the package (`storage/migrations/`), so no `alembic.i
 runs. A SQLite database (the no-setup default) is brought up to date automatically on start; a PostgreSQL
 one is shared by every instance, so its upgrade is a deliberate step and start-up only checks it.
 
-Alembic (and Mako, which it brings) is some 38 MB of a process's memory, so it is imported only when it has
-work to do: a start-up that finds the database at the shipped head has found it by reading `alembic_version`
-and the `revision` lines of the shipped migration files (`shipped_head`), and goes on without loading it.
-Anything else (an empty database, an older or unknown revision) takes Alembic's own path, as before.
+Alembic (and Mako, which it brings) adds some 8 MB to a process that has SQLAlchemy, so it is imported
+only when it has work to do: a start-up that finds the database at the shipped head has found it by reading
+`alembic_version` and the `revision` lines of the shipped migration files (`shipped_head`), and goes on
+without loading it. Anything else (an empty database, an older or unknown revision) takes Alembic's own path, as before.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Many people at once raising and answering challenges through the bot process as it is served.
 
-For each concurrency level the real bot is started (`python -m bot`, local mode) on a fresh database (a SQLite
-file, or with `--database postgres` a fresh schema on PostgreSQL, dropped afterwards) with an invented
-directory of pairs of people (an IRO who raises, a health visitor who is challenged, in two tenants: a council
-and an NHS trust) and a fake Bot Connector as the service URL that enforces Teams' published rate limits
+For each concurrency level the real bot is started (`python -m bot`, local mode) on a fresh database migrated
+with `db upgrade` (a SQLite file, or with `--database postgres` a fresh schema on PostgreSQL, dropped
+afterwards), as a restarted bot finds its database, with an invented directory of pairs of people (an IRO
+who raises, a health visitor who is challenged, in two tenants: a council and an NHS trust) and a fake Bot
+Connector as the service URL that enforces Teams' published rate limits
 (tests/fakes/rate_limits.py), answering 429 with `Retry-After` beyond them, as Teams would.
 
 Each virtual user walks through challenges one after another, with no pause between turns (so the figures are
@@ -290,24 +291,26 @@ class Database:
             await connection.close()
 
     async def create(self) -> None:
+        """A database at the newest schema (`db upgrade`), as a restarted bot finds it: the bot's own first
+        start on an empty SQLite file would migrate it, and keep Alembic loaded for the whole run."""
         if self.kind == "postgres":
             await self._admin(
                 f'CREATE ROLE "{self.name}" LOGIN', f'CREATE SCHEMA "{self.name}" AUTHORIZATION "{self.name}"'
             )
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "db",
-                "upgrade",
-                env={**os.environ, "DATABASE_URL": self.url},
-                cwd=REPO,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-            output, _ = await process.communicate()
-            if process.returncode != 0:
-                raise RuntimeError(f"db upgrade failed: {output.decode(errors='replace')}")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "db",
+            "upgrade",
+            env={**os.environ, "DATABASE_URL": self.url},
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"db upgrade failed: {output.decode(errors='replace')}")
 
     async def drop(self) -> None:
         if self.kind == "postgres":

@@ -1,13 +1,17 @@
 """The partnership's own form as a file: the document model of `process.export_form` rendered as DOCX
-(python-docx) and PDF (fpdf2, with an embedded Unicode TrueType font). Pure: a document in, bytes out."""
+(python-docx) and PDF (fpdf2, with an embedded Unicode TrueType font). Pure: a document in, bytes out.
+
+The renderers (`forms.docx.render_docx`, `forms.pdf.render_pdf`) are imported by `render` when a file is first
+made, not with this package: fpdf2 (with fontTools, Pillow and numpy) and python-docx (with lxml) add some
+38 MB to a bot process, which a bot that never exports should not carry. The first export in a process
+pays for the import (a few tenths of a second)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from forms.docx import render_docx
-from forms.pdf import render_pdf
-from process.export_form import FormDocument
+if TYPE_CHECKING:
+    from process.export_form import FormDocument
 
 Format = Literal["docx", "pdf"]
 
@@ -21,7 +25,13 @@ MEDIA_TYPES: dict[Format, str] = {
 
 def render(document: FormDocument, format: Format) -> bytes:
     """The document as a file of `format`."""
-    return render_docx(document) if format == "docx" else render_pdf(document)
+    if format == "docx":
+        from forms.docx import render_docx
+
+        return render_docx(document)
+    from forms.pdf import render_pdf
+
+    return render_pdf(document)
 
 
 def file_name(document: FormDocument, format: Format) -> str:
@@ -32,4 +42,4 @@ def file_name(document: FormDocument, format: Format) -> str:
     return f"{document.reference}-{title or 'form'}.{format}"
 
 
-__all__ = ["FORMATS", "MEDIA_TYPES", "Format", "file_name", "render", "render_docx", "render_pdf"]
+__all__ = ["FORMATS", "MEDIA_TYPES", "Format", "file_name", "render"]

@@ -47,6 +47,7 @@ from storage.crypto import (
     key_of,
     key_or_new,
     keys_of,
+    known_key,
     new_key,
     reference_hmac,
     shred,
@@ -206,7 +207,7 @@ class ChallengeRepository:
         now = self.clock()
         row = _columns(challenge)
         async with self.db.transaction() as conn:
-            key = await key_or_new(conn, CHALLENGE, challenge.id)
+            key = known_key(CHALLENGE, challenge.id) or await key_or_new(conn, CHALLENGE, challenge.id)
             # What the update leaves as it was, and the seal needs, comes back with it.
             kept = (
                 await conn.execute(
@@ -423,7 +424,7 @@ class ChallengeRepository:
             .where(audit_events.c.challenge_id == challenge_id)
             .order_by(audit_events.c.seq)
         )
-        key: Key = await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
+        key: Key = known_key(CHALLENGE, challenge_id) or await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
         events = []
         for row in rows:
             summary, detail = plain_event_words(key, row.seq, row.summary, row.detail)
@@ -655,7 +656,10 @@ async def _load(
     ids = [row.id for row in rows]
     for start in range(0, len(ids), _BATCH):
         batch = ids[start : start + _BATCH]
-        keys.update(await keys_of(conn, CHALLENGE, batch))
+        known = {owner_id: key for owner_id in batch if (key := known_key(CHALLENGE, owner_id)) is not None}
+        keys.update(known)
+        if len(known) < len(batch):
+            keys.update(await keys_of(conn, CHALLENGE, [i for i in batch if i not in known]))
         for child in await conn.execute(select(child_details).where(child_details.c.challenge_id.in_(batch))):
             children[child.challenge_id] = plain_child_row(
                 keys.get(child.challenge_id, NO_KEY), "child_details", child._mapping

@@ -304,7 +304,13 @@ class _Cache:
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
         self._keys: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+        #: The key last seen for each owner, whatever its wrapping (`known_key`).
+        self._latest: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
+
+    def latest(self, kind: str, owner_id: str) -> bytes | None:
+        with self._lock:
+            return self._latest.get((kind, owner_id))
 
     def get(self, kind: str, owner_id: str, wrapped: str) -> bytes | None:
         with self._lock:
@@ -316,18 +322,24 @@ class _Cache:
     def put(self, kind: str, owner_id: str, wrapped: str, key: bytes) -> None:
         with self._lock:
             self._keys[(kind, owner_id, wrapped)] = key
+            self._latest[(kind, owner_id)] = key
             while len(self._keys) > self.size:
-                self._keys.popitem(last=False)
+                (old_kind, old_owner, _), old_key = self._keys.popitem(last=False)
+                if self._latest.get((old_kind, old_owner)) is old_key:
+                    del self._latest[(old_kind, old_owner)]
 
     def forget(self, kind: str, owner_ids: Iterable[str]) -> None:
         gone = set(owner_ids)
         with self._lock:
             for cached in [c for c in self._keys if c[0] == kind and c[1] in gone]:
                 del self._keys[cached]
+            for owner_id in gone:
+                self._latest.pop((kind, owner_id), None)
 
     def clear(self) -> None:
         with self._lock:
             self._keys.clear()
+            self._latest.clear()
 
 
 _cache = _Cache()
@@ -385,6 +397,18 @@ async def keys_of(
                 _cache.put(kind, row.owner_id, row.wrapped_key, raw)
             found[row.owner_id] = DataKey(row.owner_id, raw)
     return found
+
+
+def known_key(kind: str, owner_id: str) -> DataKey | None:
+    """The owner's data key if this process has already read or made it, without reading its row.
+
+    An owner's data key never changes (rotation re-wraps the same key), so a key once read stays right for as
+    long as its row exists. Only shredding deletes it (`shred`, which forgets it here; in another process the
+    retention purge does it, and also erases the words and moves the challenge to a new version, so a change
+    decided on the old version is refused by its compare-and-set, and reading the erased words needs no key).
+    For saving and showing a challenge; checking the stored keys (`audit verify`) reads every row."""
+    raw = _cache.latest(kind, owner_id)
+    return DataKey(owner_id, raw) if raw is not None else None
 
 
 async def key_of(conn: AsyncConnection, kind: str, owner_id: str) -> DataKey | None:

@@ -43,6 +43,7 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
     async def connect(cls, url: str, *, schema: str | None = None, echo: bool = False) -> Database:
@@ -90,12 +91,28 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
-        async with self.engine.connect() as conn:
-            if self.is_sqlite:
-                await conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
-            async with conn.begin():
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite the writers of this process also take turns on an asyncio lock before `BEGIN IMMEDIATE`:
+        SQLite has one writer at a time anyway, and a writer refused by it waits in SQLite's busy handler,
+        which sleeps in steps (1, 2, 5, 10 ms...) rather than waking when the other commits. Writers in
+        other processes still meet the busy timeout."""
+        if not self.is_sqlite:
+            async with self.engine.connect() as conn, conn.begin():
                 yield conn
+            return
+        async with self._write_lock():
+            async with self.engine.connect() as conn:
+                await conn.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
+                async with conn.begin():
+                    yield conn
+
+    def _write_lock(self) -> asyncio.Lock:
+        """This process's SQLite write lock, for the running event loop (a lock belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer[0] is not loop:
+            self._writer = (loop, asyncio.Lock())
+        return self._writer[1]
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:

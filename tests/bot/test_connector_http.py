@@ -10,6 +10,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import MicrosoftAppCredentials
 from msrest.exceptions import ClientRequestError
+from msrest.universal_http.async_requests import AsyncBasicRequestsHTTPSender
 
 from bot.activity_body import use_activity_body_serializer
 from bot.config import Settings
@@ -94,3 +95,25 @@ async def test_the_bots_connector_clients_send_with_aiohttp() -> None:
     client = await factory.create("https://smba.example/emea/", None)
     assert isinstance(client.config.driver, AiohttpDriver)
     await auth.aclose()
+
+
+async def test_with_a_proxy_in_the_environment_requests_go_the_sdks_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy named in the environment is applied by the SDK's own `requests` path, as it always was."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    taken: list[str] = []
+
+    async def sdk_way(self: Any, request: Any, **options: Any) -> Any:
+        taken.append(request.url)
+        raise ClientRequestError("sent the SDK's way")
+
+    monkeypatch.setattr(AsyncBasicRequestsHTTPSender, "send", sdk_way)
+    async with FakeConnector() as connector:
+        client = _client(connector.service_url, InventedCredentials())
+        async with client:
+            with pytest.raises(ClientRequestError):
+                await client.conversations.send_to_conversation("a:one", _reply("hello"))
+        assert connector.requests == []
+    assert len(taken) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 import storage.db
@@ -180,3 +180,71 @@ async def test_a_connection_in_steady_use_is_not_pinged(
     async with postgres_database.reading() as conn:
         await conn.execute(text("SELECT 1"))
     assert len(pings) == 1
+
+
+async def test_sqlite_writers_of_one_process_take_turns_without_meeting_the_busy_handler(
+    sqlite_database: Database,
+) -> None:
+    """The second writer waits on the process's lock, not in SQLite's busy handler, and both commit."""
+    first_in, first_may_end = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with sqlite_database.transaction() as conn:
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS turns (who TEXT)"))
+            await conn.execute(text("INSERT INTO turns VALUES ('first')"))
+            order.append("first in")
+            first_in.set()
+            await first_may_end.wait()
+        order.append("first done")
+
+    async def second() -> None:
+        await first_in.wait()
+        async with sqlite_database.transaction() as conn:
+            order.append("second in")
+            await conn.execute(text("INSERT INTO turns VALUES ('second')"))
+
+    begun: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            begun.append(statement)
+
+    event.listen(sqlite_database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+        await first_in.wait()
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+        # The second is queued behind the first: it has not asked SQLite for the write lock at all.
+        assert order == ["first in"] and len(begun) == 1
+        first_may_end.set()
+        await asyncio.gather(*tasks)
+    finally:
+        event.remove(sqlite_database.engine.sync_engine, "before_cursor_execute", record)
+    assert len(begun) == 2
+    assert order == ["first in", "first done", "second in"]
+    async with sqlite_database.reading() as conn:
+        assert (await conn.execute(text("SELECT who FROM turns ORDER BY rowid"))).scalars().all() == [
+            "first",
+            "second",
+        ]
+
+
+async def test_the_write_lock_follows_the_event_loop(tmp_path: Path) -> None:
+    """A database used from a second event loop (a command run after another) gets a lock of that loop."""
+    database = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'loops.db'}")
+    try:
+        async with database.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        lock = database._write_lock()
+
+        def in_another_loop() -> asyncio.Lock:
+            async def other() -> asyncio.Lock:
+                return database._write_lock()
+
+            return asyncio.run(other())
+
+        assert await asyncio.to_thread(in_another_loop) is not lock
+    finally:
+        await database.dispose()

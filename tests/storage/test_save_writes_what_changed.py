@@ -9,13 +9,17 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import delete, event, func, select, update
 
 from process.challenge import Action, Challenge, ChildDetails, Escalate, Respond
 from process.engine import Engine
 from process.policy import Role
 from storage.challenges import ChallengeRepository
+from storage.crypto import CHALLENGE, known_key, shred
 from storage.db import Database
+from storage.errors import ConflictError
+from storage.schema import challenges, data_keys
 from storage.verify import verify
 from tests.support.directory import MONDAY, engine_for, holder, raising
 
@@ -121,3 +125,47 @@ async def test_without_what_was_read_everything_is_written_as_before(
     assert all(writes_to(seen, table) for table in CHILD_TABLES)
     assert await repo.get(c.id) == decision.challenge
     assert (await verify(database)).ok
+
+
+async def test_a_key_this_process_has_read_is_not_read_again_for_a_change_or_its_card(
+    repo: ChallengeRepository, database: Database
+) -> None:
+    engine = engine_for("durham")
+    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    with statements(database) as seen:
+        read = await repo.get(c.id)
+        assert read is not None
+        await _act(repo, engine, read, Respond("Noted."), holder("durham", Role.CHALLENGED_PROFESSIONAL), 1)
+        await repo.audit_events(c.id)
+    assert [s for s in seen if "FROM data_keys" in s] == []
+
+
+async def test_a_key_shredded_elsewhere_cannot_carry_a_change_decided_before(
+    repo: ChallengeRepository, database: Database
+) -> None:
+    """Another process's purge deletes the data key and moves the challenge on a version: this process still
+    knows the key, but a change decided on the version it read is refused, so nothing is written under it."""
+    engine = engine_for("durham")
+    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    async with database.transaction() as conn:
+        await conn.execute(delete(data_keys).where(data_keys.c.owner_id == c.id))
+        await conn.execute(update(challenges).where(challenges.c.id == c.id).values(version=c.version + 1))
+    decision = engine.apply(
+        c, Respond("Too late."), holder("durham", Role.CHALLENGED_PROFESSIONAL), MONDAY + timedelta(hours=1)
+    )
+    with pytest.raises(ConflictError):
+        await repo.save(decision, c.version, previous=c)
+    async with database.reading() as conn:
+        assert (
+            await conn.scalar(select(func.count()).select_from(data_keys).where(data_keys.c.owner_id == c.id))
+            == 0
+        )
+
+
+async def test_shredding_forgets_the_key_here(repo: ChallengeRepository, database: Database) -> None:
+    engine = engine_for("durham")
+    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    assert known_key(CHALLENGE, c.id) is not None
+    async with database.transaction() as conn:
+        await shred(conn, CHALLENGE, [c.id])
+    assert known_key(CHALLENGE, c.id) is None

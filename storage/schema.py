@@ -488,5 +488,15 @@ pattern_alerts = Table(
 Index("ix_pattern_alerts_policy_id_agency_id", pattern_alerts.c.policy_id, pattern_alerts.c.agency_id)
 #: The pattern watch reads, on every pass, the patterns of its look-back only (a window ends at its trigger).
 Index("ix_pattern_alerts_policy_id_window_end", pattern_alerts.c.policy_id, pattern_alerts.c.window_end)
-#: The pattern watch reads a policy's recently raised challenges on every pass of the clock.
-Index("ix_challenges_policy_id_raised_at", challenges.c.policy_id, challenges.c.raised_at)
+#: The pattern watch reads a policy's recently raised challenges (after a raise): every column it reads is in
+#: the index, so it never visits the wide rows.
+Index(
+    "ix_challenges_policy_id_raised_at_watched",
+    challenges.c.policy_id,
+    challenges.c.raised_at,
+    challenges.c.challenged_agency_id,
+    challenges.c.status,
+    challenges.c.stage,
+    challenges.c.reference,
+    challenges.c.id,
+)

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiohttp import web
 
@@ -165,9 +165,8 @@ class Scheduler:
     async def next_wake(self) -> datetime | None:
         """The soonest instant with work: the next reminder or deadline, or the next outbox attempt (a retry
         any instance scheduled, or the end of a lease a crashed worker left)."""
-        far = self.service.clock() + timedelta(days=3660)
-        soonest = await self.service.repository.due_before(far, limit=1)
-        candidates = [c.next_due_at for c in soonest if c.next_due_at is not None]
+        soonest = await self.service.repository.next_due_at()
+        candidates = [soonest] if soonest is not None else []
         outbox_next = await self.notifier.outbox.next_attempt_at()
         if outbox_next is not None:
             candidates.append(outbox_next)

@@ -388,6 +388,21 @@ class ChallengeRepository:
                 limit=limit,
             )
 
+    async def next_due_at(self) -> datetime | None:
+        """The soonest next deadline or reminder of any open challenge (None: none is pending).
+
+        One read of the first entry of the partial index on `next_due_at` of open challenges: nothing else
+        is loaded, whatever the number of challenges stored.
+        """
+        async with self.db.reading() as conn:
+            soonest: datetime | None = await conn.scalar(
+                select(challenges.c.next_due_at)
+                .where(text(OPEN_STATUS), challenges.c.next_due_at.is_not(None))
+                .order_by(challenges.c.next_due_at)
+                .limit(1)
+            )
+        return soonest
+
     async def claim_due(
         self, worker_id: str, now: datetime, limit: int = 100, lease_seconds: float = 300.0
     ) -> list[Challenge]:
@@ -399,6 +414,8 @@ class ChallengeRepository:
         """
         async with self.db.transaction() as conn:
             ids = await claim_due_challenges(conn, worker_id, now, limit, lease_seconds)
+            if not ids:
+                return []
             return await _load(
                 conn, [challenges.c.id.in_(ids)], order_by=(challenges.c.next_due_at, challenges.c.id)
             )

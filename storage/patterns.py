@@ -60,13 +60,35 @@ class PatternStore:
                 for row in rows
             ]
 
-    async def last_triggers(self, policy_id: str) -> dict[str, tuple[datetime, str]]:
-        """Per agency, the order (raised at, id) of the challenge that completed its last pattern told."""
+    async def newest_raised(self, policy_id: str) -> datetime | None:
+        """When the policy's newest challenge was raised (None: none was): one entry of its index."""
+        async with self.db.reading() as conn:
+            newest: datetime | None = await conn.scalar(
+                select(challenges.c.raised_at)
+                .where(challenges.c.policy_id == policy_id)
+                .order_by(challenges.c.raised_at.desc())
+                .limit(1)
+            )
+        return newest
+
+    async def last_triggers(
+        self, policy_id: str, since: datetime | None = None
+    ) -> dict[str, tuple[datetime, str]]:
+        """Per agency, the order (raised at, id) of the challenge that completed its last pattern told.
+
+        With `since`, only patterns completed by a challenge raised after it: what `raised_since(policy_id,
+        since)` returns all comes after any older trigger, so an older one changes nothing. The watch's every
+        pass then reads the patterns of its look-back alone (through `ix_pattern_alerts_policy_id_window_end`;
+        a pattern's window ends when its trigger was raised), not every pattern ever told.
+        """
+        where = [pattern_alerts.c.policy_id == policy_id]
+        if since is not None:
+            where.append(pattern_alerts.c.window_end > since)
         async with self.db.reading() as conn:
             rows = await conn.execute(
                 select(pattern_alerts.c.agency_id, challenges.c.raised_at, challenges.c.id)
                 .join(challenges, challenges.c.id == pattern_alerts.c.trigger_challenge_id)
-                .where(pattern_alerts.c.policy_id == policy_id)
+                .where(*where)
             )
             found: dict[str, tuple[datetime, str]] = {}
             for row in rows:

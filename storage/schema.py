@@ -203,6 +203,8 @@ Index(
     sqlite_where=text(OPEN_STATUS),
 )
 Index("ix_raise_drafts_expires_at", raise_drafts.c.expires_at)
+#: The deadline clock's every pass deletes the rows of drafts that ended long enough ago.
+Index("ix_raise_drafts_ended_at", raise_drafts.c.ended_at)
 
 #: The child's details as typed on an unfinished form (the date of birth as typed, so it can be corrected).
 draft_child_details = Table(
@@ -484,5 +486,17 @@ pattern_alerts = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 Index("ix_pattern_alerts_policy_id_agency_id", pattern_alerts.c.policy_id, pattern_alerts.c.agency_id)
-#: The pattern watch reads a policy's recently raised challenges on every pass of the clock.
-Index("ix_challenges_policy_id_raised_at", challenges.c.policy_id, challenges.c.raised_at)
+#: The pattern watch reads, on every pass, the patterns of its look-back only (a window ends at its trigger).
+Index("ix_pattern_alerts_policy_id_window_end", pattern_alerts.c.policy_id, pattern_alerts.c.window_end)
+#: The pattern watch reads a policy's recently raised challenges (after a raise): every column it reads is in
+#: the index, so it never visits the wide rows.
+Index(
+    "ix_challenges_policy_id_raised_at_watched",
+    challenges.c.policy_id,
+    challenges.c.raised_at,
+    challenges.c.challenged_agency_id,
+    challenges.c.status,
+    challenges.c.stage,
+    challenges.c.reference,
+    challenges.c.id,
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,10 @@ from bot.config import Settings
 from bot.mailer import Mailer
 from bot.scheduler import TickReport
 from bot.server import build_adapter
-from dialogs.patterns import PatternWatch
+from dialogs.patterns import FULL_LOOK_EVERY, RAISE_SKEW, PatternWatch
 from process.challenge import NotificationKind, Withdraw
 from process.directory import Contact, Directory
+from process.patterns import Raised
 from process.policy import Role, load_policy
 from storage.db import Database
 from storage.directory import DirectoryStore
@@ -265,3 +266,79 @@ async def test_tick_tells_the_posts_the_policy_names_once(
 
 def test_summary_names_patterns() -> None:
     assert TickReport(patterns=2, patterns_untold=["x"]).summary().endswith("patterns=2 patterns_untold=1")
+
+
+def counting_recent_reads(d: Delivery) -> list[int]:
+    """A counter (its one element) of the pattern watch's reads of a partnership's recent challenges."""
+    calls = [0]
+    store = d.scheduler.patterns.store
+    read = store.raised_since
+
+    async def counted(policy_id: str, since: datetime) -> list[Raised]:
+        calls[0] += 1
+        return await read(policy_id, since)
+
+    store.raised_since = counted  # type: ignore[method-assign]
+    return calls
+
+
+async def test_a_pass_with_nothing_raised_since_the_last_look_does_not_read_the_recent_challenges(
+    database: Database, smtp_server: SmtpServer
+) -> None:
+    d = build_delivery(database, MovableClock(), mailer=Mailer(smtp_server.settings()))
+    reads = counting_recent_reads(d)
+    await raise_some(d, 3)
+    assert (await d.scheduler.run_once()).patterns == 1
+    assert reads == [1]
+    d.clock.now += timedelta(minutes=5)
+    assert (await d.scheduler.run_once()).patterns == 0
+    assert reads == [1]  # nothing raised since: only the newest raise's time was read
+    await raise_some(d, 1)
+    await d.scheduler.run_once()
+    assert reads == [2]
+    # However quiet it is, the recent challenges are read again once FULL_LOOK_EVERY has passed.
+    d.clock.now += FULL_LOOK_EVERY
+    await d.scheduler.run_once()
+    assert reads == [3]
+
+
+async def test_a_raise_stamped_a_little_before_the_last_look_still_completes_a_pattern(
+    database: Database, smtp_server: SmtpServer
+) -> None:
+    # Another instance whose clock is a little behind, or a raise committed just after the look.
+    d = build_delivery(database, MovableClock(), mailer=Mailer(smtp_server.settings()))
+    await raise_some(d, 2)
+    assert (await d.scheduler.run_once()).patterns == 0
+    looked = d.clock.now
+    d.clock.now = looked - RAISE_SKEW + timedelta(seconds=1)
+    await raise_some(d, 1, every=timedelta(0))
+    d.clock.now = looked + timedelta(minutes=1)
+    assert (await d.scheduler.run_once()).patterns == 1
+
+
+async def test_a_raise_stamped_long_before_the_last_look_is_counted_at_the_next_full_look(
+    database: Database, smtp_server: SmtpServer
+) -> None:
+    d = build_delivery(database, MovableClock(), mailer=Mailer(smtp_server.settings()))
+    await raise_some(d, 2)
+    assert (await d.scheduler.run_once()).patterns == 0
+    looked = d.clock.now
+    d.clock.now = looked - 2 * RAISE_SKEW
+    await raise_some(d, 1, every=timedelta(0))
+    d.clock.now = looked + timedelta(minutes=1)
+    assert (await d.scheduler.run_once()).patterns == 0
+    d.clock.now = looked + FULL_LOOK_EVERY
+    assert (await d.scheduler.run_once()).patterns == 1
+
+
+async def test_the_watch_reads_only_the_patterns_told_within_its_look_back(database: Database) -> None:
+    d = build_delivery(database, MovableClock())
+    await raise_some(d, 3)
+    await d.scheduler.run_once()
+    (told,) = await PatternStore(database).all()
+    store = PatternStore(database)
+    assert set(await store.last_triggers("durham")) == {told.agency_id}
+    assert set(await store.last_triggers("durham", told.window_end - timedelta(seconds=1))) == {
+        told.agency_id
+    }
+    assert await store.last_triggers("durham", told.window_end) == {}

@@ -4,6 +4,7 @@ read off the real UK bank holiday calendars."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -119,6 +120,38 @@ YEARLY_CALENDARS = [
 any_calendar = st.sampled_from([*CALENDARS.values(), *CLOSING_CALENDARS.values(), *YEARLY_CALENDARS])
 days = st.dates(min_value=date(1995, 1, 1), max_value=date(2060, 12, 31))
 limits = st.integers(min_value=0, max_value=30)
+
+
+@cache
+def _bank_holidays_of(nation: str, year: int) -> frozenset[date]:
+    return frozenset(d for d in holidays.country_holidays("GB", subdiv=nation, years=year) if d.year == year)
+
+
+def _works_on(calendar: WorkingCalendar, day: date) -> bool:
+    """Whether `day` is a working day, read off the holidays package and the closures, one day at a time."""
+    closed = {d for rule in calendar.yearly_closures for d in rule.days_in(day.year)}
+    return (
+        day.weekday() < 5
+        and day not in _bank_holidays_of(calendar.nation, day.year)
+        and day not in calendar.closures
+        and day not in closed
+    )
+
+
+@given(any_calendar, days, st.integers(min_value=0, max_value=70))
+def test_add_working_days_agrees_with_counting_day_by_day(
+    calendar: WorkingCalendar, start: date, n: int
+) -> None:
+    day = start
+    if n == 0:
+        while not _works_on(calendar, day):
+            day += timedelta(days=1)
+    left = n
+    while left:
+        day += timedelta(days=1)
+        left -= _works_on(calendar, day)
+
+    assert calendar.add_working_days(start, n) == day
 
 
 @given(any_calendar, days, st.integers(min_value=1, max_value=30))

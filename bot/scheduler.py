@@ -19,6 +19,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from bot.after_answer import turns_answered
 from bot.notifier import DrainReport, Notifier
 from dialogs.patterns import PatternWatch
 from dialogs.service import ChallengeService
@@ -184,6 +185,7 @@ class Scheduler:
             due = self._next_due is not None and self._next_due <= self.service.clock()
             full = not woken or due or time.monotonic() - last_full >= self.max_sleep_seconds
             try:
+                await turns_answered()
                 if full:
                     last_full = time.monotonic()
                 report = await (self.run_once() if full else self.deliver_once())
@@ -207,6 +209,7 @@ class Scheduler:
             return False
         seconds = self.max_sleep_seconds
         try:
+            await turns_answered()
             nxt = await self.next_wake()
         except Exception:
             nxt = None

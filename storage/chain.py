@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import AuditEvent
@@ -208,6 +208,18 @@ def chained_rows(
     return rows
 
 
+# Built once (each turn that changes a challenge runs them).
+_LAST_EVENT = (
+    select(audit_events.c.seq, audit_events.c.hash)
+    .where(audit_events.c.challenge_id == bindparam("challenge_id"))
+    .order_by(audit_events.c.seq.desc())
+    .limit(1)
+)
+_INSERT_EVENTS = audit_events.insert()
+_INSERT_ANCHOR = audit_anchors.insert()
+_MOVE_HEAD = update(audit_heads).where(audit_heads.c.partnership_id == bindparam("head_of"))
+
+
 async def append_events(
     conn: AsyncConnection,
     partnership_id: str,
@@ -224,14 +236,7 @@ async def append_events(
     one) still anchors the chain's head again with its new seal, once the challenge has a chain. `key` is the
     challenge's data key (or `NO_KEY`) when the caller has read it in this transaction."""
     pending = list(events)
-    last = (
-        await conn.execute(
-            select(audit_events.c.seq, audit_events.c.hash)
-            .where(audit_events.c.challenge_id == challenge_id)
-            .order_by(audit_events.c.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    last = (await conn.execute(_LAST_EVENT, {"challenge_id": challenge_id})).first()
     if not pending:
         if last is not None:
             await anchor(conn, partnership_id, challenge_id, last.seq, last.hash, now, record)
@@ -245,7 +250,7 @@ async def append_events(
     for row in rows:
         summary, detail = event_words(key, row["seq"], row["summary"], row["detail"])
         stored.append({**row, "summary": summary, "detail": detail})
-    await conn.execute(audit_events.insert(), stored)
+    await conn.execute(_INSERT_EVENTS, stored)
     await anchor(conn, partnership_id, challenge_id, rows[-1]["seq"], rows[-1]["hash"], now, record)
 
 
@@ -281,9 +286,5 @@ async def anchor(
         record=record,
         at=now,
     )
-    await conn.execute(audit_anchors.insert().values(**anchor))
-    await conn.execute(
-        update(audit_heads)
-        .where(audit_heads.c.partnership_id == partnership_id)
-        .values(seq=seq, hash=anchor["hash"])
-    )
+    await conn.execute(_INSERT_ANCHOR, anchor)
+    await conn.execute(_MOVE_HEAD, {"head_of": partnership_id, "seq": seq, "hash": anchor["hash"]})

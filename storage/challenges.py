@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, TextClause, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -211,12 +211,15 @@ class ChallengeRepository:
             # What the update leaves as it was, and the seal needs, comes back with it.
             kept = (
                 await conn.execute(
-                    update(challenges)
-                    .where(challenges.c.id == challenge.id, challenges.c.version == expected_version)
-                    .values(
-                        **challenge_row(key, row), updated_at=now, due_claimed_by=None, due_claimed_until=None
-                    )
-                    .returning(challenges.c.purged_at, challenges.c.seal_salt)
+                    _SAVE,
+                    {
+                        **challenge_row(key, row),
+                        "updated_at": now,
+                        "due_claimed_by": None,
+                        "due_claimed_until": None,
+                        "saved_id": challenge.id,
+                        "saved_version": expected_version,
+                    },
                 )
             ).first()
             if kept is None:
@@ -255,13 +258,14 @@ class ChallengeRepository:
             await enqueue(conn, decision.notifications, now, version=challenge.version)
             if mark is not None:
                 await conn.execute(
-                    challenge_changes.insert().values(
-                        challenge_id=challenge.id,
-                        from_version=expected_version,
-                        actor_id=mark.actor_id,
-                        action=mark.action,
-                        digest=keyed_digest(key, mark.digest),
-                    )
+                    _CHANGE,
+                    {
+                        "challenge_id": challenge.id,
+                        "from_version": expected_version,
+                        "actor_id": mark.actor_id,
+                        "action": mark.action,
+                        "digest": keyed_digest(key, mark.digest),
+                    },
                 )
             record = record_of(
                 kept.seal_salt,
@@ -321,7 +325,8 @@ class ChallengeRepository:
         if not could_be_key(challenge_id):
             return None
         async with self.db.reading() as conn:
-            found = await _load(conn, [challenges.c.id == challenge_id])
+            rows = (await conn.execute(_BY_ID, {"challenge_id": challenge_id})).all()
+            found = await _with_their_rows(conn, rows)
         return found[0] if found else None
 
     async def get_by_reference(self, reference: str) -> Challenge | None:
@@ -436,11 +441,7 @@ class ChallengeRepository:
         if conn is None:
             async with self.db.reading() as own:
                 return await self.audit_events(challenge_id, conn=own)
-        rows = await conn.execute(
-            select(audit_events)
-            .where(audit_events.c.challenge_id == challenge_id)
-            .order_by(audit_events.c.seq)
-        )
+        rows = await conn.execute(_EVENTS, {"challenge_id": challenge_id})
         key: Key = known_key(CHALLENGE, challenge_id) or await key_of(conn, CHALLENGE, challenge_id) or NO_KEY
         events = []
         for row in rows:
@@ -654,6 +655,32 @@ async def _write_stages(conn: AsyncConnection, stages: list[dict[str, Any]], key
         )
 
 
+# The statements every turn runs, built once: building a statement and its cache key anew took about as
+# long as SQLite took to run it.
+_BY_ID = select(challenges).where(challenges.c.id == bindparam("challenge_id"))
+_CHILDREN = select(child_details).where(child_details.c.challenge_id.in_(bindparam("ids", expanding=True)))
+_PARTIES = select(challenge_parties).where(
+    challenge_parties.c.challenge_id.in_(bindparam("ids", expanding=True))
+)
+_STAGES = (
+    select(challenge_stages)
+    .where(challenge_stages.c.challenge_id.in_(bindparam("ids", expanding=True)))
+    .order_by(challenge_stages.c.challenge_id, challenge_stages.c.position)
+)
+#: A change stored compare-and-set on the version it was decided on (the row's columns are the parameters).
+_SAVE = (
+    update(challenges)
+    .where(challenges.c.id == bindparam("saved_id"), challenges.c.version == bindparam("saved_version"))
+    .returning(challenges.c.purged_at, challenges.c.seal_salt)
+)
+_CHANGE = challenge_changes.insert()
+_EVENTS = (
+    select(audit_events)
+    .where(audit_events.c.challenge_id == bindparam("challenge_id"))
+    .order_by(audit_events.c.seq)
+)
+
+
 async def _load(
     conn: AsyncConnection,
     where: Sequence[ColumnElement[bool] | TextClause],
@@ -665,7 +692,11 @@ async def _load(
     query = select(challenges).where(*where).order_by(*order_by)
     if limit is not None:
         query = query.limit(limit)
-    rows = (await conn.execute(query)).all()
+    return await _with_their_rows(conn, (await conn.execute(query)).all())
+
+
+async def _with_their_rows(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[Challenge]:
+    """The challenges of these `challenges` rows, with their child details, parties and stages."""
     keys: dict[str, DataKey] = {}
     children: dict[str, dict[str, Any]] = {}
     parties: dict[str, dict[RoleId, Contact]] = defaultdict(dict)
@@ -677,19 +708,13 @@ async def _load(
         keys.update(known)
         if len(known) < len(batch):
             keys.update(await keys_of(conn, CHALLENGE, [i for i in batch if i not in known]))
-        for child in await conn.execute(select(child_details).where(child_details.c.challenge_id.in_(batch))):
+        for child in await conn.execute(_CHILDREN, {"ids": batch}):
             children[child.challenge_id] = plain_child_row(
                 keys.get(child.challenge_id, NO_KEY), "child_details", child._mapping
             )
-        for party in await conn.execute(
-            select(challenge_parties).where(challenge_parties.c.challenge_id.in_(batch))
-        ):
+        for party in await conn.execute(_PARTIES, {"ids": batch}):
             parties[party.challenge_id][party.role] = contact_from_row(party)
-        for stage in await conn.execute(
-            select(challenge_stages)
-            .where(challenge_stages.c.challenge_id.in_(batch))
-            .order_by(challenge_stages.c.challenge_id, challenge_stages.c.position)
-        ):
+        for stage in await conn.execute(_STAGES, {"ids": batch}):
             stages[stage.challenge_id].append(
                 StageRecord(
                     number=stage.number,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import Row, distinct, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import Notification, NotificationKind
@@ -210,6 +210,20 @@ class Outbox:
                 .limit(1)
             )
         return soonest
+
+    async def delivering_workers(self, now: datetime) -> int:
+        """How many workers hold live claims at `now`: the instances delivering at the moment, which share
+        each tenant's rate limit."""
+        async with self.db.reading() as conn:
+            workers = await conn.scalar(
+                # A claimed row's next attempt is the end of its lease: the unsent rows' index finds them.
+                select(func.count(distinct(outbox.c.claimed_by))).where(
+                    text(UNSENT_STATUS),
+                    outbox.c.next_attempt_at > now,
+                    outbox.c.status == DeliveryStatus.SENDING.value,
+                )
+            )
+        return int(workers or 0)
 
     async def get(self, item_id: int) -> OutboxItem | None:
         """One row by id, whatever its status."""

@@ -92,9 +92,30 @@ STALE_STATUSES = frozenset({403, 404})
 GCC_SERVICE_URL = "https://smba.infra.gcc.teams.microsoft.com"
 INVALID_BOT_API_HOST = "InvalidBotApiHost"
 
-#: The delivery slot (`Notifier`'s `concurrency`) the current task holds, if any: given up while the task waits
-#: for Teams' limits, so that a message held back by its conversation keeps no other message from being made.
-_DELIVERY_SLOT: ContextVar[asyncio.Semaphore | None] = ContextVar("delivery_slot", default=None)
+#: How often at most a notifier reads again how many instances are delivering (`Outbox.delivering_workers`).
+SHARE_REFRESH_SECONDS = 0.25
+
+
+class _Slot:
+    """One of `Notifier`'s `concurrency` places, held by one delivery until it is ready to send to Teams."""
+
+    def __init__(self, places: asyncio.Semaphore) -> None:
+        self.places = places
+        self.held = False
+
+    async def take(self) -> None:
+        await self.places.acquire()
+        self.held = True
+
+    def give_up(self) -> None:
+        if self.held:
+            self.held = False
+            self.places.release()
+
+
+#: The place the current task's delivery holds, if any: given up once the message is made and waits for Teams'
+#: limits, so that a message held back by its conversation or its tenant keeps no other from being made.
+_DELIVERY_SLOT: ContextVar[_Slot | None] = ContextVar("delivery_slot", default=None)
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -298,30 +319,20 @@ class TeamsChannel:
         The conversation comes first: a message held back by its own conversation (a busy manager's chat)
         waits without a place in the tenant's queue, so it neither spends the tenant's budget nor keeps the
         messages for other conversations behind it. Only the one holding the conversation's turn sends to it,
-        so waiting for the tenant cannot take the conversation beyond its limits. While it waits, a delivery
-        gives up its slot (`Notifier`'s `concurrency`) to deliveries that can go.
+        so waiting for the tenant cannot take the conversation beyond its limits. A delivery gives up its place
+        (`Notifier`'s `concurrency`) here, its message made: the places are for making messages, and one that
+        had to be taken again before sending would queue behind every message still to be made.
         """
         tenant = tenant_id or "unknown-tenant"
         slot = _DELIVERY_SLOT.get()
         if slot is not None:
-            slot.release()
-        holding = slot is None
-        try:
-            async with self.per_conversation.turn(conversation_id):
-                await self.per_conversation.wait(conversation_id)
-                async with self.per_tenant.turn(tenant):
-                    await self.per_tenant.wait(tenant)
-                    if not holding:
-                        assert slot is not None
-                        # Waiting for a slot only delays the send, and no other send to either can be counted
-                        # meanwhile: both stay within their limits.
-                        await slot.acquire()
-                        holding = True
-                    by_tenant = self.per_tenant.count(tenant)
-                    by_conversation = self.per_conversation.count(conversation_id)
-        finally:
-            if not holding and slot is not None:
-                await slot.acquire()
+            slot.give_up()
+        async with self.per_conversation.turn(conversation_id):
+            await self.per_conversation.wait(conversation_id)
+            async with self.per_tenant.turn(tenant):
+                await self.per_tenant.wait(tenant)
+                by_tenant = self.per_tenant.count(tenant)
+                by_conversation = self.per_conversation.count(conversation_id)
 
         def answered() -> None:
             self.per_tenant.settle(tenant, by_tenant)
@@ -441,7 +452,8 @@ class Notifier:
         self.in_flight = max(in_flight, 1)
         self.lease_seconds = lease_seconds
         self.share_tenant_budget = share_tenant_budget
-        #: Deliveries being made at once; one waiting for Teams' limits gives its place up meanwhile.
+        self._share_read_at = -math.inf
+        #: Deliveries being made at once (emails sent); a Teams message gives its place up once it is made.
         self._concurrency = asyncio.Semaphore(concurrency)
         self._rng = rng or random.Random()
         self.patterns = PatternStore(service.repository.db)
@@ -452,7 +464,8 @@ class Notifier:
         Rows go through a pipeline rather than in batches: up to `in_flight` are being delivered at once, and
         more are claimed whenever a quarter of them are done, so one slow delivery (a conversation at its limit, a
         slow mail server) holds back nobody else. The tenant's budget is shared with the other instances
-        delivering at the time (`Outbox.delivering_workers`), counted again at every claim.
+        delivering at the time (`Outbox.delivering_workers`), counted again at every claim and while
+        deliveries end.
         """
         report = DrainReport()
         running: set[asyncio.Task[None]] = set()
@@ -465,7 +478,7 @@ class Notifier:
                         self.worker_id, at, self.in_flight - len(running), self.lease_seconds
                     )
                     if items:
-                        await self._share_budget(at)
+                        await self._share_budget(at, refresh=True)
                     running |= {asyncio.create_task(self._guarded(item, at, report)) for item in items}
                     exhausted = not items
                 if not running:
@@ -475,6 +488,7 @@ class Notifier:
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     task.result()  # a row that could not even be given back for a retry: the pass failed
+                await self._share_budget(now or self.service.clock())
                 # Claim again: a delivery that ended may have queued rows (reports that it failed), or the
                 # rows of another change may have come meanwhile.
                 exhausted = False
@@ -484,10 +498,15 @@ class Notifier:
             if running:
                 await asyncio.wait(running)
 
-    async def _share_budget(self, now: datetime) -> None:
-        """Keep to this instance's share of each tenant's budget: 1/n, n the instances delivering now."""
+    async def _share_budget(self, now: datetime, *, refresh: bool = False) -> None:
+        """Keep to this instance's share of each tenant's budget: 1/n, n the instances delivering now; read
+        again at every claim, and every `SHARE_REFRESH_SECONDS` while deliveries end (instances that start
+        together each see the others only once they have claimed)."""
         if self.teams is None or not self.share_tenant_budget:
             return
+        if not refresh and time.monotonic() < self._share_read_at + SHARE_REFRESH_SECONDS:
+            return
+        self._share_read_at = time.monotonic()
         try:
             workers = await self.outbox.delivering_workers(now)
         except (SQLAlchemyError, OSError):
@@ -495,15 +514,18 @@ class Notifier:
         self.teams.per_tenant.share(max(workers, 1))
 
     async def _guarded(self, item: OutboxItem, now: datetime, report: DrainReport) -> None:
-        async with self._concurrency:
-            _DELIVERY_SLOT.set(self._concurrency)  # this task's own context (each task has a copy)
-            try:
-                await self._deliver(item, now, report)
-            except Exception as error:  # one bad row must not stop the others; it is retried
-                log.exception(
-                    "outbox %s (challenge %s): delivery crashed", item.id, item.notification.challenge_id
-                )
-                await self._retry(item, now, report, f"internal error: {type(error).__name__}")
+        slot = _Slot(self._concurrency)
+        await slot.take()
+        _DELIVERY_SLOT.set(slot)  # this task's own context (each task has a copy)
+        try:
+            await self._deliver(item, now, report)
+        except Exception as error:  # one bad row must not stop the others; it is retried
+            log.exception(
+                "outbox %s (challenge %s): delivery crashed", item.id, item.notification.challenge_id
+            )
+            await self._retry(item, now, report, f"internal error: {type(error).__name__}")
+        finally:
+            slot.give_up()
 
     async def _deliver(self, item: OutboxItem, now: datetime, report: DrainReport) -> None:
         n = item.notification

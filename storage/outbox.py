@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, distinct, func, select, text, update
+from sqlalchemy import Row, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from process.challenge import Notification, NotificationKind
@@ -211,19 +211,22 @@ class Outbox:
             )
         return soonest
 
-    async def delivering_workers(self, now: datetime) -> int:
-        """How many workers hold live claims at `now`: the instances delivering at the moment, which share
-        each tenant's rate limit."""
+    async def delivering_workers(self, now: datetime) -> list[str]:
+        """The workers holding live claims at `now`, in order: the instances delivering at the moment, which
+        share each tenant's rate limit."""
         async with self.db.reading() as conn:
-            workers = await conn.scalar(
+            workers = await conn.scalars(
                 # A claimed row's next attempt is the end of its lease: the unsent rows' index finds them.
-                select(func.count(distinct(outbox.c.claimed_by))).where(
+                select(outbox.c.claimed_by)
+                .where(
                     text(UNSENT_STATUS),
                     outbox.c.next_attempt_at > now,
                     outbox.c.status == DeliveryStatus.SENDING.value,
                 )
+                .distinct()
+                .order_by(outbox.c.claimed_by)
             )
-        return int(workers or 0)
+            return [str(worker) for worker in workers if worker is not None]
 
     async def get(self, item_id: int) -> OutboxItem | None:
         """One row by id, whatever its status."""

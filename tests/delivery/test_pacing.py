@@ -156,6 +156,12 @@ async def test_the_tenants_budget_is_shared_between_the_instances_delivering() -
     assert instants == [0.0] * 25 + [1.0] * 25 + [2.0] * 10
     teams.per_tenant.share(1)
     assert teams.per_tenant.limits == PER_TENANT_LIMITS
+    # Whole sends that add up to the limit: 50 in four parts is 13, 13, 12 and 12.
+    parts = []
+    for rank in range(4):
+        teams.per_tenant.share(4, rank)
+        parts.append(teams.per_tenant.limits[0][1])
+    assert parts == [13, 13, 12, 12]
     teams.per_tenant.share(100)
     assert teams.per_tenant.limits == ((1.0, 1),)  # never nothing at all
 
@@ -259,12 +265,12 @@ async def test_the_instances_delivering_are_those_with_live_claims(
     for _ in range(2):
         await d.service.raise_challenge(holder("durham", Role.RAISER), "durham", raise_request("durham"))
     now = d.clock()
-    assert await d.outbox.delivering_workers(now) == 0
+    assert await d.outbox.delivering_workers(now) == []
     first = await d.outbox.claim("worker-1", now, limit=1, lease_seconds=60)
     await d.outbox.claim("worker-2", now, limit=1, lease_seconds=60)
-    assert await d.outbox.delivering_workers(now) == 2
+    assert await d.outbox.delivering_workers(now) == ["worker-1", "worker-2"]
     await d.outbox.mark_delivered(first[0].id, "worker-1", now, "teams")
-    assert await d.outbox.delivering_workers(now) == 1
+    assert await d.outbox.delivering_workers(now) == ["worker-2"]
     # A lease that ran out is no instance delivering.
-    assert await d.outbox.delivering_workers(now + timedelta(seconds=61)) == 0
+    assert await d.outbox.delivering_workers(now + timedelta(seconds=61)) == []
     assert (await d.outbox.get(first[0].id)).status is DeliveryStatus.DELIVERED  # type: ignore[union-attr]

@@ -483,7 +483,8 @@ class Notifier:
                     )
                     if items:
                         await self._share_budget(at, refresh=True)
-                    running |= {asyncio.create_task(self._guarded(item, at, report)) for item in items}
+                    # Started in the order claimed (oldest first), which is the order places are given in.
+                    running.update([asyncio.create_task(self._guarded(item, at, report)) for item in items])
                     exhausted = not items
                 if not running:
                     if exhausted:

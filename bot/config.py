@@ -21,6 +21,7 @@ DEFAULT_POLICIES = ("durham", "rochdale")
 DEFAULT_SMTP_PORT = 587
 #: How long an unfinished raising form (with the child's details typed so far) is kept.
 DEFAULT_DRAFT_TTL_HOURS = 24
+DEFAULT_TEAMS_TENANT_RPS = 50
 MAX_DRAFT_TTL_HOURS = 24 * 30
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
@@ -81,6 +82,9 @@ class Settings:
     draft_ttl_hours: int = DEFAULT_DRAFT_TTL_HOURS
     #: A trial's shared, forward-only clock (`challenge-bot tick --advance`); None: the real clock.
     trial_clock_file: Path | None = None
+    #: Teams' limit per app per tenant, requests a second (Microsoft's rate-limiting page: 50; a revision of
+    #: its source says 30), shared by the instances delivering at the time.
+    teams_tenant_rps: int = DEFAULT_TEAMS_TENANT_RPS
 
     @property
     def draft_ttl(self) -> timedelta:
@@ -131,6 +135,7 @@ class Settings:
         smtp_port = integer("SMTP_PORT", DEFAULT_SMTP_PORT, 1, 65535)
         smtp_starttls = boolean("SMTP_STARTTLS", True)
         draft_ttl_hours = integer("DRAFT_TTL_HOURS", DEFAULT_DRAFT_TTL_HOURS, 1, MAX_DRAFT_TTL_HOURS)
+        teams_tenant_rps = integer("TEAMS_TENANT_RPS", DEFAULT_TEAMS_TENANT_RPS, 1, 1000)
 
         app_id = text("MicrosoftAppId")
         app_password = text("MicrosoftAppPassword")
@@ -202,6 +207,7 @@ class Settings:
             directory_file=directory_file,
             draft_ttl_hours=draft_ttl_hours,
             trial_clock_file=trial_clock_file,
+            teams_tenant_rps=teams_tenant_rps,
         )
 
     def to_sdk_config(self) -> SdkConfig:

@@ -24,12 +24,14 @@ Email carries no child data (`cards.notification.notification_text`).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
 import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -90,12 +92,44 @@ STALE_STATUSES = frozenset({403, 404})
 GCC_SERVICE_URL = "https://smba.infra.gcc.teams.microsoft.com"
 INVALID_BOT_API_HOST = "InvalidBotApiHost"
 
+#: How often at most a notifier reads again how many instances are delivering (`Outbox.delivering_workers`).
+SHARE_REFRESH_SECONDS = 0.25
+
+
+class _Slot:
+    """One of `Notifier`'s `concurrency` places, held by one delivery until it is ready to send to Teams."""
+
+    def __init__(self, places: asyncio.Semaphore) -> None:
+        self.places = places
+        self.held = False
+
+    async def take(self) -> None:
+        await self.places.acquire()
+        self.held = True
+
+    def give_up(self) -> None:
+        if self.held:
+            self.held = False
+            self.places.release()
+
+
+#: The place the current task's delivery holds, if any: given up once the message is made and waits for Teams'
+#: limits, so that a message held back by its conversation or its tenant keeps no other from being made.
+_DELIVERY_SLOT: ContextVar[_Slot | None] = ContextVar("delivery_slot", default=None)
+
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 
 
 class SlidingWindowLimiter:
-    """Keeps the sends per key within several (window seconds, count) limits at once, waiting when needed."""
+    """Keeps the sends per key within several (window seconds, count) limits at once, waiting when needed.
+
+    A send is counted when it is let go, and counted again from when Teams has answered it (`settle`): Teams
+    counts it when it arrives, which is later by as much as the process had other things to do, and a
+    window reckoned from the answer keeps that wait out of the next window's count. Reckoned from the
+    letting go, a window's sends would arrive spread out and overlap the next window's in Teams' count,
+    which then answers 429.
+    """
 
     def __init__(
         self,
@@ -104,7 +138,8 @@ class SlidingWindowLimiter:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.limits = tuple(limits)
+        self._published = tuple(limits)
+        self.limits = self._published
         self._longest = max(window for window, _ in self.limits)
         self._sent: dict[str, deque[float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -126,13 +161,51 @@ class SlidingWindowLimiter:
                 wait = max(wait, inside[-count] + window - now)
         return wait
 
-    async def acquire(self, key: str) -> None:
-        """Wait until `key` may send, then count the send."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            while (wait := self.wait_needed(key)) > 0:
-                await self._sleep(wait)
-            self._sent.setdefault(key, deque()).append(self._monotonic())
+    async def acquire(self, key: str) -> float:
+        """Wait until `key` may send, then count the send; the instant it was counted at, for `settle`."""
+        async with self.turn(key):
+            await self.wait(key)
+            return self.count(key)
+
+    def turn(self, key: str) -> asyncio.Lock:
+        """The lock senders for `key` queue on, first come first served."""
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def wait(self, key: str) -> None:
+        """Sleep until one more send for `key` keeps within every limit (hold `turn(key)` meanwhile)."""
+        while (wait := self.wait_needed(key)) > 0:
+            await self._sleep(wait)
+
+    def count(self, key: str) -> float:
+        """Count a send for `key` let go now; returns the instant it was counted at, for `settle`."""
+        at = self._monotonic()
+        self._sent.setdefault(key, deque()).append(at)
+        return at
+
+    def settle(self, key: str, counted_at: float) -> None:
+        """The send counted at `counted_at` was answered: count it from now instead."""
+        sent = self._sent.get(key)
+        if not sent:
+            return
+        try:
+            sent.remove(counted_at)
+        except ValueError:  # already out of every window
+            return
+        bisect.insort(sent, self._monotonic())
+
+    def share(self, parts: int, rank: int = 0) -> None:
+        """Keep to part `rank` (from 0) of `parts` equal parts of each limit, for instances that share a budget:
+        the parts are whole sends and add up to the limit (50 in 4: 13, 13, 12, 12), and none is nothing.
+        The published limits are kept in `published`."""
+        parts = max(parts, 1)
+        self.limits = tuple(
+            (window, max(count // parts + (1 if rank % parts < count % parts else 0), 1))
+            for window, count in self.published
+        )
+
+    @property
+    def published(self) -> tuple[tuple[float, int], ...]:
+        return self._published
 
 
 class TeamsUnreachable(Exception):
@@ -216,8 +289,11 @@ class TeamsChannel:
         if stored is not None:
             reference = ConversationReference().deserialize(stored)
             conversation_id = str(reference.conversation.id)
-            await self._throttle(conversation_id, person.tenant_id or _tenant_of(stored))
-            failure = await self._continue(reference, activity)
+            answered = await self._throttle(conversation_id, person.tenant_id or _tenant_of(stored))
+            try:
+                failure = await self._continue(reference, activity)
+            finally:
+                answered()
             if self._wrong_host(failure, reference.service_url):
                 # The guidance: update the conversation's service URL to the GCC host and retry the request.
                 log.warning("conversation %s: %s; retrying through the GCC host", conversation_id, failure)
@@ -240,9 +316,33 @@ class TeamsChannel:
             and (service_url or "").rstrip("/") != self.gcc_service_url.rstrip("/")
         )
 
-    async def _throttle(self, conversation_id: str, tenant_id: str | None) -> None:
-        await self.per_tenant.acquire(tenant_id or "unknown-tenant")
-        await self.per_conversation.acquire(conversation_id)
+    async def _throttle(self, conversation_id: str, tenant_id: str | None) -> Callable[[], None]:
+        """Wait until both the conversation and the tenant may take one more message, and count it in both
+        at the same instant, just before it is sent; returns what to call once Teams has answered (`settle`).
+
+        The conversation comes first: a message held back by its own conversation (a busy manager's chat)
+        waits without a place in the tenant's queue, so it neither spends the tenant's budget nor keeps the
+        messages for other conversations behind it. Only the one holding the conversation's turn sends to it,
+        so waiting for the tenant cannot take the conversation beyond its limits. A delivery gives up its place
+        (`Notifier`'s `concurrency`) here, its message made: the places are for making messages, and one that
+        had to be taken again before sending would queue behind every message still to be made.
+        """
+        tenant = tenant_id or "unknown-tenant"
+        slot = _DELIVERY_SLOT.get()
+        if slot is not None:
+            slot.give_up()
+        async with self.per_conversation.turn(conversation_id):
+            await self.per_conversation.wait(conversation_id)
+            async with self.per_tenant.turn(tenant):
+                await self.per_tenant.wait(tenant)
+                by_tenant = self.per_tenant.count(tenant)
+                by_conversation = self.per_conversation.count(conversation_id)
+
+        def answered() -> None:
+            self.per_tenant.settle(tenant, by_tenant)
+            self.per_conversation.settle(conversation_id, by_conversation)
+
+        return answered
 
     async def _continue(self, reference: ConversationReference, activity: Activity) -> TeamsFailure | None:
         failure: list[BaseException] = []
@@ -342,9 +442,10 @@ class Notifier:
         teams: TeamsChannel | None,
         mailer: Mailer | None,
         worker_id: str,
-        batch_size: int = 50,
+        in_flight: int = 100,
         lease_seconds: float = 120.0,
         concurrency: int = 8,
+        share_tenant_budget: bool = True,
         rng: random.Random | None = None,
     ) -> None:
         self.service = service
@@ -352,31 +453,86 @@ class Notifier:
         self.teams = teams
         self.mailer = mailer
         self.worker_id = worker_id
-        self.batch_size = batch_size
+        self.in_flight = max(in_flight, 1)
         self.lease_seconds = lease_seconds
+        self.share_tenant_budget = share_tenant_budget
+        self._share_read_at = -math.inf
+        #: Deliveries being made at once (emails sent); a Teams message gives its place up once it is made.
         self._concurrency = asyncio.Semaphore(concurrency)
         self._rng = rng or random.Random()
         self.patterns = PatternStore(service.repository.db)
 
     async def drain(self, now: datetime | None = None) -> DrainReport:
-        """Deliver every row ready at `now` (default: the service's clock), until none is left."""
+        """Deliver every row ready at `now` (default: the service's clock), until none is left.
+
+        Rows go through a pipeline rather than in batches: up to `in_flight` are being delivered at once, and
+        more are claimed whenever a quarter of them are done, so one slow delivery (a conversation at its limit, a
+        slow mail server) holds back nobody else. The tenant's budget is shared with the other instances
+        delivering at the time (`Outbox.delivering_workers`), counted again at every claim and while
+        deliveries end.
+        """
         report = DrainReport()
-        while True:
-            at = now or self.service.clock()
-            items = await self.outbox.claim(self.worker_id, at, self.batch_size, self.lease_seconds)
-            if not items:
-                return report
-            await asyncio.gather(*(self._guarded(item, at, report) for item in items))
+        running: set[asyncio.Task[None]] = set()
+        exhausted = False
+        try:
+            while True:
+                if not exhausted and len(running) <= self.in_flight * 3 // 4:
+                    at = now or self.service.clock()
+                    items = await self.outbox.claim(
+                        self.worker_id, at, self.in_flight - len(running), self.lease_seconds
+                    )
+                    if items:
+                        await self._share_budget(at, refresh=True)
+                    # Started in the order claimed (oldest first), which is the order places are given in.
+                    running.update([asyncio.create_task(self._guarded(item, at, report)) for item in items])
+                    exhausted = not items
+                if not running:
+                    if exhausted:
+                        return report
+                    continue
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a row that could not even be given back for a retry: the pass failed
+                await self._share_budget(now or self.service.clock())
+                # Claim again: a delivery that ended may have queued rows (reports that it failed), or the
+                # rows of another change may have come meanwhile.
+                exhausted = False
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
+
+    async def _share_budget(self, now: datetime, *, refresh: bool = False) -> None:
+        """Keep to this instance's share of each tenant's budget: 1/n, n the instances delivering now; read
+        again at every claim, and every `SHARE_REFRESH_SECONDS` while deliveries end (instances that start
+        together each see the others only once they have claimed)."""
+        if self.teams is None or not self.share_tenant_budget:
+            return
+        if not refresh and time.monotonic() < self._share_read_at + SHARE_REFRESH_SECONDS:
+            return
+        self._share_read_at = time.monotonic()
+        try:
+            workers = await self.outbox.delivering_workers(now)
+        except (SQLAlchemyError, OSError):
+            return  # the last share stands
+        if self.worker_id not in workers:  # its claims all ended meanwhile
+            workers = sorted({*workers, self.worker_id})
+        self.teams.per_tenant.share(len(workers), workers.index(self.worker_id))
 
     async def _guarded(self, item: OutboxItem, now: datetime, report: DrainReport) -> None:
-        async with self._concurrency:
-            try:
-                await self._deliver(item, now, report)
-            except Exception as error:  # one bad row must not stop the others; it is retried
-                log.exception(
-                    "outbox %s (challenge %s): delivery crashed", item.id, item.notification.challenge_id
-                )
-                await self._retry(item, now, report, f"internal error: {type(error).__name__}")
+        slot = _Slot(self._concurrency)
+        await slot.take()
+        _DELIVERY_SLOT.set(slot)  # this task's own context (each task has a copy)
+        try:
+            await self._deliver(item, now, report)
+        except Exception as error:  # one bad row must not stop the others; it is retried
+            log.exception(
+                "outbox %s (challenge %s): delivery crashed", item.id, item.notification.challenge_id
+            )
+            await self._retry(item, now, report, f"internal error: {type(error).__name__}")
+        finally:
+            slot.give_up()
 
     async def _deliver(self, item: OutboxItem, now: datetime, report: DrainReport) -> None:
         n = item.notification
@@ -553,7 +709,8 @@ class Notifier:
             await self._fail(item, now, report, f"gave up after {item.attempts} attempts; last: {error}")
             return
         delay = min(retry_after, MAX_BACKOFF) if retry_after is not None else self.backoff(item.attempts)
-        retry_at = now + delay
+        # From now, not from the pass's start: a row that waited its turn must still wait the whole delay.
+        retry_at = max(now, self.service.clock()) + delay
         if await self.outbox.mark_retry(item.id, self.worker_id, now, retry_at, error):
             report.retried += 1
             report.errors.append(error)

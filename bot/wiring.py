@@ -29,7 +29,7 @@ from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
 from bot.keys import report_unreadable_keys
 from bot.mailer import Mailer, MailSettings
-from bot.notifier import Notifier, ProactiveAdapter, TeamsChannel
+from bot.notifier import Notifier, ProactiveAdapter, SlidingWindowLimiter, TeamsChannel
 from bot.scheduler import Scheduler, TickReport
 from bot.server import ADAPTER_KEY, build_adapter
 from bot.teams_bot import ChallengeBot, reference_of
@@ -155,7 +155,12 @@ def make_notifier(
     return Notifier(
         service,
         Outbox(database),
-        teams=TeamsChannel(adapter, ConversationStore(database), settings.app_id),
+        teams=TeamsChannel(
+            adapter,
+            ConversationStore(database),
+            settings.app_id,
+            per_tenant=SlidingWindowLimiter(((1.0, settings.teams_tenant_rps),)),
+        ),
         mailer=Mailer(mail) if mail is not None else None,
         worker_id=worker_id,
     )

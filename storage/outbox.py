@@ -211,6 +211,23 @@ class Outbox:
             )
         return soonest
 
+    async def delivering_workers(self, now: datetime) -> list[str]:
+        """The workers holding live claims at `now`, in order: the instances delivering at the moment, which
+        share each tenant's rate limit."""
+        async with self.db.reading() as conn:
+            workers = await conn.scalars(
+                # A claimed row's next attempt is the end of its lease: the unsent rows' index finds them.
+                select(outbox.c.claimed_by)
+                .where(
+                    text(UNSENT_STATUS),
+                    outbox.c.next_attempt_at > now,
+                    outbox.c.status == DeliveryStatus.SENDING.value,
+                )
+                .distinct()
+                .order_by(outbox.c.claimed_by)
+            )
+            return [str(worker) for worker in workers if worker is not None]
+
     async def get(self, item_id: int) -> OutboxItem | None:
         """One row by id, whatever its status."""
         async with self.db.reading() as conn:

@@ -45,7 +45,7 @@ from botframework.connector.auth import (
 )
 
 from bot.activity_body import use_activity_body_serializer
-from bot.connector_http import use_aiohttp
+from bot.connector_http import close_shared_session, use_aiohttp
 from bot.errors import AuthenticationUnavailable
 from bot.signing_keys import WAIT_SECONDS, Clock, SigningKeyCache
 
@@ -158,6 +158,7 @@ class CachingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication)
         self._token_warmed_at.clear()
         for client in clients:
             await client.__aexit__(None, None, None)
+        await close_shared_session()
 
     async def _connector_client(
         self, inner: ConnectorFactory, app_id: str | None, service_url: str, audience: str | None

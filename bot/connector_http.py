@@ -5,14 +5,16 @@ for every reply and every notification, a hand-over to a thread and back, and th
 together took longer than the bot's own work for `help`. `AiohttpDriver` keeps everything msrest does before
 the request (the credentials policy signs the `requests` session, the user agent, the JSON body) and makes
 only the request itself with one pooled `aiohttp.ClientSession`, with the session's headers merged as
-`requests` merges them. What it does not handle (uploads of files, proxies, client certificates, hooks)
+`requests` merges them, on one session shared by every client of the event loop. What it does not handle (uploads of files, proxies, client certificates, hooks)
 goes the SDK's own way. Proxies set in the environment are read once, when the driver is made: asking for
 them on every request, as aiohttp's `trust_env` does, costs two hand-overs to a thread per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+import weakref
 from typing import Any
 from urllib.request import getproxies
 
@@ -35,16 +37,10 @@ class AiohttpDriver(AsyncRequestsHTTPSender):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        self._http: aiohttp.ClientSession | None = None
         #: Proxies the environment names (HTTPS_PROXY...): with any, requests go the SDK's way, which applies
         #: them (and their exceptions) as it always has.
         self._env_proxies = bool(getproxies())
 
-    async def __aexit__(self, *exc_details: Any) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        await super().__aexit__(*exc_details)  # type: ignore[no-untyped-call]
 
     async def send(self, request: ClientRequest, **kwargs: Any) -> Any:  # type: ignore[override]
         options = self._configure_send(request, **kwargs)
@@ -55,7 +51,7 @@ class AiohttpDriver(AsyncRequestsHTTPSender):
         for name in _CONNECTION_HEADERS:
             headers.pop(name, None)
         try:
-            response = await self._client().request(
+            response = await shared_session().request(
                 request.method,
                 request.url,
                 headers=dict(headers),
@@ -70,10 +66,30 @@ class AiohttpDriver(AsyncRequestsHTTPSender):
             raise ClientRequestError(f"Error occurred in request.: {type(error).__name__}: {error}") from error
         return answer
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(trust_env=False, auto_decompress=True)
-        return self._http
+
+
+#: One HTTP session (one connection pool) per event loop for every connector client: a client per service URL
+#: is kept only for the most recent ones, and one dropped must leave no session of its own behind.
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_session() -> aiohttp.ClientSession:
+    """The running event loop's session for Bot Connector requests, made on first use."""
+    loop = asyncio.get_running_loop()
+    session = _sessions.get(loop)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession(trust_env=False, auto_decompress=True)
+        _sessions[loop] = session
+    return session
+
+
+async def close_shared_session() -> None:
+    """Close the running event loop's session (when the application stops)."""
+    session = _sessions.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
 
 
 def _timeout(value: Any) -> aiohttp.ClientTimeout:

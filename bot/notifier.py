@@ -41,6 +41,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.after_answer import turns_answered
 from bot.mailer import Mailer, MailError
 from cards.notification import (
     delivery_failed_card,
@@ -477,6 +478,7 @@ class Notifier:
         try:
             while True:
                 if not exhausted and len(running) <= self.in_flight * 3 // 4:
+                    await turns_answered()
                     at = now or self.service.clock()
                     items = await self.outbox.claim(
                         self.worker_id, at, self.in_flight - len(running), self.lease_seconds
@@ -525,6 +527,7 @@ class Notifier:
         await slot.take()
         _DELIVERY_SLOT.set(slot)  # this task's own context (each task has a copy)
         try:
+            await turns_answered()
             await self._deliver(item, now, report)
         except Exception as error:  # one bad row must not stop the others; it is retried
             log.exception(
@@ -680,6 +683,7 @@ class Notifier:
         delivered already and reports the claim lost, which sends nothing again."""
         give_up = time.monotonic() + self.lease_seconds / 2
         pause = RECORD_RETRY_FIRST_PAUSE
+        await turns_answered()
         while True:
             try:
                 return await self.outbox.mark_delivered(item.id, self.worker_id, now, channel)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from bot.after_answer import answering
 from bot.config import Settings
 from bot.mailer import Mailer
 from bot.scheduler import TickReport
@@ -120,3 +121,28 @@ async def test_a_wake_delivers_and_leaves_due_work_to_the_passes_the_clock_wakes
         assert passes[-1] == "whole"
     finally:
         await scheduler.stop(task)
+
+
+async def test_delivery_gives_way_to_a_turn_being_answered_and_then_delivers(
+    delivery_factory: Callable[..., Delivery], smtp_server: SmtpServer
+) -> None:
+    """A person waiting for their card comes first: the notifier waits for the turn being answered (for a
+    moment at most), then delivers everything."""
+    d = delivery_factory(mailer=Mailer(smtp_server.settings()))
+    await d.service.raise_challenge(holder("durham", Role.RAISER), "durham", raise_request("durham"))
+    turn_may_end = asyncio.Event()
+
+    async def turn() -> None:
+        with answering():
+            await turn_may_end.wait()
+
+    answering_turn = asyncio.create_task(turn())
+    await asyncio.sleep(0)
+    draining = asyncio.create_task(d.notifier.drain())
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not draining.done() and smtp_server.messages == []
+    turn_may_end.set()
+    await answering_turn
+    report = await asyncio.wait_for(draining, timeout=30)
+    assert report.delivered >= 1 and len(smtp_server.messages) == report.delivered_email

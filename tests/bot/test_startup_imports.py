@@ -1,6 +1,7 @@
 """What a served bot leaves unloaded until it is needed: Alembic (only to migrate), the form renderers
-(fpdf2, python-docx and what they bring, only to export), smtplib (only to send mail), and the other
-database's dialect and driver (a process uses one). Each is most of a process's memory at idle
+(fpdf2, python-docx and what they bring, only to export), smtplib (only to send mail), the `holidays`
+package (until a working day is first counted), and the other database's dialect and driver (a process uses
+one). Each is most of a process's memory at idle
 (docs/PERFORMANCE.md, *Memory*); these tests guard which modules are loaded, not how much memory they take,
 and that the features needing them still load them."""
 
@@ -36,7 +37,19 @@ from tests.support.database import PostgresTarget, sqlite_url
 REPO = Path(__file__).resolve().parents[2]
 
 #: Top-level packages a served, idle bot must not have imported.
-LAZY = ("alembic", "mako", "fpdf", "docx", "fontTools", "PIL", "numpy", "lxml", "smtplib", "statistics")
+LAZY = (
+    "alembic",
+    "mako",
+    "fpdf",
+    "docx",
+    "fontTools",
+    "PIL",
+    "numpy",
+    "lxml",
+    "smtplib",
+    "statistics",
+    "holidays",
+)
 
 #: What only the other database needs: a bot on SQLite loads none of POSTGRESQL_ONLY, and the other way round.
 POSTGRESQL_ONLY = {"asyncpg", "sqlalchemy.dialects.postgresql"}
@@ -168,6 +181,20 @@ def test_the_form_renderers_are_imported_when_a_file_is_made() -> None:
         "print(pdf[:5], docx[:2])\n"
     )
     assert found.splitlines() == ["False False True True", "b'%PDF-' b'PK'"]
+
+
+def test_the_bank_holidays_are_imported_when_a_working_day_is_first_counted() -> None:
+    found = _python(
+        "import sys\n"
+        "from datetime import date\n"
+        "from process.calendar import WorkingCalendar\n"
+        "calendar = WorkingCalendar('ENG')\n"
+        "before = 'holidays' in sys.modules\n"
+        "due = calendar.add_working_days(date(2026, 12, 24), 1)\n"
+        "print(before, 'holidays' in sys.modules, due)\n"
+    )
+    # 25 and 28 December 2026 are bank holidays in England (Boxing Day, a Saturday, is substituted).
+    assert found.split() == ["False", "True", "2026-12-29"]
 
 
 def test_the_shipped_head_read_from_the_files_is_alembics() -> None:

@@ -1,9 +1,9 @@
 """What a served bot leaves unloaded until it is needed: Alembic (only to migrate), the form renderers
 (fpdf2, python-docx and what they bring, only to export), smtplib (only to send mail), the `holidays`
-package (until a working day is first counted), and the other database's dialect and driver (a process uses
-one). Each is most of a process's memory at idle
-(docs/PERFORMANCE.md, *Memory*); these tests guard which modules are loaded, not how much memory they take,
-and that the features needing them still load them."""
+package (until a working day is first counted), dateutil (a retention purge's), and the other database's
+dialect and driver (a process uses one). Each takes memory an idle process need not hold (docs/PERFORMANCE.md,
+*Memory*); these tests guard which modules are loaded, not how much memory they take, and that the features
+needing them still load them."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ LAZY = (
     "smtplib",
     "statistics",
     "holidays",
+    "dateutil",
 )
 
 #: What only the other database needs: a bot on SQLite loads none of POSTGRESQL_ONLY, and the other way round.

@@ -1,10 +1,10 @@
 """Giving the memory start-up freed back to the operating system.
 
-Start-up builds and drops a good deal (module code objects, the policies' parsing, the directory file), and
-glibc's allocator keeps most of what is freed in its heap for later allocations. `malloc_trim(0)`, once the
-served application has started, returns those free pages: about 2 MB of an idle process's resident memory
-(docs/PERFORMANCE.md, *Memory*). Elsewhere than glibc (musl, macOS, Windows) there is no `malloc_trim` and
-nothing is done.
+Start-up builds and drops a good deal (each module's top-level code once run, the policies' parsing, the
+directory file), and glibc's allocator keeps most of what is freed in its heap for later allocations.
+`malloc_trim(0)`, once the served application has started, returns those free pages: about 1.4 MB of an
+idle process's resident memory (docs/PERFORMANCE.md, *Memory*). Elsewhere than glibc (musl, macOS,
+Windows) there is no `malloc_trim` and nothing is done.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Mapping
 from contextlib import closing
@@ -66,6 +65,8 @@ def _stored_key_ids(database_url: str) -> dict[str, int]:
     path = Path(name).expanduser().resolve()
     if not path.is_file():
         return {}
+    import sqlite3  # here: a process on PostgreSQL never loads it
+
     try:
         with closing(sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)) as conn:
             rows = conn.execute("SELECT kek_id, count(*) FROM data_keys GROUP BY kek_id").fetchall()

@@ -10,7 +10,6 @@ challenge's reference, stage, deadline, what is needed and how to act
 from __future__ import annotations
 
 import asyncio
-import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -81,6 +80,8 @@ class Mailer:
         return str(message["Message-ID"])
 
     def _send_blocking(self, message: EmailMessage) -> None:
+        import smtplib  # here: a bot that sends no mail never loads it
+
         s = self.settings
         try:
             with smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:

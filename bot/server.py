@@ -26,6 +26,7 @@ from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
 from bot.errors import AuthenticationUnavailable, describe_exception, on_turn_error
 from bot.keys import use_data_keys
+from bot.memory import release_free_memory
 from bot.request_body import BadBody, check_activity, check_headers, parse_activity
 from bot.signing_keys import FAILURE_MEMORY_SECONDS
 from bot.turn_replies import RetryingCloudAdapter
@@ -217,7 +218,13 @@ async def build_application(settings: Settings) -> web.Application:
         add_dashboard(app, settings, runtime.monitoring)
     app.cleanup_ctx.extend(runtime.cleanup_ctx)
     app.on_startup.extend(runtime.on_startup)
+    app.on_startup.append(release_start_up_memory)
     return app
+
+
+async def release_start_up_memory(app: web.Application) -> None:
+    """The last start-up hook: give the memory start-up freed back to the operating system (`bot.memory`)."""
+    release_free_memory()
 
 
 class OneLineFormatter(logging.Formatter):

@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import socket
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -273,6 +272,8 @@ def require_existing_database(database_url: str, *, can_create: bool = True) -> 
     path = Path(url.database).resolve()
     if not path.is_file():
         raise TickError(f"there is no database at {path}. {hint}.")
+    import sqlite3  # here: a process on PostgreSQL never loads it
+
     try:
         with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
             (tables,) = connection.execute(

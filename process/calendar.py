@@ -20,8 +20,6 @@ from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 NATIONS: tuple[str, ...] = ("ENG", "WLS", "SCT", "NIR")
 """The UK nations whose bank holidays a calendar can follow, as the `holidays` package's GB subdivisions."""
 
@@ -46,6 +44,10 @@ def _is_weekday(ordinal: int) -> bool:
 @lru_cache(maxsize=1024)
 def _bank_holidays(nation: str, year: int) -> Mapping[date, str]:
     """The nation's bank holidays in one year, looked up once and shared by every calendar of that nation."""
+    # Imported on the first lookup, not with this module: the package holds every country's calendar (about
+    # 4 MB of a process), and a bot that has not yet counted a working day has no need of it.
+    import holidays
+
     found = holidays.country_holidays("GB", subdiv=nation, years=year)
     return MappingProxyType({day: name for day, name in found.items() if day.year == year})
 

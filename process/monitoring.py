@@ -17,7 +17,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -446,6 +445,8 @@ def _working_days(calendar: WorkingCalendar, a: datetime, b: datetime) -> int:
 
 
 def _median(values: Sequence[int]) -> float | None:
+    from statistics import median  # here: the served bot loads this module, and needs it only on a request
+
     return float(median(values)) if values else None
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
 
 POLICY_DIR = Path(__file__).parent / "policies"
 
@@ -481,6 +483,8 @@ class Retention(_Model):
 
     @property
     def period(self) -> relativedelta:
+        from dateutil.relativedelta import relativedelta  # here: only a retention purge needs it
+
         number, unit = self.closed_for.split()
         return (
             relativedelta(years=int(number)) if unit.startswith("year") else relativedelta(months=int(number))

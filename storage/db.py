@@ -15,17 +15,21 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
 from sqlalchemy import Table, event, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    # A process imports the dialect (and driver) of its own database only: the other's is memory for nothing.
+    import aiosqlite
+    from sqlalchemy.dialects import postgresql, sqlite
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +177,13 @@ ASYNC_DRIVERS = {
 
 def upsert(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT into `table` that can say what to do when the key exists (`ON CONFLICT`, as both spell it)."""
-    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def parse_url(url: str) -> URL:
@@ -204,21 +214,31 @@ def _make_sqlite_folder(url: URL) -> None:
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-class _AiosqliteConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose worker thread is told to stop once, so a close never waits forever.
+@cache
+def _closing_connection_class() -> type[aiosqlite.Connection]:
+    """aiosqlite's connection, made to stop its worker thread once; in a function, so that only a process
+    on SQLite imports aiosqlite."""
+    import aiosqlite
 
-    SQLAlchemy ends a connection it must discard (a query cancelled mid-way, say) with `terminate()`: a
-    graceful `close()` in a shielded task, and, if the caller is cancelled again meanwhile, a forced `stop()`.
-    aiosqlite's `close()` then asks the worker thread to stop a second time, in its `finally`, and awaits an
-    answer the thread, already gone after the first request, never sends. That task could not end, not even
-    when cancelled (its one cancellation spent on the first await), so the event loop could not shut down.
-    Here a second request to stop is not queued: the first one already ends the thread.
-    """
+    class _AiosqliteConnection(aiosqlite.Connection):
+        """An aiosqlite connection whose worker thread is told to stop once, so a close never waits
+        forever.
 
-    def stop(self) -> asyncio.Future[Any] | None:
-        if not self._running:
-            return None
-        return super().stop()
+        SQLAlchemy ends a connection it must discard (a query cancelled mid-way, say) with `terminate()`: a
+        graceful `close()` in a shielded task, and, if the caller is cancelled again meanwhile, a forced
+        `stop()`. aiosqlite's `close()` then asks the worker thread to stop a second time, in its `finally`,
+        and awaits an answer the thread, already gone after the first request, never sends. That task could
+        not end, not even when cancelled (its one cancellation spent on the first await), so the event loop
+        could not shut down. Here a second request to stop is not queued: the first one already ends the
+        thread.
+        """
+
+        def stop(self) -> asyncio.Future[Any] | None:
+            if not self._running:
+                return None
+            return super().stop()
+
+    return _AiosqliteConnection
 
 
 #: A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
@@ -256,8 +276,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         driver = record.driver_connection
+        import aiosqlite
+
         if type(driver) is aiosqlite.Connection:
-            driver.__class__ = _AiosqliteConnection
+            driver.__class__ = _closing_connection_class()
         # The driver's own implicit BEGIN (only before DML) would break snapshot reads and BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()

@@ -1,7 +1,9 @@
-"""What a served bot leaves unloaded until it is needed: Alembic (only to migrate), and the form renderers
-(fpdf2, python-docx and what they bring, only to export). Each is most of a process's memory at idle
-(docs/PERFORMANCE.md, *Memory*); these tests guard which modules are loaded, not how much memory they take,
-and that the features needing them still load them."""
+"""What a served bot leaves unloaded until it is needed: Alembic (only to migrate), the form renderers
+(fpdf2, python-docx and what they bring, only to export), smtplib (only to send mail), the `holidays`
+package (until a working day is first counted), dateutil (a retention purge's), and the other database's
+dialect and driver (a process uses one). Each takes memory an idle process need not hold (docs/PERFORMANCE.md,
+*Memory*); these tests guard which modules are loaded, not how much memory they take, and that the features
+needing them still load them."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
 from storage.crypto import KEY_ENV, generate_key
@@ -28,12 +32,29 @@ from storage.migrate import (
     shipped_head,
     upgrade,
 )
-from tests.support.database import sqlite_url
+from tests.support.database import PostgresTarget, sqlite_url
 
 REPO = Path(__file__).resolve().parents[2]
 
 #: Top-level packages a served, idle bot must not have imported.
-LAZY = ("alembic", "mako", "fpdf", "docx", "fontTools", "PIL", "numpy", "lxml")
+LAZY = (
+    "alembic",
+    "mako",
+    "fpdf",
+    "docx",
+    "fontTools",
+    "PIL",
+    "numpy",
+    "lxml",
+    "smtplib",
+    "statistics",
+    "holidays",
+    "dateutil",
+)
+
+#: What only the other database needs: a bot on SQLite loads none of POSTGRESQL_ONLY, and the other way round.
+POSTGRESQL_ONLY = {"asyncpg", "sqlalchemy.dialects.postgresql"}
+SQLITE_ONLY = {"aiosqlite", "sqlite3", "_sqlite3", "sqlalchemy.dialects.sqlite"}
 
 #: `python -m bot`, run as `-m` runs it, writing the names of its loaded modules when it stops.
 LAUNCHER = """
@@ -115,6 +136,34 @@ async def test_a_served_bot_on_a_current_database_loads_neither_alembic_nor_the_
     loaded = _loaded_by_served_bot(tmp_path, url)
     assert {"botbuilder.core", "sqlalchemy", "bot.wiring", "dialogs.export"} <= loaded, "the listing is whole"
     assert _top_level(loaded) & set(LAZY) == set()
+    assert SQLITE_ONLY <= loaded
+    assert loaded & POSTGRESQL_ONLY == set()
+
+
+@pytest.mark.postgres
+async def test_a_served_bot_on_postgresql_loads_neither_sqlite_nor_its_dialect(
+    tmp_path: Path, postgres_target: PostgresTarget
+) -> None:
+    # The bot takes only a URL: a role of its own, whose schema (named as it) is first on its search path.
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await Database.connect(postgres_target.url)
+    try:
+        async with admin.transaction() as conn:
+            await conn.exec_driver_sql(f'CREATE ROLE "{name}" LOGIN')
+            await conn.exec_driver_sql(f'CREATE SCHEMA "{name}" AUTHORIZATION "{name}"')
+        url = make_url(postgres_target.url).set(username=name, password=None)
+        rendered = url.render_as_string(hide_password=False)
+        await upgrade(rendered)
+        loaded = _loaded_by_served_bot(tmp_path, rendered)
+    finally:
+        async with admin.transaction() as conn:
+            await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            await conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
+        await admin.dispose()
+    assert {"botbuilder.core", "bot.wiring", "dialogs.export"} <= loaded, "the listing is whole"
+    assert POSTGRESQL_ONLY <= loaded
+    assert loaded & SQLITE_ONLY == set()
+    assert _top_level(loaded) & set(LAZY) == set()
 
 
 def test_the_form_renderers_are_imported_when_a_file_is_made() -> None:
@@ -133,6 +182,20 @@ def test_the_form_renderers_are_imported_when_a_file_is_made() -> None:
         "print(pdf[:5], docx[:2])\n"
     )
     assert found.splitlines() == ["False False True True", "b'%PDF-' b'PK'"]
+
+
+def test_the_bank_holidays_are_imported_when_a_working_day_is_first_counted() -> None:
+    found = _python(
+        "import sys\n"
+        "from datetime import date\n"
+        "from process.calendar import WorkingCalendar\n"
+        "calendar = WorkingCalendar('ENG')\n"
+        "before = 'holidays' in sys.modules\n"
+        "due = calendar.add_working_days(date(2026, 12, 24), 1)\n"
+        "print(before, 'holidays' in sys.modules, due)\n"
+    )
+    # 25 and 28 December 2026 are bank holidays in England (Boxing Day, a Saturday, is substituted).
+    assert found.split() == ["False", "True", "2026-12-29"]
 
 
 def test_the_shipped_head_read_from_the_files_is_alembics() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -325,8 +325,10 @@ class ChallengeRepository:
         if not could_be_key(challenge_id):
             return None
         async with self.db.reading() as conn:
-            rows = (await conn.execute(_BY_ID, {"challenge_id": challenge_id})).all()
-            found = await _with_their_rows(conn, rows)
+            row = (await conn.execute(_BY_ID, {"challenge_id": challenge_id})).first()
+            if row is None:
+                return None
+            found = await _with_their_rows(conn, [row], given={row.id: _child_of(row)})
         return found[0] if found else None
 
     async def get_by_reference(self, reference: str) -> Challenge | None:
@@ -657,7 +659,20 @@ async def _write_stages(conn: AsyncConnection, stages: list[dict[str, Any]], key
 
 # The statements every turn runs, built once: building a statement and its cache key anew took about as
 # long as SQLite took to run it.
-_BY_ID = select(challenges).where(challenges.c.id == bindparam("challenge_id"))
+#: A challenge by id with its child's details beside it (None when the retention purge erased them).
+_BY_ID = (
+    select(challenges, *[column.label(f"child__{column.name}") for column in child_details.c])
+    .select_from(challenges.outerjoin(child_details, child_details.c.challenge_id == challenges.c.id))
+    .where(challenges.c.id == bindparam("challenge_id"))
+)
+
+
+def _child_of(row: Row[Any]) -> dict[str, Any] | None:
+    """The child's details `_BY_ID` read beside the challenge, as stored (None: there are none)."""
+    mapping = row._mapping
+    if mapping["child__challenge_id"] is None:
+        return None
+    return {column.name: mapping[f"child__{column.name}"] for column in child_details.c}
 _CHILDREN = select(child_details).where(child_details.c.challenge_id.in_(bindparam("ids", expanding=True)))
 _PARTIES = select(challenge_parties).where(
     challenge_parties.c.challenge_id.in_(bindparam("ids", expanding=True))
@@ -695,8 +710,14 @@ async def _load(
     return await _with_their_rows(conn, (await conn.execute(query)).all())
 
 
-async def _with_their_rows(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[Challenge]:
-    """The challenges of these `challenges` rows, with their child details, parties and stages."""
+async def _with_their_rows(
+    conn: AsyncConnection,
+    rows: Sequence[Row[Any]],
+    *,
+    given: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> list[Challenge]:
+    """The challenges of these `challenges` rows, with their child details (read here unless `given` has
+    each row's, as stored, None for none), parties and stages."""
     keys: dict[str, DataKey] = {}
     children: dict[str, dict[str, Any]] = {}
     parties: dict[str, dict[RoleId, Contact]] = defaultdict(dict)
@@ -708,10 +729,14 @@ async def _with_their_rows(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> l
         keys.update(known)
         if len(known) < len(batch):
             keys.update(await keys_of(conn, CHALLENGE, [i for i in batch if i not in known]))
-        for child in await conn.execute(_CHILDREN, {"ids": batch}):
-            children[child.challenge_id] = plain_child_row(
-                keys.get(child.challenge_id, NO_KEY), "child_details", child._mapping
-            )
+        stored_children = (
+            [child for child in (given.get(i) for i in batch) if child is not None]
+            if given is not None
+            else [child._mapping for child in await conn.execute(_CHILDREN, {"ids": batch})]
+        )
+        for child in stored_children:
+            owner = child["challenge_id"]
+            children[owner] = plain_child_row(keys.get(owner, NO_KEY), "child_details", child)
         for party in await conn.execute(_PARTIES, {"ids": batch}):
             parties[party.challenge_id][party.role] = contact_from_row(party)
         for stage in await conn.execute(_STAGES, {"ids": batch}):

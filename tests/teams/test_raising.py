@@ -463,7 +463,9 @@ async def test_a_raised_childs_details_are_in_child_details_only_and_never_in_th
     # included (their parameters are hidden), while the form is filled, the challenge raised, the professional
     # opens it, and the deadline clock passes its deadline.
     caplog.set_level(logging.INFO)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    # Through caplog, so the level goes back when the test ends: left at INFO, every statement of every later
+    # test in the process would be logged and kept by pytest's capture.
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
     answer = await raising.person().press_on(await to_review(raising.person()), v.RAISE_CONFIRM)
     assert "Challenge DUR-2026-0001 raised" in texts(answer)
     megan = raising.person(MEGAN, "Megan Bowen")

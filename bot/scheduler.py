@@ -91,7 +91,7 @@ class Scheduler:
         self.stop_grace_seconds = stop_grace_seconds
         self._woken = asyncio.Event()
         self._stopping = False
-        #: The next due instant the last sleep found (None: none, or not looked yet).
+        #: The next reminder or deadline the last sleep found (None: none, or not looked yet).
         self._next_due: datetime | None = None
 
     def wake(self) -> None:
@@ -166,24 +166,24 @@ class Scheduler:
     async def next_wake(self) -> datetime | None:
         """The soonest instant with work: the next reminder or deadline, or the next outbox attempt (a retry
         any instance scheduled, or the end of a lease a crashed worker left)."""
-        soonest = await self.service.repository.next_due_at()
-        candidates = [soonest] if soonest is not None else []
-        outbox_next = await self.notifier.outbox.next_attempt_at()
-        if outbox_next is not None:
-            candidates.append(outbox_next)
-        return min(candidates) if candidates else None
+        return _soonest(*await self._next_instants())
+
+    async def _next_instants(self) -> tuple[datetime | None, datetime | None]:
+        """The next reminder or deadline, and the next outbox attempt (None: none)."""
+        return await self.service.repository.next_due_at(), await self.notifier.outbox.next_attempt_at()
 
     async def run(self) -> None:
-        """Pass, sleep until the next due instant or a wake, pass again (only delivery after a wake); until
-        stopped or cancelled."""
-        woken = False
+        """Pass, sleep until the next due instant or a wake, pass again; until stopped or cancelled.
+
+        A pass is whole (`run_once`) when a reminder or deadline has come due, and at least every
+        `max_sleep_seconds` (unfinished forms expire by the clock alone); otherwise, woken by a change or by a
+        notification's next attempt, it delivers (`deliver_once`). Wakes come with every change, so under
+        steady use a sleep may always end in one: the whole pass still runs once its instant has come."""
         last_full = -math.inf
         while not self._stopping:
             self._woken.clear()
-            # Wakes come with every change, so under steady use a sleep may always end in one: a whole pass
-            # still runs once the next due instant has come, and at least every `max_sleep_seconds`.
             due = self._next_due is not None and self._next_due <= self.service.clock()
-            full = not woken or due or time.monotonic() - last_full >= self.max_sleep_seconds
+            full = due or time.monotonic() - last_full >= self.max_sleep_seconds
             try:
                 await turns_answered()
                 if full:
@@ -201,7 +201,7 @@ class Scheduler:
                 raise
             except Exception:  # a failed pass (database away) is tried again after a pause
                 log.exception("scheduler pass failed; trying again shortly")
-            woken = await self._sleep_until_due()
+            await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> bool:
         """Sleep until the next due instant; True when a wake ended the sleep first."""
@@ -210,13 +210,17 @@ class Scheduler:
         seconds = self.max_sleep_seconds
         try:
             await turns_answered()
-            nxt = await self.next_wake()
-        except Exception:
-            nxt = None
+            clock_due, outbox_next = await self._next_instants()
+        except Exception:  # the database away: a whole pass again after a pause
+            self._next_due = self.service.clock()
             seconds = min(seconds, 30.0)
-        self._next_due = nxt
-        if nxt is not None:
-            seconds = min(seconds, max((nxt - self.service.clock()).total_seconds(), 0.05))
+        else:
+            # Only the clock's own work calls for a whole pass; an outbox row waiting (the very notifications
+            # of the change that woke it, often) is for delivery, which every pass does.
+            self._next_due = clock_due
+            nxt = _soonest(clock_due, outbox_next)
+            if nxt is not None:
+                seconds = min(seconds, max((nxt - self.service.clock()).total_seconds(), 0.05))
         try:
             await asyncio.wait_for(self._woken.wait(), timeout=seconds)
         except TimeoutError:
@@ -254,3 +258,8 @@ class Scheduler:
         task = asyncio.create_task(self.run(), name=f"scheduler {self.worker_id}")
         yield
         await self.stop(task)
+
+
+def _soonest(*instants: datetime | None) -> datetime | None:
+    known = [instant for instant in instants if instant is not None]
+    return min(known) if known else None

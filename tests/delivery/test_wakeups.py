@@ -78,13 +78,13 @@ async def test_service_url_for_tenant_is_the_newest_live_conversation_in_that_te
 async def test_a_wake_delivers_and_leaves_due_work_to_the_passes_the_clock_wakes_for(
     delivery_factory: Callable[..., Delivery], smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A committed change wakes the scheduler to deliver only; a whole pass still runs first, and whenever the
-    next due instant has come, however often changes wake it."""
+    """A committed change wakes the scheduler to deliver only, and so does a notification's next attempt; a
+    whole pass runs first, and whenever a reminder or deadline has come due, however often it is woken."""
     d = delivery_factory(mailer=Mailer(smtp_server.settings()))
     scheduler = d.scheduler
     passes: list[str] = []
     ran = asyncio.Event()
-    next_due: list[datetime | None] = [None]
+    instants: list[datetime | None] = [None, None]  # the next reminder or deadline, the next outbox attempt
 
     async def whole(now: datetime | None = None) -> TickReport:
         passes.append("whole")
@@ -96,17 +96,22 @@ async def test_a_wake_delivers_and_leaves_due_work_to_the_passes_the_clock_wakes
         ran.set()
         return TickReport()
 
-    async def next_wake() -> datetime | None:
-        return next_due[0]
+    async def next_instants() -> tuple[datetime | None, datetime | None]:
+        return instants[0], instants[1]
 
     monkeypatch.setattr(scheduler, "run_once", whole)
     monkeypatch.setattr(scheduler, "deliver_once", delivery)
-    monkeypatch.setattr(scheduler, "next_wake", next_wake)
+    monkeypatch.setattr(scheduler, "_next_instants", next_instants)
 
     async def woken() -> None:
         ran.clear()
         scheduler.wake()
         await asyncio.wait_for(ran.wait(), timeout=10)
+
+    async def passes_for_a_while() -> list[str]:
+        start = len(passes)
+        await asyncio.sleep(0.3)  # the sleeps are 50 ms while an instant is past: several passes
+        return passes[start:]
 
     task = asyncio.create_task(scheduler.run())
     try:
@@ -114,11 +119,15 @@ async def test_a_wake_delivers_and_leaves_due_work_to_the_passes_the_clock_wakes
         await woken()
         await woken()
         assert passes == ["whole", "delivery", "delivery"]
-        # Something fell due (say a deadline at 17:00): the next wake, whatever woke it, runs a whole pass.
-        next_due[0] = d.clock.now - timedelta(seconds=1)
-        await woken()  # the sleep that read the due instant was already under way: it delivers
+        # A notification waiting (the change's own, or a retry): the passes it wakes only deliver.
+        instants[1] = d.clock.now - timedelta(seconds=5)
         await woken()
-        assert passes[-1] == "whole"
+        later = await passes_for_a_while()
+        assert later and set(later) == {"delivery"}
+        # A deadline has come due: the next pass, whatever woke it, is whole.
+        instants[0] = d.clock.now - timedelta(seconds=1)
+        await woken()
+        assert "whole" in await passes_for_a_while()
     finally:
         await scheduler.stop(task)
 

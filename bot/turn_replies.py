@@ -27,7 +27,7 @@ from bot.errors import is_proactive
 from bot.notifier import TeamsFailure, retry_after_of
 
 #: How many times one reply is tried in all.
-MAX_REPLY_ATTEMPTS = 3
+MAX_REPLY_ATTEMPTS = 5
 #: The most one turn waits for Teams' `Retry-After`s, in seconds, all its replies together, before letting a
 #: reply fail.
 MAX_REPLY_WAIT_SECONDS = 5.0

@@ -45,10 +45,10 @@ async def test_a_reply_refused_with_429_is_sent_again_and_only_it(
     assert fake_connector.sent_texts() == ["first", "second"]
 
 
-async def test_a_reply_refused_three_times_fails_the_turn_with_an_apology(
+async def test_a_reply_refused_every_time_it_is_tried_fails_the_turn_with_an_apology(
     client: TestClient, fake_connector: FakeConnector
 ) -> None:
-    fake_connector.fail_next(429, times=3, retry_after=0)
+    fake_connector.fail_next(429, times=turn_replies.MAX_REPLY_ATTEMPTS, retry_after=0)
     response = await post_activity(client, make_activity("hi", service_url=fake_connector.service_url))
     assert response.status == 201
     assert fake_connector.sent_texts() == [APOLOGY]

@@ -22,6 +22,7 @@ from alembic import command
 from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
+from bench.memory import LAUNCHER  # `python -m bot` as `-m` runs it, listing its modules at exit
 from storage.crypto import KEY_ENV, generate_key
 from storage.db import Database
 from storage.migrate import (
@@ -56,18 +57,6 @@ LAZY = (
 POSTGRESQL_ONLY = {"asyncpg", "sqlalchemy.dialects.postgresql"}
 SQLITE_ONLY = {"aiosqlite", "sqlite3", "_sqlite3", "sqlalchemy.dialects.sqlite"}
 
-#: `python -m bot`, run as `-m` runs it, writing the names of its loaded modules when it stops.
-LAUNCHER = """
-import atexit, os, runpy, sys
-
-def _list_modules():
-    with open(os.environ["MODULES_OUT"], "w") as out:
-        out.write("\\n".join(sys.modules))
-
-atexit.register(_list_modules)
-sys.argv = ["bot"]
-runpy.run_module("bot", run_name="__main__", alter_sys=True)
-"""
 
 
 def _free_port() -> int:

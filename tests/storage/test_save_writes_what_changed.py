@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, event, func, select, update
 
-from process.challenge import Action, Challenge, ChildDetails, Escalate, Respond
+from process.challenge import Action, Challenge, ChildDetails, Decision, Escalate, Respond
 from process.engine import Engine
 from process.policy import Role
 from storage.challenges import ChallengeRepository
@@ -50,6 +50,16 @@ async def _act(
     decision = engine.apply(c, action, who, MONDAY + timedelta(hours=hours))
     await repo.save(decision, c.version, previous=c)
     return decision.challenge
+
+
+async def _raised_and_answered(repo: ChallengeRepository) -> tuple[Challenge, Decision]:
+    """A Durham challenge as raised, and the decision of the challenged professional's response to it."""
+    engine = engine_for("durham")
+    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    decision = engine.apply(
+        c, Respond("Noted."), holder("durham", Role.CHALLENGED_PROFESSIONAL), MONDAY + timedelta(hours=1)
+    )
+    return c, decision
 
 
 async def test_a_response_writes_no_child_party_or_stage_row_and_reads_back_the_same(
@@ -90,11 +100,7 @@ async def test_an_escalation_writes_the_stages_it_changed(
 async def test_changed_child_details_and_parties_are_written(
     repo: ChallengeRepository, database: Database
 ) -> None:
-    engine = engine_for("durham")
-    c = (await repo.create("DUR", 2026, raising(engine))).challenge
-    decision = engine.apply(
-        c, Respond("Noted."), holder("durham", Role.CHALLENGED_PROFESSIONAL), MONDAY + timedelta(hours=1)
-    )
+    c, decision = await _raised_and_answered(repo)
     # What a change to the child's details or the parties would look like to storage.
     others = {role: contact for role, contact in c.parties.items() if role != Role.CHALLENGED_LINE_MANAGER}
     changed = replace(
@@ -115,11 +121,7 @@ async def test_changed_child_details_and_parties_are_written(
 async def test_without_what_was_read_everything_is_written_as_before(
     repo: ChallengeRepository, database: Database
 ) -> None:
-    engine = engine_for("durham")
-    c = (await repo.create("DUR", 2026, raising(engine))).challenge
-    decision = engine.apply(
-        c, Respond("Noted."), holder("durham", Role.CHALLENGED_PROFESSIONAL), MONDAY + timedelta(hours=1)
-    )
+    c, decision = await _raised_and_answered(repo)
     with statements(database) as seen:
         await repo.save(decision, c.version)
     assert all(writes_to(seen, table) for table in CHILD_TABLES)

@@ -493,8 +493,11 @@ class Notifier:
                         return report
                     continue
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()  # a row that could not even be given back for a retry: the pass failed
+                # A row that could not even be given back for a retry: the pass failed (every such error is
+                # collected, so none is left for asyncio to report as never retrieved).
+                failures = [error for task in done if (error := task.exception()) is not None]
+                if failures:
+                    raise failures[0]
                 await self._share_budget(now or self.service.clock())
                 # Claim again: a delivery that ended may have queued rows (reports that it failed), or the
                 # rows of another change may have come meanwhile.
@@ -504,6 +507,9 @@ class Notifier:
                 task.cancel()
             if running:
                 await asyncio.wait(running)
+                for task in running:
+                    if not task.cancelled():
+                        task.exception()  # seen here; the pass's own failure is what is reported
 
     async def _share_budget(self, now: datetime, *, refresh: bool = False) -> None:
         """Keep to this instance's share of each tenant's budget: 1/n, n the instances delivering now; read

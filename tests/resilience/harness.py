@@ -565,7 +565,7 @@ async def settle(
     load: Load,
     clock_file: Path,
     database: Database,
-    within: float = 30.0,
+    within: float = 120.0,
     *,
     lapse_leases: bool = True,
 ) -> None:
@@ -573,6 +573,10 @@ async def settle(
     so the leases a dead process (or a pass the database failed) left run out; the bot is restarted if it is
     not running, its deadline clock is woken by a change (one more raise), and the outbox is watched until
     nothing in it is unsent and no challenge is due.
+
+    `within` is how long to wait before calling it a failure (it returns as soon as all is delivered): more than
+    60 messages queued for one chat take at least 30 s more under Teams' limits (60 in 30 s a conversation), as
+    after a load that ran while the database was away.
 
     Only move the clock when no other process is delivering: a lease it holds would lapse under it, and
     another process would send the same row again (a trial's clock is moved with one bot running)."""

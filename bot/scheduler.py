@@ -10,6 +10,7 @@ same challenge exactly one applies it; outbox rows are claimed the same way by t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -119,21 +120,22 @@ class Scheduler:
                     idle.append(challenge.id)
         for challenge_id in idle:
             await repository.release_due(challenge_id, self.worker_id)
-        found = await self.patterns.run(at)
-        report.patterns, report.patterns_untold = found.told, found.untold
-        report.delivery = await self.notifier.drain(at)
+        await self._patterns_then_delivery(at, report)
         return report
 
     async def deliver_once(self, now: datetime | None = None) -> TickReport:
         """The part of a pass a committed change needs: new patterns of challenges to one agency (a raise may
         have made one), then delivery. Expired forms and due reminders and deadlines are left to the passes
         the clock wakes for (`next_wake`), which a change cannot bring forward to now."""
-        at = now or self.service.clock()
         report = TickReport()
+        await self._patterns_then_delivery(now or self.service.clock(), report)
+        return report
+
+    async def _patterns_then_delivery(self, at: datetime, report: TickReport) -> None:
+        """Every pass ends so: new patterns of challenges to one agency told, then the outbox drained."""
         found = await self.patterns.run(at)
         report.patterns, report.patterns_untold = found.told, found.untold
         report.delivery = await self.notifier.drain(at)
-        return report
 
     async def _advance(self, challenge_id: str, now: datetime, report: TickReport) -> bool:
         """Apply what is due on one challenge; False when nothing was (its claim is then given back)."""
@@ -203,10 +205,10 @@ class Scheduler:
                 log.exception("scheduler pass failed; trying again shortly")
             await self._sleep_until_due()
 
-    async def _sleep_until_due(self) -> bool:
-        """Sleep until the next due instant; True when a wake ended the sleep first."""
+    async def _sleep_until_due(self) -> None:
+        """Sleep until the next due instant, or until a wake (`wake`)."""
         if self._stopping:
-            return False
+            return
         seconds = self.max_sleep_seconds
         try:
             await turns_answered()
@@ -221,11 +223,8 @@ class Scheduler:
             nxt = _soonest(clock_due, outbox_next)
             if nxt is not None:
                 seconds = min(seconds, max((nxt - self.service.clock()).total_seconds(), 0.05))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._woken.wait(), timeout=seconds)
-        except TimeoutError:
-            return False
-        return True
 
     async def stop(self, task: asyncio.Task[None]) -> None:
         """End `run()` in `task` at shutdown, within about twice `stop_grace_seconds` whatever it is doing.

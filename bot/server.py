@@ -21,6 +21,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse
 from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
+from bot.activity_body import is_plain_json
 from bot.after_answer import answering
 from bot.auth import CachingBotFrameworkAuthentication
 from bot.config import ConfigError, Settings
@@ -54,11 +55,13 @@ def build_adapter(settings: Settings) -> CloudAdapter:
 
 def invoke_body(body: object) -> object:
     """An invoke's answer as JSON. The card that replaces a pressed one is already plain JSON, and is put in
-    its envelope as it is: walking it through the SDK's serializer, value by value, took longer than the rest
-    of such a turn's own work. Anything else goes through the SDK's serializer."""
+    its envelope as it is (the rule of `bot.activity_body.is_plain_json`, as for cards sent in messages):
+    walking it through the SDK's serializer, value by value, took longer than the rest of such a turn's own
+    work. Anything else goes through the SDK's serializer."""
     if (
         isinstance(body, AdaptiveCardInvokeResponse)
         and isinstance(body.value, dict)
+        and is_plain_json(body.value)
         and isinstance(body.status_code, int)
         and isinstance(body.type, str)
     ):

@@ -145,8 +145,13 @@ async def test_the_served_bot_posts_its_card_unchanged_to_the_connector(
             status_code=400, type="application/vnd.microsoft.error", value={"code": "x"}
         ),
         InvokeResponse(status=200, body={"a": 1}),
+        AdaptiveCardInvokeResponse(
+            status_code=200,
+            type="application/vnd.microsoft.card.adaptive",
+            value={"type": "AdaptiveCard", "at": datetime(2026, 12, 1, tzinfo=UTC)},
+        ),
     ],
-    ids=["card", "no card", "error", "other model"],
+    ids=["card", "no card", "error", "other model", "card not plain JSON"],
 )
 def test_an_invoke_answer_is_the_sdks_json(body: Any) -> None:
     assert invoke_body(body) == serializer_helper(body)

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -218,31 +219,38 @@ def _insert_columns(template: Template, name: str) -> list[str]:
     return template.columns[name]
 
 
-class Target:
+class Target(ABC):
     """One database: its URL for the bot's code, and raw driver access for seeding."""
 
     kind: str
 
+    @abstractmethod
     async def create(self) -> None:
-        raise NotImplementedError
+        """Make the database and migrate it to the newest schema."""
 
+    @abstractmethod
     async def drop(self) -> None:
-        raise NotImplementedError
+        """Remove the database (its file, or its schema)."""
 
+    @abstractmethod
     async def database(self) -> Database:
-        raise NotImplementedError
+        """The bot's own `Database` on it."""
 
+    @abstractmethod
     async def template(self, challenge_id: str) -> Template:
-        raise NotImplementedError
+        """The rows of one real challenge, to be copied for the others."""
 
+    @abstractmethod
     async def insert(self, template: Template, batch: dict[str, list[tuple[Any, ...]]]) -> None:
-        raise NotImplementedError
+        """Insert a batch of copied rows, in one transaction."""
 
+    @abstractmethod
     async def finish_seed(self) -> None:
-        raise NotImplementedError
+        """Leave the database as a running bot would find it once seeding is done."""
 
+    @abstractmethod
     async def size(self) -> str:
-        raise NotImplementedError
+        """How much room the database takes, for the report."""
 
 
 def _drop_serial(template: Template) -> None:

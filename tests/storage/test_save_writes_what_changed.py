@@ -52,10 +52,15 @@ async def _act(
     return decision.challenge
 
 
+async def _raised(repo: ChallengeRepository) -> tuple[Engine, Challenge]:
+    """A Durham challenge as raised, and its procedure's engine."""
+    engine = engine_for("durham")
+    return engine, (await repo.create("DUR", 2026, raising(engine))).challenge
+
+
 async def _raised_and_answered(repo: ChallengeRepository) -> tuple[Challenge, Decision]:
     """A Durham challenge as raised, and the decision of the challenged professional's response to it."""
-    engine = engine_for("durham")
-    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    engine, c = await _raised(repo)
     decision = engine.apply(
         c, Respond("Noted."), holder("durham", Role.CHALLENGED_PROFESSIONAL), MONDAY + timedelta(hours=1)
     )
@@ -65,8 +70,7 @@ async def _raised_and_answered(repo: ChallengeRepository) -> tuple[Challenge, De
 async def test_a_response_writes_no_child_party_or_stage_row_and_reads_back_the_same(
     repo: ChallengeRepository, database: Database
 ) -> None:
-    engine = engine_for("durham")
-    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    engine, c = await _raised(repo)
     with statements(database) as seen:
         answered = await _act(
             repo,
@@ -85,8 +89,7 @@ async def test_a_response_writes_no_child_party_or_stage_row_and_reads_back_the_
 async def test_an_escalation_writes_the_stages_it_changed(
     repo: ChallengeRepository, database: Database
 ) -> None:
-    engine = engine_for("durham")
-    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    engine, c = await _raised(repo)
     with statements(database) as seen:
         escalated = await _act(repo, engine, c, Escalate("No answer."), holder("durham", Role.RAISER), 1)
     assert escalated.stage == 2 and len(escalated.stages) == 2
@@ -132,8 +135,7 @@ async def test_without_what_was_read_everything_is_written_as_before(
 async def test_a_key_this_process_has_read_is_not_read_again_for_a_change_or_its_card(
     repo: ChallengeRepository, database: Database
 ) -> None:
-    engine = engine_for("durham")
-    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    engine, c = await _raised(repo)
     with statements(database) as seen:
         read = await repo.get(c.id)
         assert read is not None
@@ -147,8 +149,7 @@ async def test_a_key_shredded_elsewhere_cannot_carry_a_change_decided_before(
 ) -> None:
     """Another process's purge deletes the data key and moves the challenge on a version: this process still
     knows the key, but a change decided on the version it read is refused, so nothing is written under it."""
-    engine = engine_for("durham")
-    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    engine, c = await _raised(repo)
     async with database.transaction() as conn:
         await conn.execute(delete(data_keys).where(data_keys.c.owner_id == c.id))
         await conn.execute(update(challenges).where(challenges.c.id == c.id).values(version=c.version + 1))
@@ -165,8 +166,7 @@ async def test_a_key_shredded_elsewhere_cannot_carry_a_change_decided_before(
 
 
 async def test_shredding_forgets_the_key_here(repo: ChallengeRepository, database: Database) -> None:
-    engine = engine_for("durham")
-    c = (await repo.create("DUR", 2026, raising(engine))).challenge
+    _, c = await _raised(repo)
     assert known_key(CHALLENGE, c.id) is not None
     async with database.transaction() as conn:
         await shred(conn, CHALLENGE, [c.id])
